@@ -1,0 +1,67 @@
+# Everything a newcomer needs: `make demo` and `make test` set up the virtualenv themselves.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help setup demo local test lint typecheck template-check unit functional e2e bench chaos build deploy clean
+
+help:
+	@echo "make demo    - run the connector on the local world (simulators + moto + local runtime), walkthrough end to end"
+	@echo "make local   - start the local world in the foreground; writes .local/endpoints.json"
+	@echo "make test    - lint, type check, template checks and the whole test suite"
+	@echo "make bench   - benchmark figures into bench/results.json"
+	@echo "make build / deploy - sam build / sam deploy --guided"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# aws-sam-cli pins its own pydantic: it lives in its own tool virtualenv.
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $(SAM_STAMP)
+
+setup: $(STAMP) $(SAM_STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m amsync_local.demo
+
+local: $(STAMP)
+	$(BIN)/python -m amsync_local.cli up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+template-check: $(STAMP) $(SAM_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+	SAM_BIN=$(abspath $(SAM)) $(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+build: $(SAM_STAMP)
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

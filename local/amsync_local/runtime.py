@@ -1,0 +1,473 @@
+"""The local runtime: moto for AWS, and Lambda's event sources played in-process, all from template.yaml.
+
+What it plays, for every function of the template:
+- SQS event sources: a poller per mapping receives batches of the template's ``BatchSize`` (waiting up to the
+  ``MaximumBatchingWindowInSeconds``), invokes the handler with a Lambda-shaped SQS event on at most
+  ``MaximumConcurrency`` concurrent invocations, honours ``batchItemFailures`` (only successful records are
+  deleted; a raised exception fails the whole batch), and leaves failed records to come back after the queue's
+  visibility timeout; moto counts receives and redrives to the DLQ after ``maxReceiveCount``. FIFO groups are
+  respected by moto (a group with a message in flight delivers nothing more).
+- The Function URL: an HTTP server on loopback handing the handler a payload-2.0 event.
+- Schedules: ``rate(...)`` expressions fired on their rate.
+- Each function's environment as the deployed (moto) function has it, set while its module is imported
+  (cold start). Handlers read configuration only at import, so functions can share one process.
+
+What it does not play: per-invocation timeouts (a thread cannot be killed; tests inject slowness at the
+simulators instead), memory limits, and reserved concurrency. ``visibility_scale`` and ``schedule_scale``
+shrink the template's visibility timeouts and rates so tests and demos need not wait minutes; the template's
+own values are what the scale multiplies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from amsync_local.lambda_events import LambdaContext, function_url_event, scheduled_event, sqs_record
+from amsync_local.stack import DeployedStack, deploy_stack
+from amsync_local.template import PROJECT_ROOT, FunctionSpec, SqsSource, function_specs, load_sam_template, rate_seconds
+
+REGION = "us-east-1"
+_ENV_LOCK = threading.Lock()
+MAX_URL_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in os.environ for the duration (under a lock: imports of two functions never mix)."""
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@dataclass
+class Invocation:
+    """One handler invocation, kept for the demo's hop printout, tests and the benchmark."""
+
+    function: str
+    source: str  # queue logical id, "url" or "schedule"
+    records: int
+    failed_ids: list[str]
+    error: str | None
+    started: float
+    duration_ms: float
+    cpu_ms: float
+    message_ids: list[str] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadedFunction:
+    spec: FunctionSpec
+    name: str  # physical function name
+    env: dict[str, str]
+    module: ModuleType
+    handler: Callable[[Any, Any], Any]
+    init_ms: float
+
+    def invoke(self, event: Any) -> Any:
+        ctx = LambdaContext(self.name, self.spec.memory, self.spec.timeout, REGION)
+        return self.handler(event, ctx)
+
+
+class LocalRuntime:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        aws_port: int = 0,
+        webhook_port: int = 0,
+        host: str = "127.0.0.1",
+        parameters: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+        visibility_scale: float = 1.0,
+        schedule_scale: float = 1.0,
+        poll_wait_s: int = 1,
+        start_pollers: bool = True,
+        start_schedules: bool = True,
+        stack_name: str = "amsync-local",
+    ) -> None:
+        self.host = host
+        self.aws_port = aws_port or free_port(host)
+        self.webhook_port = webhook_port or free_port(host)
+        self.parameters = parameters or {}
+        self.secrets = secrets or {}
+        self.visibility_scale = visibility_scale
+        self.schedule_scale = schedule_scale
+        self.poll_wait_s = poll_wait_s
+        self._start_pollers = start_pollers
+        self._start_schedules = start_schedules
+        self.stack_name = stack_name
+        self.functions: dict[str, LoadedFunction] = {}
+        self.stack: DeployedStack | None = None
+        self.invocations: list[Invocation] = []
+        self.observers: list[Callable[[Invocation], None]] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._executors: list[ThreadPoolExecutor] = []
+        self._moto: Any = None
+        self._http: ThreadingHTTPServer | None = None
+        self._inv_lock = threading.Lock()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://{self.host}:{self.webhook_port}/"
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalRuntime:
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        })
+        os.environ.pop("AWS_PROFILE", None)
+        self._put_secrets()
+        self.stack = deploy_stack(self.endpoint_url, self.stack_name, REGION, self.parameters)
+        self._load_functions()
+        if self._start_pollers:
+            for fn in self.functions.values():
+                for src in fn.spec.sqs:
+                    self._start_poller(fn, src)
+        if self._start_schedules:
+            for fn in self.functions.values():
+                for sch in fn.spec.schedules:
+                    if sch.enabled:
+                        self._start_schedule(fn, rate_seconds(sch.expression) * self.schedule_scale)
+        if any(fn.spec.has_url for fn in self.functions.values()):
+            self._start_http()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for t in self._threads:
+            t.join(timeout=self.poll_wait_s + 5)
+        for ex in self._executors:
+            ex.shutdown(wait=True, cancel_futures=True)
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def boto(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def _put_secrets(self) -> None:
+        sm = self.boto("secretsmanager")
+        for name, value in self.secrets.items():
+            try:
+                sm.create_secret(Name=name, SecretString=value)
+            except sm.exceptions.ResourceExistsException:  # moto's state is per process, shared by runtimes
+                sm.put_secret_value(SecretId=name, SecretString=value)
+
+    # ------------------------------------------------------------------ functions
+    def _load_functions(self) -> None:
+        assert self.stack is not None
+        for lid, spec in function_specs(load_sam_template()).items():
+            name = self.stack.physical_ids[lid]
+            env = {k: str(v) for k, v in self.stack.function_env.get(lid, {}).items()}
+            env.update({
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            })
+            module_file, _, attr = spec.handler.rpartition(".")
+            path = PROJECT_ROOT / spec.code_uri / f"{module_file.replace('.', '/')}.py"
+            t0 = time.perf_counter()
+            with patched_environ(env):
+                mod_name = f"amsync_fn_{lid}"
+                module_spec = importlib.util.spec_from_file_location(mod_name, path)
+                assert module_spec and module_spec.loader
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[mod_name] = module
+                module_spec.loader.exec_module(module)
+            init_ms = (time.perf_counter() - t0) * 1000
+            self.functions[lid] = LoadedFunction(spec, name, env, module, getattr(module, attr), init_ms)
+
+    def invoke(self, function: str, event: Any, source: str = "direct") -> Any:
+        """Invoke a function by logical id, recording the invocation like the event sources do."""
+        fn = self.functions[function]
+        t0, c0 = time.perf_counter(), time.thread_time()
+        error, result = None, None
+        try:
+            result = fn.invoke(event)
+            return result
+        except Exception as exc:
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            raise
+        finally:
+            self._record(Invocation(function, source, 1, [], error, t0, (time.perf_counter() - t0) * 1000,
+                                    (time.thread_time() - c0) * 1000))
+
+    def _record(self, inv: Invocation) -> None:
+        with self._inv_lock:
+            self.invocations.append(inv)
+        for obs in list(self.observers):
+            with contextlib.suppress(Exception):
+                obs(inv)
+
+    # ------------------------------------------------------------------ SQS
+    def _start_poller(self, fn: LoadedFunction, src: SqsSource) -> None:
+        assert self.stack is not None
+        queue_url = self.stack.physical_ids[src.queue]
+        sqs = self.boto("sqs")
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"])
+        queue_arn = attrs["Attributes"]["QueueArn"]
+        visibility = int(attrs["Attributes"]["VisibilityTimeout"])
+        concurrency = src.maximum_concurrency or 5
+        executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{fn.spec.logical_id}-inv")
+        self._executors.append(executor)
+        slots = threading.Semaphore(concurrency)
+
+        def run_batch(messages: list[dict[str, Any]]) -> None:
+            try:
+                self._invoke_sqs(fn, src, queue_url, queue_arn, visibility, messages)
+            finally:
+                slots.release()
+                with self._busy_lock:
+                    self._busy -= 1
+
+        def loop() -> None:
+            client = self.boto("sqs")
+            while not self._stop.is_set():
+                if not slots.acquire(timeout=0.2):
+                    continue
+                try:
+                    batch = self._receive_batch(client, queue_url, src)
+                except Exception:  # moto going away at shutdown
+                    slots.release()
+                    if self._stop.wait(0.5):
+                        return
+                    continue
+                if not batch:
+                    slots.release()
+                    continue
+                with self._busy_lock:
+                    self._busy += 1
+                executor.submit(run_batch, batch)
+
+        t = threading.Thread(target=loop, name=f"poll-{src.queue}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _receive_batch(self, client: Any, queue_url: str, src: SqsSource) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + src.batching_window_s
+        while len(batch) < src.batch_size and not self._stop.is_set():
+            wait = self.poll_wait_s if not batch else max(0, min(self.poll_wait_s, int(deadline - time.monotonic())))
+            resp = client.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, src.batch_size - len(batch)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            got = resp.get("Messages", [])
+            batch.extend(got)
+            if not got or time.monotonic() >= deadline:
+                break
+        return batch
+
+    def _invoke_sqs(
+        self, fn: LoadedFunction, src: SqsSource, queue_url: str, queue_arn: str, visibility: int,
+        messages: list[dict[str, Any]],
+    ) -> None:
+        event = {"Records": [sqs_record(m, queue_arn, REGION) for m in messages]}
+        ids = [m["MessageId"] for m in messages]
+        t0, c0 = time.perf_counter(), time.thread_time()
+        error: str | None = None
+        failed: set[str] = set()
+        try:
+            result = fn.invoke(event)
+            if src.report_batch_item_failures and isinstance(result, dict):
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                unknown = failed - set(ids)
+                if unknown:  # Lambda treats an unknown identifier as a failure of the whole batch
+                    failed = set(ids)
+        except Exception as exc:
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            failed = set(ids)
+        cpu_ms = (time.thread_time() - c0) * 1000
+        duration = (time.perf_counter() - t0) * 1000
+        client = self.boto("sqs")
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):
+            chunk = done[i:i + 10]
+            client.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)])
+        if failed and self.visibility_scale != 1.0:
+            hidden = max(0, round(visibility * self.visibility_scale))
+            for m in messages:
+                if m["MessageId"] in failed:
+                    with contextlib.suppress(Exception):
+                        client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                         VisibilityTimeout=hidden)
+        self._record(Invocation(fn.spec.logical_id, src.queue, len(messages), sorted(failed), error, t0, duration,
+                                cpu_ms, ids, [m["Body"] for m in messages]))
+
+    # ------------------------------------------------------------------ schedules
+    def _start_schedule(self, fn: LoadedFunction, every_s: float) -> None:
+        assert self.stack is not None
+        rule = next((lid for lid, r in self.stack.transformed["Resources"].items()
+                     if r["Type"] == "AWS::Events::Rule" and lid.startswith(fn.spec.logical_id)), fn.spec.logical_id)
+        rule_arn = f"arn:aws:events:{REGION}:123456789012:rule/{self.stack.physical_ids.get(rule, rule)}"
+
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                with contextlib.suppress(Exception):  # a failed run is recorded; the schedule goes on
+                    self.invoke(fn.spec.logical_id, scheduled_event(rule_arn, REGION), source="schedule")
+
+        t = threading.Thread(target=loop, name=f"schedule-{fn.spec.logical_id}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def fire_schedule(self, function: str) -> Any:
+        """Fire a function's schedule now (what the CLI and tests use instead of waiting)."""
+        return self.invoke(function, scheduled_event(f"arn:aws:events:{REGION}:123456789012:rule/manual", REGION),
+                           source="schedule")
+
+    # ------------------------------------------------------------------ Function URL
+    def _start_http(self) -> None:
+        url_fn = next(fn for fn in self.functions.values() if fn.spec.has_url)
+        runtime = self
+        url_id = uuid.uuid4().hex[:32]
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_URL_BODY:
+                    self.rfile.read(length)
+                    self._reply(413, {"content-type": "application/json"}, b'{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}')  # noqa: E501
+                    return
+                body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                event = function_url_event(self.command, path, query, dict(self.headers.items()), body,
+                                           self.client_address[0], url_id, REGION)
+                try:
+                    result = runtime.invoke(url_fn.spec.logical_id, event, source="url")
+                except Exception:
+                    self._reply(502, {"content-type": "application/json"}, b'{"Message":"Internal Server Error"}')
+                    return
+                status, headers, payload = _url_response(result)
+                self._reply(status, headers, payload)
+
+            def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_GET = do_PUT = do_DELETE = _serve
+
+        self._http = ThreadingHTTPServer((self.host, self.webhook_port), Handler)
+        self._http.daemon_threads = True
+        t = threading.Thread(target=self._http.serve_forever, name="function-url", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # ------------------------------------------------------------------ waiting
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """Visible and in-flight messages per queue of the stack (logical id)."""
+        assert self.stack is not None
+        sqs = self.boto("sqs")
+        out: dict[str, dict[str, int]] = {}
+        for lid, res in self.stack.transformed["Resources"].items():
+            if res["Type"] != "AWS::SQS::Queue":
+                continue
+            a = sqs.get_queue_attributes(QueueUrl=self.stack.physical_ids[lid], AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            out[lid] = {"visible": int(a["ApproximateNumberOfMessages"]),
+                        "in_flight": int(a["ApproximateNumberOfMessagesNotVisible"])}
+        return out
+
+    def wait_idle(self, timeout: float = 30.0, settle: float = 0.3, include_dlq: bool = False) -> bool:
+        """Wait until every (non-DLQ) queue is empty and no invocation runs, stable for ``settle`` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            depths = self.queue_depths()
+            busy = any(v["visible"] or v["in_flight"] for k, v in depths.items() if include_dlq or "DLQ" not in k)
+            with self._busy_lock:
+                busy = busy or self._busy > 0
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def _url_response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Turn a handler's return value into an HTTP answer the way Function URLs do."""
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        body = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            import base64
+
+            payload = base64.b64decode(body)
+        else:
+            payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        return int(result["statusCode"]), headers, payload
+    return 200, {"content-type": "application/json"}, json.dumps(result).encode()

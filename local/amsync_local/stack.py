@@ -1,0 +1,128 @@
+"""Deploy template.yaml into moto's CloudFormation and describe what got created.
+
+This is `sam package` + `sam deploy` for the local world: code folders are zipped to (moto) S3, the SAM
+template is transformed with aws-sam-translator and created as a CloudFormation stack. Queues, tables,
+roles, functions, layers, event source mappings, log groups and the schedule rule are then real moto
+resources with the template's own names and settings.
+
+moto 5.2.5 silently skips some resource types while the stack still reports CREATE_COMPLETE
+(``MOTO_SKIPPED_TYPES``); :func:`deploy_stack` reports them and tests/unit check those resources in the
+transformed template instead (the Function URL is played by the local runtime's HTTP server).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from amsync_local.template import (
+    load_sam_template,
+    package_code_uris,
+    parameter_defaults,
+    transform_template,
+)
+
+CODE_BUCKET = "amsync-local-code"
+# Resource types moto's CloudFormation accepts but never creates (seen with moto 5.2.5).
+MOTO_SKIPPED_TYPES = frozenset({
+    "AWS::Lambda::Url",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::QueryDefinition",
+    "AWS::Logs::MetricFilter",
+    "AWS::SNS::Subscription",
+    "AWS::Scheduler::Schedule",
+})
+
+
+@dataclass
+class DeployedStack:
+    name: str
+    region: str
+    transformed: dict[str, Any]
+    physical_ids: dict[str, str]  # logical id -> physical id (queue URL, table name, function name...)
+    skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type moto did not create
+    function_env: dict[str, dict[str, str]] = field(default_factory=dict)  # function logical id -> env vars
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def outputs_env(self) -> dict[str, str]:
+        return {}
+
+
+def _zip_dir(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(folder).as_posix())
+    return buf.getvalue()
+
+
+def _without_outputs_on_skipped(template: dict[str, Any]) -> dict[str, Any]:
+    """moto fails validating an Output that reads an attribute of a type it skipped; leave those out locally."""
+    skipped = {lid for lid, r in template["Resources"].items() if r["Type"] in MOTO_SKIPPED_TYPES}
+    outputs = {
+        k: v for k, v in template.get("Outputs", {}).items()
+        if not any(f'"{lid}"' in json.dumps(v) for lid in skipped)
+    }
+    return {**template, "Outputs": outputs}
+
+
+def deploy_stack(
+    endpoint_url: str,
+    stack_name: str = "amsync-local",
+    region: str = "us-east-1",
+    parameters: dict[str, str] | None = None,
+) -> DeployedStack:
+    """Package, transform and create the stack in moto; return its resources."""
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    cfn = session.client("cloudformation", endpoint_url=endpoint_url)
+    lam = session.client("lambda", endpoint_url=endpoint_url)
+
+    sam = load_sam_template()
+    packaged, uploads = package_code_uris(sam, CODE_BUCKET)
+    try:
+        s3.create_bucket(Bucket=CODE_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for key, folder in uploads.items():
+        s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_dir(folder))
+
+    values = {**parameter_defaults(sam), **(parameters or {})}
+    transformed = transform_template(packaged, values, region)
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(_without_outputs_on_skipped(transformed)),
+        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise RuntimeError(f"stack {stack_name} ended {status}")
+
+    physical: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        for r in page["StackResourceSummaries"]:
+            physical[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+    skipped = {lid: r["Type"] for lid, r in transformed["Resources"].items() if lid not in physical}
+
+    # moto would play the event source mappings itself (one record per invocation, through Docker, ignoring
+    # batchItemFailures) and swallow the messages: switch its player off; the local runtime plays them.
+    for page in lam.get_paginator("list_event_source_mappings").paginate():
+        for esm in page["EventSourceMappings"]:
+            lam.update_event_source_mapping(UUID=esm["UUID"], Enabled=False)
+
+    env: dict[str, dict[str, str]] = {}
+    for lid, res in transformed["Resources"].items():
+        if res["Type"] == "AWS::Lambda::Function" and lid in physical:
+            cfg = lam.get_function_configuration(FunctionName=physical[lid])
+            env[lid] = dict(cfg.get("Environment", {}).get("Variables", {}))
+    return DeployedStack(stack_name, region, transformed, physical, skipped, env)

@@ -1,0 +1,148 @@
+"""Fault injection for the simulators, configurable per route at run time.
+
+A rule matches requests by method and path regex and can add latency, answer an error status instead of
+processing, hang past the client's timeout without processing (``timeout``), or process the request and
+then hang so the client never sees the committed answer (``drop_after_commit``). Rates are probabilities
+drawn from a seeded RNG; ``remaining`` limits a rule to the next N matching requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+ErrorBody = Callable[[int], Response]
+
+
+@dataclass
+class FaultRule:
+    path: str = ".*"
+    method: str | None = None
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    error_status: int = 500
+    error_statuses: list[int] = field(default_factory=list)  # if set, one is drawn per injected error
+    retry_after: int | None = None  # Retry-After header on injected 429/503
+    timeout_rate: float = 0.0
+    drop_after_commit_rate: float = 0.0
+    remaining: int | None = None
+    id: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        return re.search(self.path, path) is not None
+
+
+class FaultInjector:
+    """Holds the rules and counters; :meth:`middleware` wraps an ASGI app with them."""
+
+    def __init__(self, error_body: ErrorBody, hang_seconds: float = 30.0, seed: int | None = None) -> None:
+        self._error_body = error_body
+        self.hang_seconds = hang_seconds
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._next_id = 1
+        self.stats: dict[str, int] = {"latency": 0, "error": 0, "timeout": 0, "drop_after_commit": 0}
+
+    # -- configuration -------------------------------------------------------------------------------------
+    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        r = rule if isinstance(rule, FaultRule) else FaultRule(**rule)
+        re.compile(r.path)
+        with self._lock:
+            r.id = self._next_id
+            self._next_id += 1
+            self._rules.append(r)
+        return r
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def seed(self, seed: int) -> None:
+        with self._lock:
+            self._rng = random.Random(seed)
+
+    def rules(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(r) for r in self._rules]
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            for k in self.stats:
+                self.stats[k] = 0
+
+    # -- decision --------------------------------------------------------------------------------------------
+    def _decide(self, method: str, path: str) -> tuple[int, str | None, FaultRule | None]:
+        """Return (latency_ms, fault kind or None, rule)."""
+        if path.startswith("/_sim"):
+            return 0, None, None
+        with self._lock:
+            for r in self._rules:
+                if not r.matches(method, path):
+                    continue
+                if r.remaining is not None:
+                    if r.remaining <= 0:
+                        continue
+                    r.remaining -= 1
+                kind = self._draw_kind(r)
+                if r.latency_ms:
+                    self.stats["latency"] += 1
+                if kind:
+                    self.stats[kind] += 1
+                return r.latency_ms, kind, r
+            self._rules = [r for r in self._rules if r.remaining is None or r.remaining > 0]
+        return 0, None, None
+
+    def _draw_kind(self, r: FaultRule) -> str | None:
+        x = self._rng.random()
+        for kind, rate in (("error", r.error_rate), ("timeout", r.timeout_rate),
+                           ("drop_after_commit", r.drop_after_commit_rate)):
+            if x < rate:
+                return kind
+            x -= rate
+        return None
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        injector = self
+
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            latency, kind, rule = injector._decide(scope["method"], scope["path"])
+            if latency:
+                await asyncio.sleep(latency / 1000)
+            if kind == "error" and rule is not None:
+                status = injector._rng.choice(rule.error_statuses) if rule.error_statuses else rule.error_status
+                response = injector._error_body(status)
+                if rule.retry_after is not None and status in (429, 503):
+                    response.headers["Retry-After"] = str(rule.retry_after)
+                await response(scope, receive, send)
+                return
+            if kind == "timeout":
+                await asyncio.sleep(injector.hang_seconds)
+                await Response(status_code=504)(scope, receive, send)
+                return
+            if kind == "drop_after_commit":
+                # Let the app commit, swallow its answer, then hang: the client times out on a done write.
+                async def swallow(message: Any) -> None:
+                    return None
+
+                await app(scope, receive, swallow)
+                await asyncio.sleep(injector.hang_seconds)
+                await Response(status_code=504)(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        return wrapped
+

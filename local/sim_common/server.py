@@ -1,0 +1,44 @@
+"""Run an ASGI app with uvicorn in a background thread, on loopback, with a clean stop."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+
+class ServerThread:
+    """Serve ``app`` on ``host:port`` (port 0 picks a free one) until :meth:`stop`."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "sim") -> None:
+        if port == 0:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.host, self.port, self.name = host, port, name
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=1, access_log=False)
+        self._server = uvicorn.Server(config)
+        # uvicorn installs signal handlers only on the main thread; we run it elsewhere.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, name=f"{name}-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: server did not start on {self.url}")
+            time.sleep(0.01)
+        return self.url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)

@@ -1,0 +1,49 @@
+"""Configuration: a model over the function's environment, validated once at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+
+class Settings(BaseModel):
+    """What every function may need; each reads it once at import (never ``os.environ`` in logic)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    acumatica_url: HttpUrl
+    acumatica_endpoint: str = Field(pattern=r"^/entity/Default/\d+\.\d+\.\d+$")
+    acumatica_secret_name: str
+    acumatica_max_sessions: int = Field(default=2, ge=1)
+    magento_url: HttpUrl
+    magento_secret_name: str
+    webhook_secret_name: str
+    settings_table: str
+    bindings_table: str
+    connector_log_table: str
+    connector_log_ttl_days: int = Field(default=90, ge=1)
+    order_queue_url: str
+    magento_order_queue_url: str
+    fulfilment_queue_url: str
+    inventory_queue_url: str
+    # HTTP timeouts (seconds) for both APIs: well under the function timeout.
+    http_connect_timeout: float = 5.0
+    http_timeout: float = 10.0
+    # Largest push body the webhook accepts (Acumatica rows are small; a huge post is hostile or a misconfigured GI).
+    max_push_bytes: int = 256 * 1024
+
+    @property
+    def acumatica_base(self) -> str:
+        return str(self.acumatica_url).rstrip("/")
+
+    @property
+    def magento_base(self) -> str:
+        return str(self.magento_url).rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        fields = {name: source[name.upper()] for name in cls.model_fields if name.upper() in source}
+        return cls.model_validate(fields)

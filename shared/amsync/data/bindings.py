@@ -1,0 +1,156 @@
+"""The binder: Acumatica record <-> Magento record, plus push dedupe markers and watermarks.
+
+Items (pk, sk):
+- ``("order#SO/SOT00024", "binding")``: magento_entity_id, magento_increment_id, synced_at, state
+  (``creating`` while a create is in flight, ``bound`` after); gsi1pk ``"magento-order#1093"``;
+- ``("shipment#005139#SO/SOT00024", "binding")`` / ``("invoice#Invoice/AR012116#SO/SOT00024", "binding")``;
+- ``("push#<Query>#<Id>", "seen")`` with ``expires_at`` (Acumatica re-sends for up to two days);
+- ``("watermark#<name>", "watermark")``.
+Every bind is a conditional write: two writers can never bind one Acumatica record to two Magento records.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from amsync.data.aws import table
+
+PUSH_MARKER_TTL_S = 3 * 86400
+
+
+@dataclass(frozen=True)
+class Binding:
+    kind: str
+    acumatica_key: str
+    magento_entity_id: int | None
+    magento_increment_id: str | None
+    state: str  # "creating" | "bound"
+    updated_at: float
+    extra: dict[str, Any]
+
+
+class AlreadyBound(Exception):
+    """The record is bound to another Magento record already (the conditional write refused)."""
+
+    def __init__(self, existing: Binding | None) -> None:
+        super().__init__(f"already bound: {existing}")
+        self.existing = existing
+
+
+def _conflict(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_binding(item: dict[str, Any]) -> Binding:
+    kind, _, key = item["pk"].partition("#")
+    ent = item.get("magento_entity_id")
+    return Binding(
+        kind=kind,
+        acumatica_key=key,
+        magento_entity_id=int(ent) if ent is not None else None,
+        magento_increment_id=item.get("magento_increment_id"),
+        state=item.get("state", "bound"),
+        updated_at=float(item.get("updated_at", 0)),
+        extra={k: v for k, v in item.items() if k.startswith("x_")},
+    )
+
+
+class Binder:
+    def __init__(self, table_name: str) -> None:
+        self._name = table_name
+
+    @property
+    def _t(self) -> Any:
+        return table(self._name)
+
+    def get(self, kind: str, acumatica_key: str) -> Binding | None:
+        item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"}, ConsistentRead=True).get("Item")
+        return _to_binding(item) if item else None
+
+    def by_magento_id(self, kind: str, entity_id: int) -> Binding | None:
+        resp = self._t.query(IndexName="by-magento-id", KeyConditionExpression="gsi1pk = :k",
+                             ExpressionAttributeValues={":k": f"magento-{kind}#{entity_id}"})
+        items = resp.get("Items", [])
+        return _to_binding(items[0]) if items else None
+
+    def mark_creating(self, kind: str, acumatica_key: str) -> Binding:
+        """Record that a create is about to be sent (unless bound). Returns the current binding state."""
+        now = time.time()
+        try:
+            self._t.put_item(
+                Item={"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating",
+                      "updated_at": Decimal(str(round(now, 3))), "creating_since": Decimal(str(round(now, 3)))},
+                ConditionExpression=Attr("pk").not_exists() | Attr("state").eq("creating"),
+            )
+        except ClientError as exc:
+            if _conflict(exc):
+                existing = self.get(kind, acumatica_key)
+                raise AlreadyBound(existing) from exc
+            raise
+        return Binding(kind, acumatica_key, None, None, "creating", now, {})
+
+    def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
+             extra: dict[str, Any] | None = None) -> Binding:
+        """Bind once: succeeds if unbound, creating, or already bound to the same Magento record."""
+        now = time.time()
+        item: dict[str, Any] = {
+            "pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "bound",
+            "magento_entity_id": entity_id, "updated_at": Decimal(str(round(now, 3))),
+            "gsi1pk": f"magento-{kind}#{entity_id}",
+        }
+        if increment_id:
+            item["magento_increment_id"] = increment_id
+        for k, v in (extra or {}).items():
+            item[f"x_{k}"] = v
+        try:
+            self._t.put_item(
+                Item=item,
+                ConditionExpression=(Attr("pk").not_exists() | Attr("state").eq("creating")
+                                     | Attr("magento_entity_id").eq(entity_id)),
+            )
+        except ClientError as exc:
+            if _conflict(exc):
+                raise AlreadyBound(self.get(kind, acumatica_key)) from exc
+            raise
+        return _to_binding(item)
+
+    def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None:
+        """Update bookkeeping attributes of an existing binding (last status synced, last version...)."""
+        names = {f"#a{i}": f"x_{k}" for i, k in enumerate(attrs)}
+        values = {f":v{i}": v for i, v in enumerate(attrs.values())}
+        expr = ", ".join(f"#a{i} = :v{i}" for i in range(len(attrs)))
+        self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
+                            UpdateExpression=f"SET {expr}", ExpressionAttributeNames=names,
+                            ExpressionAttributeValues=values, ConditionExpression=Attr("pk").exists())
+
+    # ------------------------------------------------------------------ push dedupe
+    def push_seen(self, query: str, push_id: str) -> bool:
+        item = self._t.get_item(Key={"pk": f"push#{query}#{push_id}", "sk": "seen"}).get("Item")
+        return bool(item) and int(item.get("expires_at", 0)) > time.time()
+
+    def mark_push_seen(self, query: str, push_id: str) -> None:
+        self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
+                               "expires_at": int(time.time()) + PUSH_MARKER_TTL_S})
+
+    # ------------------------------------------------------------------ watermarks
+    def watermark(self, name: str) -> str | None:
+        item = self._t.get_item(Key={"pk": f"watermark#{name}", "sk": "watermark"}, ConsistentRead=True).get("Item")
+        return str(item["value"]) if item else None
+
+    def set_watermark(self, name: str, value: str, previous: str | None) -> bool:
+        """Advance a watermark only if nobody moved it meanwhile (overlapping schedules)."""
+        cond = Attr("pk").not_exists() if previous is None else Attr("value").eq(previous)
+        try:
+            self._t.put_item(Item={"pk": f"watermark#{name}", "sk": "watermark", "value": value},
+                             ConditionExpression=cond)
+        except ClientError as exc:
+            if _conflict(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,58 @@
+"""Messages that travel on the queues between the functions (one model per queue)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Kind(StrEnum):
+    ORDER = "order"
+    SHIPMENT = "shipment"
+    INVOICE = "invoice"
+    PAYMENT = "payment"
+    STOCK = "stock"
+
+
+class SyncRequest(BaseModel):
+    """"Look at this Acumatica record again": published by the webhook, the reconciler, resync and replay.
+
+    The push row is only a hint: consumers re-read the record from Acumatica before acting.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    key: str  # Acumatica key, slash-joined: "SO/SOT00024", "005139", "Invoice/AR012116", "WATER2809/RETAIL"
+    order_key: str | None = None  # the sales order the record belongs to, when known (shipments, invoices, payments)
+    source: Literal["push", "reconciler", "resync", "replay"] = "push"
+    push_id: str | None = None
+    query: str | None = None
+    timestamp: int = 0  # the push TimeStamp (ticks) or the record's last-modified, for ordering
+    deleted_only: bool = False  # a Deleted row with no Inserted partner: re-read, never treat as a deletion
+    hint: dict[str, Any] = Field(default_factory=dict)
+    correlation_id: str  # the Acumatica key the log lines of every function carry
+    attempt: int = 0  # how many times a "not ready yet" consumer has put this back
+    requested_at: float = 0.0  # epoch seconds the push (or schedule) asked for it: latency metrics
+
+    @property
+    def group_id(self) -> str:
+        """FIFO message group: everything about one sales order is handled in order."""
+        return self.order_key or self.key
+
+
+class MagentoOrderWrite(BaseModel):
+    """Order sync -> Magento writer: a mapped order, ready to create (or update) in Magento."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str  # "SO/SOT00024"
+    order_nbr: str
+    action: Literal["create", "update"]
+    payload: dict[str, Any]  # Magento `entity` for PUT /V1/orders/create, money as strings (Decimal-exact)
+    acumatica_status: str
+    acumatica_last_modified: str | None = None
+    correlation_id: str
+    requested_at: float = 0.0  # epoch seconds the push arrived (latency metrics)

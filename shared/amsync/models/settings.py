@@ -1,0 +1,76 @@
+"""Preferences and mapping tables kept in the SettingsTable (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from amsync.models.messages import Kind
+
+DEFAULT_QUERIES: dict[str, Kind] = {
+    "AMSync-SalesOrders": Kind.ORDER,
+    "SALESORDER STATUS": Kind.ORDER,  # the walkthrough's query name
+    "AMSync-Shipments": Kind.SHIPMENT,
+    "AMSync-SalesInvoices": Kind.INVOICE,
+    "AMSync-Payments": Kind.PAYMENT,
+    "AMSync-StockAvailability": Kind.STOCK,
+}
+
+
+class PushQueries(BaseModel):
+    """Which Acumatica push query (generic inquiry name) feeds which entity kind."""
+
+    queries: dict[str, Kind] = Field(default_factory=lambda: dict(DEFAULT_QUERIES))
+
+
+class OrderSyncPreferences(BaseModel):
+    """The A->M order sync preferences: what syncs, and the three conditions (any one suffices)."""
+
+    order_types: list[str] = Field(default_factory=lambda: ["SO"])
+    # Acumatica statuses in which a new order is created in Magento.
+    statuses: list[str] = Field(default_factory=lambda: [
+        "Open", "Back Order", "Shipping", "Completed", "Invoiced", "Pending Processing", "Awaiting Payment"])
+    sync_if_b2b: bool = True
+    sync_if_staff: bool = True
+    sync_if_paid: bool = True
+    # Where B2B / staff come from: the push row's isB2B / isStaffCustomer columns, or the customer's class.
+    customer_flags_source: Literal["push_row", "customer_class"] = "customer_class"
+    b2b_classes: list[str] = Field(default_factory=lambda: ["B2B", "WHOLESALE"])
+    staff_classes: list[str] = Field(default_factory=lambda: ["STAFF"])
+    # No Magento customer with the order's e-mail: create one, or place a guest order.
+    missing_customer: Literal["create", "guest"] = "create"
+    customer_group_id: int = 1  # General
+    website_id: int = 1
+    store_id: int = 1
+    store_view: str = "default"
+    default_payment_method: str = "checkmo"
+    # Write the Magento increment id back to the Acumatica order's ExternalRef (CustomerRefNbr).
+    write_back_field: Literal["ExternalRef", "none"] = "ExternalRef"
+
+
+class ShipViaMapping(BaseModel):
+    ship_via: str
+    store_view: str = "all"  # "all" = All Store Views, or a store view code
+    carrier_code: str  # flatrate, tablerate, freeshipping, ups...
+    method_code: str  # flatrate, bestway, freeshipping, GND...
+    title: str  # "Flat Rate - Fixed"
+    tracking_carrier_code: str = "custom"  # carrier code on shipment tracks (ups, usps, fedex, dhl, custom)
+
+
+class PaymentMapping(BaseModel):
+    acumatica_method: str  # Acumatica PaymentMethod id (CHECK, CASH, ...), "*" = default
+    magento_method: str  # an offline Magento method: checkmo, purchaseorder, banktransfer, cashondelivery, free
+
+
+class OrderStatusMapping(BaseModel):
+    acumatica_status: str
+    store_view: str = "all"
+    magento_status: str | None = None  # status label to set through a comment; None = leave the status alone
+    action: Literal["comment", "hold", "unhold", "cancel", "none"] = "comment"
+    comment: str = ""
+
+
+class WarehouseMapping(BaseModel):
+    warehouse_id: str
+    source_code: str
