@@ -1,0 +1,100 @@
+"""Fault injection through /_sim/faults: latency, Magento 500, edge 429, timeout, drop-after-commit."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+from conftest import order_body, sc
+
+
+def _fault(sim, **rule):
+    resp = httpx.post(f"{sim.url}/_sim/faults", json=rule)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["id"]
+
+
+def test_latency(sim, api):
+    # Given 300 ms latency on product reads
+    _fault(sim, path=r"/V1/products/", method="GET", latency_ms=300)
+    # When reading a product
+    t0 = time.monotonic()
+    resp = api.get("/products/WATER2809")
+    # Then it still succeeds, but late
+    assert resp.status_code == 200 and time.monotonic() - t0 >= 0.3
+
+
+def test_internal_error_body_is_magentos(sim, api):
+    # Given every order read fails once with 500
+    _fault(sim, path=r"/V1/orders", error_rate=1.0, error_status=500, remaining=1)
+    # When reading orders twice
+    first = api.get("/orders")
+    second = api.get("/orders")
+    # Then the first is Magento's opaque 500 with a report id, the second passes
+    assert first.status_code == 500
+    assert re.fullmatch(r"Internal Error\. Details are available in Magento log file\. Report ID: webapi-[0-9a-f]{13}",
+                        first.json()["message"])
+    assert second.status_code == 200
+
+
+def test_edge_429_with_retry_after(sim, api):
+    # Given the edge throttles source-item pushes
+    _fault(sim, path=r"/V1/inventory/source-items", error_rate=1.0, error_status=429, retry_after=7, remaining=1)
+    # When pushing stock
+    resp = api.post("/inventory/source-items", {"sourceItems": [
+        {"sku": "WATER2809", "source_code": "default", "quantity": 1, "status": 1}]}, check=False)
+    # Then an nginx-style 429 page with Retry-After, and the stock is untouched
+    assert resp.status_code == 429 and resp.headers["retry-after"] == "7"
+    assert "429 Too Many Requests" in resp.text and "nginx" in resp.text
+    assert sim.source_qty("WATER2809") == 263
+
+
+def test_timeout_does_not_process(sim, api):
+    # Given order creation hangs past the client's timeout without processing
+    _fault(sim, path=r"/V1/orders/create", timeout_rate=1.0, remaining=1)
+    # When creating with a 0.3 s timeout
+    with pytest.raises(httpx.TimeoutException):
+        api.put("/orders/create", order_body(), timeout=0.3)
+    # Then no order exists
+    assert api.get("/orders").json()["total_count"] == 0
+
+
+def test_drop_after_commit_order_exists(sim, api):
+    # Given order creation commits and then the answer is lost
+    _fault(sim, path=r"/V1/orders/create", drop_after_commit_rate=1.0, remaining=1)
+    # When the client times out
+    with pytest.raises(httpx.TimeoutException):
+        api.put("/orders/create", order_body(), timeout=0.3)
+    # Then the order exists anyway: the connector must search ext_order_id before retrying
+    found = api.get("/orders", sc([("ext_order_id", "SOT00024", "eq")])).json()
+    assert found["total_count"] == 1
+
+
+def test_fault_rules_listed_and_cleared(sim):
+    # Given a rule
+    _fault(sim, path="/V1/orders", latency_ms=10)
+    # When listing and clearing
+    listed = httpx.get(f"{sim.url}/_sim/faults").json()
+    cleared = httpx.delete(f"{sim.url}/_sim/faults").json()
+    # Then the rule was there, and is gone
+    assert len(listed["rules"]) == 1 and cleared["rules"] == []
+
+
+def test_control_api_state_config_reset(sim, api):
+    # Given an order and a config change through the control API
+    api.put("/orders/create", order_body())
+    cfg = httpx.post(f"{sim.url}/_sim/config", json={"input_limits": True}).json()
+    bad = httpx.post(f"{sim.url}/_sim/config", json={"no_such": 1})
+    state = httpx.get(f"{sim.url}/_sim/state").json()
+    orders = httpx.get(f"{sim.url}/_sim/orders").json()
+    # When resetting
+    httpx.post(f"{sim.url}/_sim/reset")
+    # Then the state showed the order, config applied, and reset restored the seed
+    assert cfg["input_limits"] is True and bad.status_code == 400
+    assert state["counts"]["orders"] == 1 and orders["orders"][0]["entity_id"] == 1093
+    assert httpx.get(f"{sim.url}/_sim/state").json()["counts"]["orders"] == 0
+    assert httpx.get(f"{sim.url}/_sim/config").json()["input_limits"] is False
+    assert [c["carrier_code"] for c in httpx.get(f"{sim.url}/_sim/carriers").json()] == [
+        "flatrate", "tablerate", "freeshipping"]
