@@ -1,0 +1,1 @@
+"""API adapters: one small client per external system; the only modules that import httpx."""

@@ -1,0 +1,229 @@
+"""Acumatica contract-based REST client (endpoint Default/24.200.001 by default).
+
+One instance per warm container holds one API session (a licence seat): OAuth 2.0 password grant when the
+secret carries a client id (the token's session closes itself after an hour), otherwise a cookie login that is
+re-established when it expires and logged out on shutdown. Reads and keyed PUTs are retried on retryable errors;
+actions (create shipment, release...) are not, since they are not idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from amsync.adapters.errors import ApiError, AuthError, RateLimited, classify, parse_retry_after
+from amsync.adapters.http import dumps, loads, make_client, retrying, send
+
+SYSTEM = "Acumatica"
+LOGIN_LIMIT_TEXT = "API Login Limit"
+
+
+def _error_message(body: Any, fallback: str) -> str:
+    """Acumatica's words: the HttpError's exceptionMessage, or the per-field errors of a 422 record."""
+    if isinstance(body, dict):
+        if body.get("exceptionMessage") or body.get("message"):
+            return str(body.get("exceptionMessage") or body.get("message"))
+        fields = list(_field_errors(body))
+        if fields:
+            return "; ".join(f"{path}: {msg}" for path, msg in fields)
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return fallback
+
+
+def _field_errors(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(record, dict):
+        if isinstance(record.get("error"), str) and record["error"]:
+            yield path or "record", record["error"]
+        for k, v in record.items():
+            if k != "error":
+                yield from _field_errors(v, f"{path}.{k}" if path else k)
+    elif isinstance(record, list):
+        for i, v in enumerate(record):
+            yield from _field_errors(v, f"{path}[{i}]")
+
+
+class AcumaticaClient:
+    def __init__(self, base_url: str, endpoint: str, credentials: Callable[[], dict[str, Any]], *,
+                 connect_timeout: float = 5.0, timeout: float = 10.0,
+                 on_call: Callable[[str, str, int | None, float], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.endpoint = endpoint.rstrip("/")
+        self._credentials = credentials
+        self._http = make_client(self.base_url, connect_timeout, timeout)
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._cookie_session = False
+        self._on_call = on_call
+        self.calls = 0
+
+    # ------------------------------------------------------------------ session
+    def _login(self) -> None:
+        creds = self._credentials()
+        if creds.get("client_id"):
+            self._oauth(creds)
+            return
+        body = {"name": creds["username"], "password": creds["password"], "tenant": creds.get("tenant", "")}
+        if creds.get("branch"):
+            body["branch"] = creds["branch"]
+        resp = self._exchange("login", "POST", "/entity/auth/login", content=dumps(body),
+                              headers={"Content-Type": "application/json"}, authenticated=False)
+        if resp.status_code != 204 and resp.status_code != 200:
+            raise self._error("login", resp)
+        self._cookie_session = True
+
+    def _oauth(self, creds: dict[str, Any]) -> None:
+        tenant = creds.get("tenant", "")
+        client_id = creds["client_id"] if "@" in creds["client_id"] or not tenant else f"{creds['client_id']}@{tenant}"
+        form = {"grant_type": "password", "client_id": client_id, "client_secret": creds.get("client_secret", ""),
+                "username": creds["username"], "password": creds["password"], "scope": "api"}
+        resp = self._exchange("token", "POST", "/identity/connect/token", data=form, authenticated=False)
+        if resp.status_code != 200:
+            raise self._error("token", resp)
+        data = resp.json()
+        self._token = data["access_token"]
+        self._token_expires = time.monotonic() + float(data.get("expires_in", 3600)) - 60
+
+    def _ensure_session(self) -> None:
+        with self._lock:
+            if self._token and time.monotonic() < self._token_expires:
+                return
+            if self._cookie_session:
+                return
+            self._token = None
+            self._login()
+
+    def _drop_session(self) -> None:
+        with self._lock:
+            self._token = None
+            self._cookie_session = False
+            self._http.cookies.clear()
+
+    def logout(self) -> None:
+        """Give the licence seat back (cookie sessions; a token session ends by itself)."""
+        if self._cookie_session:
+            try:
+                self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
+            except ApiError:
+                pass
+        self._drop_session()
+
+    # ------------------------------------------------------------------ transport
+    def _exchange(self, operation: str, method: str, url: str, *, authenticated: bool = True,
+                  **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if authenticated and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        t0 = time.perf_counter()
+        self.calls += 1
+        resp: httpx.Response | None = None
+        try:
+            resp = send(self._http, SYSTEM, operation, method, url, headers=headers, **kwargs)
+            return resp
+        finally:
+            if self._on_call:
+                self._on_call(SYSTEM, operation, resp.status_code if resp is not None else None,
+                              time.perf_counter() - t0)
+
+    def _error(self, operation: str, resp: httpx.Response) -> ApiError:
+        try:
+            body: Any = loads(resp.content)
+        except ValueError:
+            body = resp.text
+        message = _error_message(body, resp.reason_phrase)
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if LOGIN_LIMIT_TEXT.lower() in message.lower():
+            return RateLimited(SYSTEM, operation, message, status=resp.status_code, body=body,
+                               retry_after=retry_after or 5.0)
+        return classify(SYSTEM, operation, resp.status_code, message, body, retry_after)
+
+    def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """An authenticated call; one fresh login if the session has expired (401)."""
+        self._ensure_session()
+        resp = self._exchange(operation, method, path, **kwargs)
+        if resp.status_code == 401:
+            self._drop_session()
+            self._ensure_session()
+            resp = self._exchange(operation, method, path, **kwargs)
+            if resp.status_code == 401:
+                raise AuthError(SYSTEM, operation, "credentials refused", status=401)
+        if resp.status_code >= 400:
+            raise self._error(operation, resp)
+        return resp
+
+    def _entity_url(self, entity: str, *keys: str) -> str:
+        return "/".join([self.endpoint, entity, *(quote(k.strip(), safe="") for k in keys)])
+
+    # ------------------------------------------------------------------ generic operations
+    @retrying()
+    def get(self, entity: str, *keys: str, expand: str | None = None, select: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in (("$expand", expand), ("$select", select)) if v}
+        resp = self._call(f"GET {entity}", "GET", self._entity_url(entity, *keys), params=params)
+        result: dict[str, Any] = loads(resp.content)
+        return result
+
+    @retrying()
+    def list_records(self, entity: str, *, filter: str | None = None, expand: str | None = None,
+             select: str | None = None, top: int | None = None, skip: int | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {k: v for k, v in (("$filter", filter), ("$expand", expand), ("$select", select),
+                                                    ("$top", top), ("$skip", skip)) if v is not None}
+        resp = self._call(f"LIST {entity}", "GET", self._entity_url(entity), params=params)
+        result: list[dict[str, Any]] = loads(resp.content) or []
+        return result
+
+    @retrying()
+    def put(self, entity: str, body: dict[str, Any], *, select: str | None = None,
+            update_only: bool = False) -> dict[str, Any]:
+        """Create-or-update (idempotent for a body that names its keys); ``update_only`` sends If-Match: *."""
+        headers = {"Content-Type": "application/json"}
+        if update_only:
+            headers["If-Match"] = "*"
+        params = {"$select": select} if select else {}
+        resp = self._call(f"PUT {entity}", "PUT", self._entity_url(entity), content=dumps(body), headers=headers,
+                          params=params)
+        result: dict[str, Any] = loads(resp.content) or {}
+        return result
+
+    @retrying()
+    def inquiry(self, entity: str, body: dict[str, Any], expand: str = "Results") -> dict[str, Any]:
+        """Inquiries are read with PUT (the filter in the body, rows in Results)."""
+        resp = self._call(f"INQUIRY {entity}", "PUT", self._entity_url(entity), content=dumps(body),
+                          headers={"Content-Type": "application/json"}, params={"$expand": expand})
+        result: dict[str, Any] = loads(resp.content) or {}
+        return result
+
+    def action(self, entity: str, action: str, keys: dict[str, Any], parameters: dict[str, Any] | None = None,
+               poll_timeout: float = 60.0) -> None:
+        """Run an action; 202 + Location is polled until 204. Not retried (not idempotent)."""
+        body = {"entity": keys, "parameters": parameters or {}}
+        resp = self._call(f"ACTION {entity}.{action}", "POST", f"{self._entity_url(entity)}/{action}",
+                          content=dumps(body), headers={"Content-Type": "application/json"})
+        location = resp.headers.get("Location")
+        deadline = time.monotonic() + poll_timeout
+        while resp.status_code == 202 and location:
+            if time.monotonic() > deadline:
+                raise ApiError(SYSTEM, action, f"still running after {poll_timeout:.0f}s")
+            time.sleep(0.2)
+            resp = self._call(f"POLL {action}", "GET", location)
+
+    # ------------------------------------------------------------------ named reads the connector uses
+    ORDER_EXPAND = "Details,Totals,ShippingSettings,BillToAddress,ShipToAddress,BillToContact,ShipToContact,Payments"
+
+    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]:
+        return self.get("SalesOrder", order_type, order_nbr, expand=self.ORDER_EXPAND)
+
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        return self.get("Customer", customer_id, expand="MainContact")
+
+    def ship_vias(self) -> list[dict[str, Any]]:
+        return self.list_records("ShipVia", select="CarrierID,Description")
+
+    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
+        body = {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}, "ExternalRef": {"value": value}}
+        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef", update_only=True)

@@ -1,0 +1,190 @@
+"""Magento 2.4 admin REST client (integration token as a bearer token).
+
+Reads are retried on retryable errors. Writes that are not idempotent (create order, ship, invoice) are sent
+once: after a timeout or 5xx the caller looks the record up (ext_order_id, the order's shipments/invoices)
+before trying again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from amsync.adapters.errors import ApiError, AuthError, classify, parse_retry_after
+from amsync.adapters.http import dumps, loads, make_client, retrying, send
+
+SYSTEM = "Magento"
+
+
+def render_message(body: Any, fallback: str) -> str:
+    """Magento's message with its %1 / %name placeholders filled from ``parameters``, plus any ``errors``."""
+    if not isinstance(body, dict) or "message" not in body:
+        return fallback if not isinstance(body, str) or not body.strip() else body.strip()[:500]
+    text = str(body["message"])
+    params = body.get("parameters")
+    if isinstance(params, list):
+        for i, p in enumerate(params, start=1):
+            text = text.replace(f"%{i}", str(p))
+    elif isinstance(params, dict):
+        for k, p in params.items():
+            text = text.replace(f"%{k}", str(p))
+    for err in body.get("errors") or []:
+        text += "\n" + render_message(err, "")
+    return text
+
+
+def search_params(filters: Iterable[tuple[str, Any, str]], *, page_size: int | None = None,
+                  current_page: int | None = None, sort: tuple[str, str] | None = None) -> dict[str, str]:
+    """searchCriteria query parameters: each (field, value, condition) is its own group, so they are ANDed."""
+    params: dict[str, str] = {}
+    for g, (field, value, cond) in enumerate(filters):
+        prefix = f"searchCriteria[filter_groups][{g}][filters][0]"
+        params[f"{prefix}[field]"] = field
+        params[f"{prefix}[value]"] = str(value)
+        params[f"{prefix}[condition_type]"] = cond
+    if page_size is not None:
+        params["searchCriteria[pageSize]"] = str(page_size)
+    if current_page is not None:
+        params["searchCriteria[currentPage]"] = str(current_page)
+    if sort:
+        params["searchCriteria[sort_orders][0][field]"] = sort[0]
+        params["searchCriteria[sort_orders][0][direction]"] = sort[1]
+    return params
+
+
+class MagentoClient:
+    def __init__(self, base_url: str, token: Callable[[bool], str], *, store_code: str = "default",
+                 connect_timeout: float = 5.0, timeout: float = 10.0,
+                 on_call: Callable[[str, str, int | None, float], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.store_code = store_code
+        self._token = token
+        self._http = make_client(self.base_url, connect_timeout, timeout)
+        self._on_call = on_call
+        self.calls = 0
+
+    # ------------------------------------------------------------------ transport
+    def _request(self, operation: str, method: str, path: str, *, body: Any = None,
+                 params: dict[str, str] | None = None) -> Any:
+        url = f"/rest/{self.store_code}/V1/{path.lstrip('/')}"
+        resp = self._exchange(operation, method, url, body, params, fresh_token=False)
+        if resp.status_code == 401:  # the token may have been rotated: fetch it again once
+            resp = self._exchange(operation, method, url, body, params, fresh_token=True)
+            if resp.status_code == 401:
+                raise AuthError(SYSTEM, operation, render_message(_body(resp), "unauthorized"), status=401,
+                                body=_body(resp))
+        if resp.status_code >= 400:
+            b = _body(resp)
+            raise classify(SYSTEM, operation, resp.status_code, render_message(b, resp.reason_phrase), b,
+                           parse_retry_after(resp.headers.get("Retry-After")))
+        return _body(resp)
+
+    def _exchange(self, operation: str, method: str, url: str, body: Any, params: dict[str, str] | None,
+                  fresh_token: bool) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token(fresh_token)}"}
+        kwargs: dict[str, Any] = {"headers": headers, "params": params or {}}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            kwargs["content"] = dumps(body)
+        t0 = time.perf_counter()
+        self.calls += 1
+        resp: httpx.Response | None = None
+        try:
+            resp = send(self._http, SYSTEM, operation, method, url, **kwargs)
+            return resp
+        finally:
+            if self._on_call:
+                self._on_call(SYSTEM, operation, resp.status_code if resp is not None else None,
+                              time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ reads (retried)
+    @retrying()
+    def search(self, resource: str, filters: Iterable[tuple[str, Any, str]], **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._request(f"search {resource}", "GET", resource,
+                                               params=search_params(filters, **kw))
+        return result
+
+    @retrying()
+    def get(self, path: str, operation: str) -> Any:
+        return self._request(operation, "GET", path)
+
+    def orders_by_ext_id(self, ext_order_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.search("orders", [("ext_order_id", ext_order_id, "eq")],
+                                                  page_size=20)["items"]
+        return items
+
+    def order(self, entity_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"orders/{entity_id}", "get order")
+        return result
+
+    def customers_by_email(self, email: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.search("customers/search", [("email", email, "eq")], page_size=20)["items"]
+        return items
+
+    def products_by_skus(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted(set(skus))
+        res = self.search("products", [("sku", ",".join(wanted), "in")], page_size=max(20, len(wanted)))
+        return {p["sku"]: p for p in res["items"]}
+
+    def shipments_of(self, order_id: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.search("shipments", [("order_id", order_id, "eq")], page_size=100)["items"]
+        return items
+
+    def invoices_of(self, order_id: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.search("invoices", [("order_id", order_id, "eq")], page_size=100)["items"]
+        return items
+
+    # ------------------------------------------------------------------ writes
+    def create_order(self, entity: dict[str, Any]) -> dict[str, Any]:
+        """PUT /V1/orders/create: stores Acumatica's prices and totals as sent. Sent once (not idempotent)."""
+        result: dict[str, Any] = self._request("create order", "PUT", "orders/create", body={"entity": entity})
+        return result
+
+    def create_customer(self, customer: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("create customer", "POST", "customers", body={"customer": customer})
+        return result
+
+    def ship(self, order_id: int, body: dict[str, Any]) -> int:
+        return int(self._request("ship", "POST", f"order/{order_id}/ship", body=body))
+
+    def invoice(self, order_id: int, body: dict[str, Any]) -> int:
+        return int(self._request("invoice", "POST", f"order/{order_id}/invoice", body=body))
+
+    @retrying()
+    def comment(self, order_id: int, comment: str, status: str, visible: bool = False) -> bool:
+        history = {"comment": comment, "is_customer_notified": 0, "is_visible_on_front": int(visible),
+                   "parent_id": order_id, "status": status}
+        return bool(self._request("comment", "POST", f"orders/{order_id}/comments", body={"statusHistory": history}))
+
+    def order_action(self, order_id: int, action: str) -> bool:
+        """cancel / hold / unhold: Magento answers true, or false (cancel) when it refuses."""
+        return bool(self._request(action, "POST", f"orders/{order_id}/{action}"))
+
+    @retrying()
+    def save_source_items(self, items: list[dict[str, Any]]) -> None:
+        """Absolute quantities per source (idempotent upsert)."""
+        self._request("source-items", "POST", "inventory/source-items", body={"sourceItems": items})
+
+    def estimate_carriers(self, sku: str, country: str = "US", postcode: str = "10001") -> list[dict[str, Any]]:
+        """Magento lists its carriers only per cart: a throw-away guest cart with one item asks for them."""
+        cart = self._request("guest cart", "POST", "guest-carts")
+        self._request("guest cart item", "POST", f"guest-carts/{quote(str(cart))}/items",
+                      body={"cartItem": {"sku": sku, "qty": 1, "quote_id": cart}})
+        methods: list[dict[str, Any]] = self._request(
+            "estimate shipping", "POST", f"guest-carts/{quote(str(cart))}/estimate-shipping-methods",
+            body={"address": {"country_id": country, "postcode": postcode}})
+        return methods
+
+
+def _body(resp: httpx.Response) -> Any:
+    try:
+        return loads(resp.content)
+    except ValueError:
+        return resp.text
+
+
+__all__ = ["ApiError", "MagentoClient", "render_message", "search_params"]
