@@ -1,10 +1,32 @@
-"""magento_writer: declared in template.yaml; its logic lands with the order sync and follow-up issues."""
+"""Magento writer: creates each Acumatica order in Magento exactly once (FIFO group = the order)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Fail loudly: every record goes back to its queue (and on to the DLQ) instead of being dropped.
-    raise RuntimeError("magento_writer has no logic yet")
+from amsync.composition import writer_ports
+from amsync.config import Settings
+from amsync.consumer import consume
+from amsync.models.messages import MagentoOrderWrite
+from amsync.observability import logger, metrics
+from amsync.services.order_writer import write_order
+
+settings = Settings.from_env()
+ports = writer_ports(settings)
+
+
+def _handle(record: SQSRecord) -> None:
+    message = MagentoOrderWrite.model_validate_json(record.body)
+    logger.append_keys(correlation_id=message.correlation_id)
+    outcome = write_order(message, ports)
+    metrics.add_metric(name=f"MagentoOrder{outcome.title().replace('-', '')}", unit="Count", value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return consume(event, context, _handle, queue_url=settings.magento_order_queue_url, fifo=True,
+                   retry_base_s=settings.retry_base_delay_s)

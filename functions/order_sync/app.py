@@ -1,10 +1,32 @@
-"""order_sync: declared in template.yaml; its logic lands with the order sync and follow-up issues."""
+"""Eligibility and mapping: one sync request per Acumatica order (FIFO group = the order)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Fail loudly: every record goes back to its queue (and on to the DLQ) instead of being dropped.
-    raise RuntimeError("order_sync has no logic yet")
+from amsync.composition import order_sync_ports
+from amsync.config import Settings
+from amsync.consumer import consume
+from amsync.models.messages import SyncRequest
+from amsync.observability import logger, metrics
+from amsync.services.order_sync import sync_order
+
+settings = Settings.from_env()
+ports = order_sync_ports(settings)
+
+
+def _handle(record: SQSRecord) -> None:
+    request = SyncRequest.model_validate_json(record.body)
+    logger.append_keys(correlation_id=request.correlation_id)
+    outcome = sync_order(request, ports)
+    metrics.add_metric(name=f"Order{outcome.title()}", unit="Count", value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return consume(event, context, _handle, queue_url=settings.order_queue_url, fifo=True,
+                   retry_base_s=settings.retry_base_delay_s)

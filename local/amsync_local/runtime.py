@@ -13,9 +13,9 @@ What it plays, for every function of the template:
   (cold start). Handlers read configuration only at import, so functions can share one process.
 
 What it does not play: per-invocation timeouts (a thread cannot be killed; tests inject slowness at the
-simulators instead), memory limits, and reserved concurrency. ``visibility_scale`` and ``schedule_scale``
-shrink the template's visibility timeouts and rates so tests and demos need not wait minutes; the template's
-own values are what the scale multiplies.
+simulators instead), memory limits, and reserved concurrency. ``visibility_scale`` (applied to every queue's
+VisibilityTimeout after the stack is created) and ``schedule_scale`` shrink the template's timeouts and rates so
+tests and demos need not wait minutes; the template's own values are what the scale multiplies.
 """
 
 from __future__ import annotations
@@ -158,7 +158,14 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> LocalRuntime:
+        import logging
+        import warnings
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support": see stack.py
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::Url")
 
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
@@ -172,6 +179,7 @@ class LocalRuntime:
         os.environ.pop("AWS_PROFILE", None)
         self._put_secrets()
         self.stack = deploy_stack(self.endpoint_url, self.stack_name, REGION, self.parameters)
+        self._scale_visibility()
         self._load_functions()
         if self._start_pollers:
             for fn in self.functions.values():
@@ -210,6 +218,18 @@ class LocalRuntime:
                 sm.create_secret(Name=name, SecretString=value)
             except sm.exceptions.ResourceExistsException:  # moto's state is per process, shared by runtimes
                 sm.put_secret_value(SecretId=name, SecretString=value)
+
+    def _scale_visibility(self) -> None:
+        """Shrink every queue's visibility timeout by ``visibility_scale`` (tests and demos cannot wait minutes)."""
+        if self.visibility_scale == 1.0:
+            return
+        assert self.stack is not None
+        sqs = self.boto("sqs")
+        for lid, res in self.stack.transformed["Resources"].items():
+            if res["Type"] == "AWS::SQS::Queue":
+                declared = int(res["Properties"].get("VisibilityTimeout", 30))
+                sqs.set_queue_attributes(QueueUrl=self.stack.physical_ids[lid], Attributes={
+                    "VisibilityTimeout": str(max(1, round(declared * self.visibility_scale)))})
 
     # ------------------------------------------------------------------ functions
     def _load_functions(self) -> None:
@@ -262,9 +282,8 @@ class LocalRuntime:
         assert self.stack is not None
         queue_url = self.stack.physical_ids[src.queue]
         sqs = self.boto("sqs")
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"])
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         queue_arn = attrs["Attributes"]["QueueArn"]
-        visibility = int(attrs["Attributes"]["VisibilityTimeout"])
         concurrency = src.maximum_concurrency or 5
         executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{fn.spec.logical_id}-inv")
         self._executors.append(executor)
@@ -272,7 +291,7 @@ class LocalRuntime:
 
         def run_batch(messages: list[dict[str, Any]]) -> None:
             try:
-                self._invoke_sqs(fn, src, queue_url, queue_arn, visibility, messages)
+                self._invoke_sqs(fn, src, queue_url, queue_arn, messages)
             finally:
                 slots.release()
                 with self._busy_lock:
@@ -321,8 +340,7 @@ class LocalRuntime:
         return batch
 
     def _invoke_sqs(
-        self, fn: LoadedFunction, src: SqsSource, queue_url: str, queue_arn: str, visibility: int,
-        messages: list[dict[str, Any]],
+        self, fn: LoadedFunction, src: SqsSource, queue_url: str, queue_arn: str, messages: list[dict[str, Any]],
     ) -> None:
         event = {"Records": [sqs_record(m, queue_arn, REGION) for m in messages]}
         ids = [m["MessageId"] for m in messages]
@@ -347,13 +365,6 @@ class LocalRuntime:
             chunk = done[i:i + 10]
             client.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)])
-        if failed and self.visibility_scale != 1.0:
-            hidden = max(0, round(visibility * self.visibility_scale))
-            for m in messages:
-                if m["MessageId"] in failed:
-                    with contextlib.suppress(Exception):
-                        client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                         VisibilityTimeout=hidden)
         self._record(Invocation(fn.spec.logical_id, src.queue, len(messages), sorted(failed), error, t0, duration,
                                 cpu_ms, ids, [m["Body"] for m in messages]))
 

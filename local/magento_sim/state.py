@@ -119,8 +119,8 @@ def _product(pid: int, sku: str, name: str, price: float, weight: float) -> dict
 #: Walkthrough catalogue: (id, sku, name, price, weight, {source_code: qty}).
 WALKTHROUGH_PRODUCTS = [
     (4861, "WATER2809", "WATER2809_", 20.00, 1.0, {"default": 263.0}),
-    (4862, "AALEGO500", "AALEGO500 Lego Set 500 pcs", 49.99, 2.5, {"default": 120.0, "retail_store": 15.0}),
-    (4863, "CONGOLFBAL", "CONGOLFBAL Golf Balls (dozen)", 24.50, 0.5, {"default": 300.0}),
+    (4862, "JUICE100", "Orange juice 1 l", 4.50, 1.0, {"default": 120.0, "retail_store": 15.0}),
+    (4863, "MUG500", "Ceramic mug 500 ml", 12.99, 0.4, {"default": 300.0}),
 ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from amsync.adapters.acumatica import AcumaticaClient
+from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
 from amsync.data import queues
 from amsync.data.bindings import Binder
@@ -11,9 +13,11 @@ from amsync.data.connector_log import ConnectorLog
 from amsync.data.secrets import get_json_secret
 from amsync.data.settings_store import SettingsStore
 from amsync.models.log import LogEntry
-from amsync.models.messages import Kind, SyncRequest
-from amsync.observability import echo_log_entry
+from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest
+from amsync.observability import echo_log_entry, record_api_call
 from amsync.services.intake import WebhookSecret
+from amsync.services.order_sync import OrderSyncPorts
+from amsync.services.order_writer import WriterPorts
 
 
 class AwsIntakePorts:
@@ -66,3 +70,46 @@ def publish_requests(settings: Settings, requests: list[SyncRequest]) -> None:
 
 def _dedup_key(r: SyncRequest) -> str:
     return f"{r.source}|{r.query}|{r.push_id or r.timestamp}|{r.kind}|{r.key}|{r.order_key}|{r.attempt}"
+
+
+# ---------------------------------------------------------------------- API clients and service ports
+
+
+def acumatica_client(settings: Settings) -> AcumaticaClient:
+    return AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
+                           credentials=lambda: get_json_secret(settings.acumatica_secret_name),
+                           connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
+                           on_call=record_api_call)
+
+
+def magento_client(settings: Settings, store_code: str = "default") -> MagentoClient:
+    return MagentoClient(settings.magento_base,
+                         token=lambda fresh: str(get_json_secret(settings.magento_secret_name, force=fresh)["token"]),
+                         store_code=store_code, connect_timeout=settings.http_connect_timeout,
+                         timeout=settings.http_timeout, on_call=record_api_call)
+
+
+def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
+    connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days)
+
+    def write(entries: list[LogEntry]) -> None:
+        connector_log.write_many(entries)
+        for e in entries:
+            echo_log_entry(e)
+    return write
+
+
+def order_sync_ports(settings: Settings) -> OrderSyncPorts:
+    def forward(msg: MagentoOrderWrite) -> None:
+        queues.send(settings.magento_order_queue_url, msg, group_id=msg.order_key,
+                    dedup_key=f"{msg.order_key}|{msg.action}|{msg.acumatica_last_modified}|{msg.acumatica_status}",
+                    correlation_id=msg.correlation_id)
+
+    return OrderSyncPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+                          settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                          log=log_writer(settings), forward=forward)
+
+
+def writer_ports(settings: Settings) -> WriterPorts:
+    return WriterPorts(magento=magento_client(settings), acumatica=acumatica_client(settings),
+                       binder=Binder(settings.bindings_table), log=log_writer(settings))

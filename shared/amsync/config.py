@@ -31,6 +31,8 @@ class Settings(BaseModel):
     # HTTP timeouts (seconds) for both APIs: well under the function timeout.
     http_connect_timeout: float = 5.0
     http_timeout: float = 10.0
+    # First backoff (seconds) of a record that must wait (order not in Magento yet, 429/5xx); doubles per attempt.
+    retry_base_delay_s: int = Field(default=10, ge=1)
     # Largest push body the webhook accepts (Acumatica rows are small; a huge post is hostile or a misconfigured GI).
     max_push_bytes: int = 256 * 1024
 

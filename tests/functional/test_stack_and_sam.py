@@ -20,7 +20,9 @@ def test_every_resource_of_the_transformed_template_is_created_in_moto(bare_runt
     assert set(stack.skipped) == {"WebhookFunctionUrl"}
     sqs = bare_runtime.boto("sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["OrderQueue"], AttributeNames=["All"])["Attributes"]
-    assert attrs["FifoQueue"] == "true" and attrs["VisibilityTimeout"] == "180"
+    # (the runtime scales the template's 180 s visibility timeout by its visibility_scale)
+    assert attrs["FifoQueue"] == "true"
+    assert attrs["VisibilityTimeout"] == str(round(180 * bare_runtime.visibility_scale))
     assert '"maxReceiveCount":5' in attrs["RedrivePolicy"].replace(" ", "")
     ddb = bare_runtime.boto("dynamodb")
     desc = ddb.describe_table(TableName=stack.physical_ids["ConnectorLogTable"])["Table"]

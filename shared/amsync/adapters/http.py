@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 from amsync.adapters.errors import ApiError, TransportError
+from amsync.jsonio import dumps, loads
+
+__all__ = ["dumps", "loads", "make_client", "retrying", "send"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -20,25 +21,6 @@ P = ParamSpec("P")
 def make_client(base_url: str, connect_timeout: float, timeout: float) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=connect_timeout),
                         headers={"Accept": "application/json"}, follow_redirects=False)
-
-
-class _DecimalEncoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, Decimal):
-            # float repr round-trips: a 2-decimal amount is written with exactly its own digits
-            return float(o)
-        return super().default(o)
-
-
-def dumps(body: Any) -> bytes:
-    return json.dumps(body, cls=_DecimalEncoder, separators=(",", ":")).encode()
-
-
-def loads(text: bytes | str) -> Any:
-    """Parse JSON keeping every non-integer number as Decimal (money never passes through float)."""
-    if not text:
-        return None
-    return json.loads(text, parse_float=Decimal)
 
 
 def _wait(state: RetryCallState) -> float:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from amsync.jsonio import dumps, loads
+
 
 class Kind(StrEnum):
     ORDER = "order"
@@ -51,8 +53,18 @@ class MagentoOrderWrite(BaseModel):
     order_key: str  # "SO/SOT00024"
     order_nbr: str
     action: Literal["create", "update"]
-    payload: dict[str, Any]  # Magento `entity` for PUT /V1/orders/create, money as strings (Decimal-exact)
+    payload_json: str = "{}"  # Magento `entity` for PUT /V1/orders/create; JSON text keeps every amount exact
     acumatica_status: str
     acumatica_last_modified: str | None = None
     correlation_id: str
     requested_at: float = 0.0  # epoch seconds the push arrived (latency metrics)
+
+    @classmethod
+    def build(cls, payload: dict[str, Any], **fields: Any) -> MagentoOrderWrite:
+        return cls(payload_json=dumps(payload).decode(), **fields)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The entity with every amount a Decimal again."""
+        result: dict[str, Any] = loads(self.payload_json) or {}
+        return result

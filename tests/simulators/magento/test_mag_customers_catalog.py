@@ -10,7 +10,7 @@ def test_product_by_sku_and_batch(api):
     # When reading WATER2809, an unknown SKU, and a batch with sku in
     one = api.get("/products/WATER2809").json()
     missing = api.get("/products/NOPE")
-    batch = api.get("/products", sc([("sku", "WATER2809,AALEGO500,CONGOLFBAL", "in")])).json()
+    batch = api.get("/products", sc([("sku", "WATER2809,JUICE100,MUG500", "in")])).json()
     # Then id 4861 / name WATER2809_ / 20.00, 404 text, and all three
     assert (one["id"], one["name"], one["price"], one["type_id"]) == (4861, "WATER2809_", 20.0, "simple")
     assert missing.status_code == 404

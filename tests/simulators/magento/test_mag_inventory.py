@@ -62,13 +62,13 @@ def test_input_limit_caps_source_items(sim, api):
 
 
 def test_delete_source_item_and_sources_list(api):
-    # Given AALEGO500 in two sources
+    # Given JUICE100 in two sources
     # When deleting the retail_store assignment
     resp = api.post("/inventory/source-items-delete", {"sourceItems": [
-        {"sku": "AALEGO500", "source_code": "retail_store"}]})
+        {"sku": "JUICE100", "source_code": "retail_store"}]})
     # Then only default remains; both sources are listed
     assert resp.json() == []
-    rows = api.get("/inventory/source-items", sc([("sku", "AALEGO500", "eq")])).json()["items"]
+    rows = api.get("/inventory/source-items", sc([("sku", "JUICE100", "eq")])).json()["items"]
     assert [r["source_code"] for r in rows] == ["default"]
     codes = [s["source_code"] for s in api.get("/inventory/sources").json()["items"]]
     assert codes == ["default", "retail_store"]

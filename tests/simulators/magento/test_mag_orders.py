@@ -103,12 +103,12 @@ def test_get_unknown_and_zero_ids(api):
 
 def test_orders_items_and_statuses(api):
     # Given an order with two lines
-    order = create_order(api, items=[("WATER2809", 2, 20.0), ("AALEGO500", 1, 49.99)])
+    order = create_order(api, items=[("WATER2809", 2, 20.0), ("JUICE100", 1, 49.99)])
     # When listing its items and its status
     items = api.get("/orders/items", sc([("order_id", order["entity_id"], "eq")])).json()
     status = api.get(f"/orders/{order['entity_id']}/statuses")
     # Then both lines are there and the status is a bare JSON string
-    assert sorted(i["sku"] for i in items["items"]) == ["AALEGO500", "WATER2809"]
+    assert sorted(i["sku"] for i in items["items"]) == ["JUICE100", "WATER2809"]
     assert status.json() == "pending"
 
 

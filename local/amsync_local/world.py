@@ -1,0 +1,150 @@
+"""The whole local world: both simulators, moto + the local runtime, wired as a merchant would wire them.
+
+- the Acumatica simulator's push destination points at the webhook (Function URL) with the header secret;
+- the connector's secrets (Secrets Manager in moto) hold the simulators' credentials;
+- the template's AcumaticaUrl / MagentoUrl parameters point at the simulators;
+- the connector's settings are seeded with the walkthrough's mappings (docs/configuration.md).
+
+`make local` runs it in the foreground and writes ``.local/endpoints.json``; tests start it as a fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acumatica_sim import AcumaticaSimulator
+from acumatica_sim import config as acu_config
+from amsync_local.runtime import LocalRuntime
+from amsync_local.template import PROJECT_ROOT
+from magento_sim import MagentoSimulator
+
+ENDPOINT = "/entity/Default/24.200.001"
+WEBHOOK_HEADER = "X-AMSync-Key"
+SECRET_NAMES = {"acumatica": "amsync/acumatica", "magento": "amsync/magento", "webhook": "amsync/webhook"}
+
+
+@dataclass
+class WorldOptions:
+    host: str = "127.0.0.1"
+    aws_port: int = 0
+    webhook_port: int = 0
+    acumatica_port: int = 0
+    magento_port: int = 0
+    visibility_scale: float = 0.02  # 180 s -> ~4 s: a failed record comes back quickly enough to watch
+    schedule_scale: float = 1.0
+    start_schedules: bool = True
+    retry_base_delay_s: int = 1
+    seed_settings: bool = True
+    acumatica_max_sessions: int = 10
+    oauth: bool = True
+    http_timeout_s: float = 5.0
+    stack_name: str = "amsync-local"
+    function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
+    extra_parameters: dict[str, str] = field(default_factory=dict)
+
+
+class LocalWorld:
+    def __init__(self, options: WorldOptions | None = None) -> None:
+        self.options = options or WorldOptions()
+        self.webhook_secret = secrets.token_urlsafe(24)
+        o = self.options
+        self.acumatica = AcumaticaSimulator(host=o.host, port=o.acumatica_port)
+        self.magento = MagentoSimulator(host=o.host, port=o.magento_port)
+        self.runtime: LocalRuntime | None = None
+
+    def __enter__(self) -> LocalWorld:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def acumatica_credentials(self) -> dict[str, str]:
+        creds = {"username": acu_config.ADMIN_USERNAME, "password": acu_config.ADMIN_PASSWORD,
+                 "tenant": acu_config.TENANT}
+        if self.options.oauth:
+            creds |= {"client_id": acu_config.OAUTH_CLIENT_ID, "client_secret": acu_config.OAUTH_CLIENT_SECRET}
+        return creds
+
+    def start(self) -> LocalWorld:
+        o = self.options
+        acu_url = self.acumatica.start()
+        mag_url = self.magento.start()
+        self.acumatica.set_limits(max_sessions=o.acumatica_max_sessions)
+        self.runtime = LocalRuntime(
+            aws_port=o.aws_port, webhook_port=o.webhook_port, host=o.host,
+            parameters={"AcumaticaUrl": acu_url, "MagentoUrl": mag_url, "AcumaticaEndpoint": ENDPOINT,
+                        "RetryBaseDelaySeconds": str(o.retry_base_delay_s),
+                        "HttpTimeoutSeconds": str(o.http_timeout_s), **o.extra_parameters},
+            secrets={
+                SECRET_NAMES["acumatica"]: json.dumps(self.acumatica_credentials()),
+                SECRET_NAMES["magento"]: json.dumps({"token": self.magento.token}),
+                SECRET_NAMES["webhook"]: json.dumps({"header": WEBHOOK_HEADER, "current": self.webhook_secret}),
+            },
+            visibility_scale=o.visibility_scale, schedule_scale=o.schedule_scale,
+            start_schedules=o.start_schedules, stack_name=o.stack_name,
+        )
+        self.runtime.start()
+        if o.function_log is not None:
+            self._route_function_logs(o.function_log)
+        if o.seed_settings:
+            from amsync_local.seed import seed_connector_settings
+
+            seed_connector_settings(self.runtime.functions["OrderSyncFunction"].env["SETTINGS_TABLE"])
+        self.acumatica.set_push_destinations([{
+            "name": "amsync", "url": self.runtime.webhook_url, "header_name": WEBHOOK_HEADER,
+            "header_value": self.webhook_secret, "active": True}])
+        return self
+
+    def _route_function_logs(self, path: Path) -> None:
+        from amsync.observability import logger as function_logger
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_stream = path.open("a", encoding="utf-8")
+        handler = function_logger.registered_handler
+        if hasattr(handler, "setStream"):
+            handler.setStream(self._log_stream)
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        self.acumatica.stop()
+        self.magento.stop()
+
+    def endpoints(self) -> dict[str, Any]:
+        assert self.runtime is not None
+        return {
+            "webhook": {"url": self.runtime.webhook_url, "header": WEBHOOK_HEADER, "secret": self.webhook_secret},
+            "acumatica": {"url": self.acumatica.url, "endpoint": ENDPOINT, "username": acu_config.ADMIN_USERNAME,
+                          "password": acu_config.ADMIN_PASSWORD, "tenant": acu_config.TENANT},
+            "magento": {"url": self.magento.url, "token": self.magento.token},
+            "aws": {"endpoint_url": self.runtime.endpoint_url, "region": "us-east-1",
+                    "stack_name": self.options.stack_name,
+                    "tables": {k: self.runtime.stack.physical_ids[k] for k in  # type: ignore[union-attr]
+                               ("SettingsTable", "BindingsTable", "ConnectorLogTable")},
+                    "queues": {k: v for k, v in self.runtime.stack.physical_ids.items()  # type: ignore[union-attr]
+                               if k.endswith("Queue") or k.endswith("DLQ")}},
+        }
+
+    def write_endpoints(self, path: Path | None = None) -> Path:
+        target = path or PROJECT_ROOT / ".local" / "endpoints.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.endpoints(), indent=2))
+        target.chmod(0o600)
+        return target
+
+    def wait_settled(self, timeout: float = 60.0) -> bool:
+        """Wait until Acumatica has delivered every push and the pipeline's queues are drained."""
+        assert self.runtime is not None
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pushed = self.acumatica.wait_push_idle(timeout=max(0.1, deadline - time.monotonic()))
+            idle = self.runtime.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
+            if pushed and idle and self.acumatica.wait_push_idle(timeout=0.1):
+                return True
+        return False

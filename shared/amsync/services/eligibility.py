@@ -1,0 +1,131 @@
+"""Does an Acumatica sales order get created in Magento? (the A->M order sync preferences)
+
+The order type and status must be synced ones; then any one of three switchable conditions suffices:
+the customer is B2B, the customer is staff, or the order's unpaid balance is 0.00. Reasons are written for
+an operations person: what matched, or what would have to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from amsync.models.acumatica import SalesOrder
+from amsync.models.settings import OrderSyncPreferences
+
+_CENT = Decimal("0.01")
+_TRUE = {"true", "1", "yes", "y"}
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Flag:
+    value: bool
+    detail: str  # where the value came from, e.g. "class DEFAULT" or "push row isB2B=false"
+
+
+def flag_value(raw: Any) -> bool:
+    """A push-row boolean: bools, 1/0, "true"/"false" (any case); anything else (or missing) is False."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float | Decimal):
+        return raw == 1
+    if isinstance(raw, str):
+        return raw.strip().lower() in _TRUE
+    return False
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def _flags(prefs: OrderSyncPreferences, push_flags: Mapping[str, Any] | None,
+           customer_class: str | None) -> tuple[_Flag, _Flag]:
+    if prefs.customer_flags_source == "push_row":
+        row = push_flags or {}
+        b2b, staff = flag_value(row.get("isB2B")), flag_value(row.get("isStaffCustomer"))
+        return (_Flag(b2b, f"push row isB2B={str(b2b).lower()}"),
+                _Flag(staff, f"push row isStaffCustomer={str(staff).lower()}"))
+    cls = (customer_class or "").strip()
+    detail = f"class {cls}" if cls else "no customer class"
+    # an empty class never matches (even if a preference list holds a blank entry)
+    b2b_classes = {c.strip().upper() for c in prefs.b2b_classes if c.strip()}
+    staff_classes = {c.strip().upper() for c in prefs.staff_classes if c.strip()}
+    return _Flag(cls.upper() in b2b_classes, detail), _Flag(cls.upper() in staff_classes, detail)
+
+
+def _excluded(order: SalesOrder, prefs: OrderSyncPreferences) -> str | None:
+    if order.order_type not in prefs.order_types:
+        return (f"not eligible: order type {order.order_type} is not synced (synced types: "
+                f"{', '.join(prefs.order_types) or 'none'}); add it to the order sync preferences to sync it")
+    if order.status not in prefs.statuses:
+        return (f"not eligible: status {order.status or '(none)'} does not create Magento orders (statuses that do: "
+                f"{', '.join(prefs.statuses) or 'none'}); the order is looked at again when its status changes")
+    return None
+
+
+def _is_paid(order: SalesOrder) -> bool:
+    return order.unpaid_balance is not None and order.unpaid_balance.quantize(_CENT, rounding=ROUND_HALF_UP) <= 0
+
+
+def _matches(order: SalesOrder, prefs: OrderSyncPreferences, b2b: _Flag, staff: _Flag) -> list[str]:
+    who = f"customer {order.customer_id}"
+    matched = []
+    if prefs.sync_if_b2b and b2b.value:
+        matched.append(f"{who} is B2B ({b2b.detail})")
+    if prefs.sync_if_staff and staff.value:
+        matched.append(f"{who} is staff ({staff.detail})")
+    if prefs.sync_if_paid and _is_paid(order):
+        matched.append("the unpaid balance is 0.00 (paid in full)")
+    return matched
+
+
+def _why_not(order: SalesOrder, prefs: OrderSyncPreferences, b2b: _Flag, staff: _Flag) -> str:
+    predicates: list[str] = []
+    if prefs.sync_if_b2b:
+        predicates.append(f"not B2B ({b2b.detail})")
+    if prefs.sync_if_staff:
+        # the class was already named for B2B; a push row has a separate column worth naming
+        same_source = prefs.sync_if_b2b and prefs.customer_flags_source == "customer_class"
+        predicates.append("not staff" if same_source else f"not staff ({staff.detail})")
+    clauses = []
+    if predicates:
+        clauses.append(f"customer {order.customer_id} is " + ", ".join(predicates))
+    if prefs.sync_if_paid:
+        if order.unpaid_balance is None:
+            clauses.append("the unpaid balance is unknown (the order was read without Totals)")
+        else:
+            clauses.append(f"the unpaid balance is {_money(order.unpaid_balance)} "
+                           "(a payment that brings it to 0.00 makes it eligible)")
+    if not clauses:
+        return ("not eligible: all three sync conditions (B2B, staff, paid) are switched off in the order sync "
+                "preferences")
+    return "not eligible: " + ", and ".join(clauses)
+
+
+def _switched_off(prefs: OrderSyncPreferences) -> list[str]:
+    names = [("B2B", prefs.sync_if_b2b), ("staff", prefs.sync_if_staff), ("paid", prefs.sync_if_paid)]
+    off = [name for name, on in names if not on]
+    if not off or len(off) == len(names):
+        return []
+    return [f"switched off in the preferences: {', '.join(off)}"]
+
+
+def evaluate(order: SalesOrder, prefs: OrderSyncPreferences, *, push_flags: Mapping[str, Any] | None,
+             customer_class: str | None) -> Eligibility:
+    """Whether ``order`` should be created in Magento, and why (or why not)."""
+    excluded = _excluded(order, prefs)
+    if excluded:
+        return Eligibility(False, (excluded,))
+    b2b, staff = _flags(prefs, push_flags, customer_class)
+    matched = _matches(order, prefs, b2b, staff)
+    if matched:
+        return Eligibility(True, tuple(matched))
+    return Eligibility(False, (_why_not(order, prefs, b2b, staff), *_switched_off(prefs)))

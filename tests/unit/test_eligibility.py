@@ -1,0 +1,194 @@
+"""Which Acumatica orders get created in Magento: order type, status, then B2B / staff / paid (any one)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from amsync.models.acumatica import SalesOrder
+from amsync.models.settings import OrderSyncPreferences
+from amsync.services.eligibility import evaluate, flag_value
+
+
+def _order(*, order_type: str = "SO", status: str = "Open", unpaid: Any = Decimal("40.00"),
+           customer: str = "AACUSTOMER") -> SalesOrder:
+    totals = {} if unpaid is None else {"UnpaidBalance": {"value": unpaid}}
+    return SalesOrder.from_api({"OrderType": {"value": order_type}, "OrderNbr": {"value": "SOT00024"},
+                                "Status": {"value": status}, "CustomerID": {"value": customer},
+                                "OrderTotal": {"value": Decimal("40.00")}, "Totals": totals})
+
+
+def _prefs(**changes: Any) -> OrderSyncPreferences:
+    return OrderSyncPreferences(**changes)
+
+
+def test_walkthrough_order_of_a_default_customer_with_a_balance_is_not_eligible() -> None:
+    # Given AACUSTOMER (class DEFAULT) with 40.00 unpaid, default preferences
+    order = _order()
+    # When
+    result = evaluate(order, _prefs(), push_flags=None, customer_class="DEFAULT")
+    # Then the reason says what would make it eligible
+    assert not result.eligible
+    assert result.reasons == (
+        "not eligible: customer AACUSTOMER is not B2B (class DEFAULT), not staff, and the unpaid balance is 40.00 "
+        "(a payment that brings it to 0.00 makes it eligible)",)
+
+
+def test_paid_order_is_eligible() -> None:
+    # Given the same order once a payment brings the balance to 0
+    order = _order(unpaid=Decimal("0.0"))
+    # When
+    result = evaluate(order, _prefs(), push_flags=None, customer_class="DEFAULT")
+    # Then
+    assert result.eligible
+    assert result.reasons == ("the unpaid balance is 0.00 (paid in full)",)
+
+
+@pytest.mark.parametrize(("customer_class", "expected"), [
+    ("B2B", "customer AACUSTOMER is B2B (class B2B)"),
+    ("wholesale", "customer AACUSTOMER is B2B (class wholesale)"),
+    ("STAFF", "customer AACUSTOMER is staff (class STAFF)"),
+    (" staff ", "customer AACUSTOMER is staff (class staff)")])
+def test_customer_class_makes_an_unpaid_order_eligible(customer_class: str, expected: str) -> None:
+    # Given an unpaid order of a customer in a B2B or staff class (any case, padded)
+    order = _order()
+    # When
+    result = evaluate(order, _prefs(), push_flags=None, customer_class=customer_class)
+    # Then
+    assert result.eligible
+    assert result.reasons == (expected,)
+
+
+def test_every_matching_condition_is_listed() -> None:
+    # Given a class that is both B2B and staff, and a paid order
+    prefs = _prefs(b2b_classes=["INTERNAL"], staff_classes=["INTERNAL"])
+    # When
+    result = evaluate(_order(unpaid=0), prefs, push_flags=None, customer_class="INTERNAL")
+    # Then
+    assert result.eligible
+    assert len(result.reasons) == 3
+
+
+@pytest.mark.parametrize(("switch", "customer_class", "unpaid"), [
+    ("sync_if_b2b", "B2B", Decimal("40")),
+    ("sync_if_staff", "STAFF", Decimal("40")),
+    ("sync_if_paid", "DEFAULT", Decimal("0")),
+])
+def test_a_switched_off_condition_does_not_count(switch: str, customer_class: str, unpaid: Decimal) -> None:
+    # Given an order that meets exactly one condition, and that condition switched off
+    prefs = _prefs(**{switch: False})
+    # When
+    result = evaluate(_order(unpaid=unpaid), prefs, push_flags=None, customer_class=customer_class)
+    # Then
+    assert not result.eligible
+    assert any("switched off" in r for r in result.reasons)
+
+
+def test_switching_off_b2b_names_the_staff_class_instead() -> None:
+    # Given B2B switched off / When
+    result = evaluate(_order(), _prefs(sync_if_b2b=False), push_flags=None, customer_class="DEFAULT")
+    # Then the sentence stays readable and complete
+    assert result.reasons[0] == (
+        "not eligible: customer AACUSTOMER is not staff (class DEFAULT), and the unpaid balance is 40.00 "
+        "(a payment that brings it to 0.00 makes it eligible)")
+    assert result.reasons[1] == "switched off in the preferences: B2B"
+
+
+def test_all_conditions_switched_off_says_so() -> None:
+    # Given every condition switched off, even a paid B2B order
+    prefs = _prefs(sync_if_b2b=False, sync_if_staff=False, sync_if_paid=False)
+    # When
+    result = evaluate(_order(unpaid=0), prefs, push_flags=None, customer_class="B2B")
+    # Then
+    assert not result.eligible
+    assert "all three sync conditions" in result.reasons[0]
+
+
+def test_no_customer_class_is_named() -> None:
+    # Given the customer's class is unknown / When
+    result = evaluate(_order(), _prefs(), push_flags=None, customer_class=None)
+    # Then
+    assert not result.eligible
+    assert "not B2B (no customer class)" in result.reasons[0]
+
+
+def test_unknown_unpaid_balance_is_not_paid() -> None:
+    # Given an order read without Totals / When
+    result = evaluate(_order(unpaid=None), _prefs(), push_flags=None, customer_class="DEFAULT")
+    # Then
+    assert not result.eligible
+    assert "unpaid balance is unknown" in result.reasons[0]
+
+
+@pytest.mark.parametrize("raw", [True, "true", "True", " TRUE ", "1", 1, Decimal("1"), "yes"])
+def test_push_row_true_flags(raw: Any) -> None:
+    # Given a push row value meaning yes / When / Then
+    assert flag_value(raw) is True
+
+
+@pytest.mark.parametrize("raw", [False, "false", "0", 0, None, "", "maybe", 2])
+def test_push_row_false_flags(raw: Any) -> None:
+    # Given a push row value meaning no (or nonsense) / When / Then
+    assert flag_value(raw) is False
+
+
+@pytest.mark.parametrize(("flags", "expected_reason"), [
+    ({"isB2B": "true", "isStaffCustomer": "false"}, "customer AACUSTOMER is B2B (push row isB2B=true)"),
+    ({"isB2B": 0, "isStaffCustomer": 1}, "customer AACUSTOMER is staff (push row isStaffCustomer=true)"),
+    ({"isB2B": True}, "customer AACUSTOMER is B2B (push row isB2B=true)")])
+def test_push_row_source_reads_the_push_flags(flags: dict[str, Any], expected_reason: str) -> None:
+    # Given flags from the push row, and a class that would say nothing
+    prefs = _prefs(customer_flags_source="push_row")
+    # When
+    result = evaluate(_order(), prefs, push_flags=flags, customer_class="DEFAULT")
+    # Then
+    assert result.eligible
+    assert result.reasons == (expected_reason,)
+
+
+@pytest.mark.parametrize("flags", [None, {}, {"isB2B": "false", "isStaffCustomer": "0"}])
+def test_push_row_source_ignores_the_customer_class(flags: dict[str, Any] | None) -> None:
+    # Given push flags that say no (or are missing), and a B2B class
+    prefs = _prefs(customer_flags_source="push_row")
+    # When
+    result = evaluate(_order(), prefs, push_flags=flags, customer_class="B2B")
+    # Then the class is not consulted
+    assert not result.eligible
+    assert "not B2B (push row isB2B=false), not staff (push row isStaffCustomer=false)" in result.reasons[0]
+
+
+def test_customer_class_source_ignores_push_flags() -> None:
+    # Given push flags saying B2B, but the class source configured
+    result = evaluate(_order(), _prefs(), push_flags={"isB2B": "true", "isStaffCustomer": "true"},
+                      customer_class="DEFAULT")
+    # When / Then
+    assert not result.eligible
+
+
+def test_excluded_order_type_is_not_eligible_even_when_paid() -> None:
+    # Given a paid quote (QT), SO the only synced type / When
+    result = evaluate(_order(order_type="QT", unpaid=0), _prefs(), push_flags=None, customer_class="B2B")
+    # Then
+    assert not result.eligible
+    assert len(result.reasons) == 1
+    assert "order type QT is not synced (synced types: SO)" in result.reasons[0]
+
+
+def test_excluded_status_is_not_eligible_even_for_b2b() -> None:
+    # Given a B2B order On Hold (not a syncing status) / When
+    result = evaluate(_order(status="On Hold"), _prefs(), push_flags=None, customer_class="B2B")
+    # Then
+    assert not result.eligible
+    assert "status On Hold does not create Magento orders" in result.reasons[0]
+
+
+def test_configured_types_and_statuses_are_honoured() -> None:
+    # Given preferences that also sync IN orders On Hold
+    prefs = _prefs(order_types=["SO", "IN"], statuses=["On Hold"])
+    # When
+    result = evaluate(_order(order_type="IN", status="On Hold", unpaid=0), prefs, push_flags=None,
+                      customer_class=None)
+    # Then
+    assert result.eligible
