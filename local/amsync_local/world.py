@@ -42,6 +42,7 @@ class WorldOptions:
     acumatica_max_sessions: int = 10
     oauth: bool = True
     http_timeout_s: float = 5.0
+    create_lease_s: float = 8.0  # > http_timeout_s
     stack_name: str = "amsync-local"
     function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
     extra_parameters: dict[str, str] = field(default_factory=dict)
@@ -78,7 +79,8 @@ class LocalWorld:
             aws_port=o.aws_port, webhook_port=o.webhook_port, host=o.host,
             parameters={"AcumaticaUrl": acu_url, "MagentoUrl": mag_url, "AcumaticaEndpoint": ENDPOINT,
                         "RetryBaseDelaySeconds": str(o.retry_base_delay_s),
-                        "HttpTimeoutSeconds": str(o.http_timeout_s), **o.extra_parameters},
+                        "HttpTimeoutSeconds": str(o.http_timeout_s), "CreateLeaseSeconds": str(o.create_lease_s),
+                        **o.extra_parameters},
             secrets={
                 SECRET_NAMES["acumatica"]: json.dumps(self.acumatica_credentials()),
                 SECRET_NAMES["magento"]: json.dumps({"token": self.magento.token}),

@@ -112,4 +112,37 @@ def order_sync_ports(settings: Settings) -> OrderSyncPorts:
 
 def writer_ports(settings: Settings) -> WriterPorts:
     return WriterPorts(magento=magento_client(settings), acumatica=acumatica_client(settings),
-                       binder=Binder(settings.bindings_table), log=log_writer(settings))
+                       binder=Binder(settings.bindings_table), log=log_writer(settings),
+                       create_lease_s=settings.create_lease_s)
+
+
+# ---------------------------------------------------------------------- follow-ups (fulfilment, order updates, stock)
+
+from amsync.data.bindings import Binding  # noqa: E402 - kept with the builders that need it
+from amsync.services.fulfilment import FulfilmentPorts  # noqa: E402
+from amsync.services.inventory import InventoryPorts  # noqa: E402
+from amsync.services.order_updates import OrderUpdatePorts, apply_order_update  # noqa: E402
+
+
+def fulfilment_ports(settings: Settings) -> FulfilmentPorts:
+    return FulfilmentPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+                           settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                           log=log_writer(settings), create_lease_s=settings.create_lease_s)
+
+
+def order_update_hook(settings: Settings, magento: MagentoClient | None = None,
+                      acumatica: AcumaticaClient | None = None) -> Callable[[MagentoOrderWrite, Binding], None]:
+    """The Magento writer's ``on_update``: status, hold, cancel and post-sync changes of a bound order."""
+    ports = OrderUpdatePorts(acumatica=acumatica or acumatica_client(settings),
+                             magento=magento or magento_client(settings),
+                             settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                             log=log_writer(settings))
+
+    def on_update(msg: MagentoOrderWrite, binding: Binding) -> None:
+        apply_order_update(msg, binding, ports)
+    return on_update
+
+
+def inventory_ports(settings: Settings) -> InventoryPorts:
+    return InventoryPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+                          settings=SettingsStore(settings.settings_table), log=log_writer(settings))

@@ -43,6 +43,10 @@ class AlreadyBound(Exception):
         self.existing = existing
 
 
+class LeaseHeld(Exception):
+    """Another writer holds the create lease: try again after it ends or expires."""
+
+
 def _conflict(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -79,21 +83,37 @@ class Binder:
         items = resp.get("Items", [])
         return _to_binding(items[0]) if items else None
 
-    def mark_creating(self, kind: str, acumatica_key: str) -> Binding:
-        """Record that a create is about to be sent (unless bound). Returns the current binding state."""
+    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding:
+        """Take the create lease (unless bound, or another writer holds a live lease).
+
+        Raises ``AlreadyBound`` when bound, ``LeaseHeld`` while another writer's create may be in flight.
+        """
         now = time.time()
         try:
             self._t.put_item(
                 Item={"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating",
-                      "updated_at": Decimal(str(round(now, 3))), "creating_since": Decimal(str(round(now, 3)))},
-                ConditionExpression=Attr("pk").not_exists() | Attr("state").eq("creating"),
+                      "updated_at": Decimal(str(round(now, 3))), "lease_until": Decimal(str(round(now + lease_s, 3)))},
+                ConditionExpression=Attr("pk").not_exists()
+                | (Attr("state").eq("creating") & Attr("lease_until").lt(Decimal(str(round(now, 3))))),
             )
         except ClientError as exc:
             if _conflict(exc):
                 existing = self.get(kind, acumatica_key)
+                if existing is not None and existing.state == "creating":
+                    raise LeaseHeld(f"{kind} {acumatica_key}: another create is in flight") from exc
                 raise AlreadyBound(existing) from exc
             raise
         return Binding(kind, acumatica_key, None, None, "creating", now, {})
+
+    def release_creating(self, kind: str, acumatica_key: str) -> None:
+        """Give the lease back after an attempt whose outcome is unknown: the next attempt looks up first."""
+        try:
+            self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
+                                UpdateExpression="SET lease_until = :zero", ConditionExpression=Attr("state").eq(
+                                    "creating"), ExpressionAttributeValues={":zero": Decimal(0)})
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
 
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
              extra: dict[str, Any] | None = None) -> Binding:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +26,25 @@ ACTION_TYPE = {Kind.ORDER: "Order Sync", Kind.PAYMENT: "Payment Sync", Kind.SHIP
 LOG_GROUP = {Kind.ORDER: Group.ORDER, Kind.PAYMENT: Group.ORDER, Kind.SHIPMENT: Group.SHIPMENT,
              Kind.INVOICE: Group.INVOICE, Kind.STOCK: Group.INVENTORY}
 
+MAX_DEPTH = 10  # object > row list > row is 3 deep; AdditionalInfo may nest a little, never more
+MAX_INT_DIGITS = 20
+LOG_HEAD = 2000  # characters of a raw post kept in the connector log
+# Acumatica key values (order, shipment and document numbers, types, inventory and warehouse IDs) once trimmed:
+# ASCII letters, digits, inner spaces and a little punctuation. "/" joins key parts; quotes, ";", "$", braces,
+# "<>", backslash, "|" and "%" only ever serve injection; anything outside ASCII cannot name an SQS FIFO group.
+KEY_VALUE = re.compile(r"[A-Za-z0-9 _.,#&+():@*!=~^\[\]-]{1,64}")
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
 
 class PushRejected(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class BadKeyValue(ValueError):
+    """A key column holds something that is no Acumatica key."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +63,15 @@ class WebhookSecret:
 
     def matches(self, presented: str) -> bool:
         # compare against every live value, always, so timing says nothing about which one (or none) matched
-        results = [hmac.compare_digest(presented.encode(), v.encode()) for v in self.values]
+        given = presented.encode("utf-8", "surrogateescape")
+        results = [hmac.compare_digest(given, v.encode()) for v in self.values]
         return any(results)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every live secret value replaced (what goes to the connector log)."""
+        for v in self.values:
+            text = text.replace(v, "***")
+        return text
 
 
 class IntakePorts(Protocol):
@@ -68,17 +90,32 @@ class IntakeResult:
     requests: list[SyncRequest] = field(default_factory=list)
 
 
+def _key_value(row: Row, name: str) -> str:
+    """The trimmed value of key column ``name`` ("" when absent or blank); BadKeyValue when it is no key."""
+    value = row.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadKeyValue(f"{name} value must be text, not {type(value).__name__}")
+    text = clean(value)
+    if text and not KEY_VALUE.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise BadKeyValue(f"{name} value {shown!r} is not an Acumatica key (1-64 ASCII letters, digits, inner "
+                          "spaces and - _ . , # & + ( ) : @ * ! = ~ ^ [ ] only)")
+    return text
+
+
 def _key_of(kind: Kind, row: Row) -> tuple[str, str | None]:
-    """(record key, sales order key) of a push row; raises KeyError naming a missing column."""
+    """(record key, sales order key) of a push row; KeyError names a missing column, BadKeyValue a bad value."""
     def col(*names: str) -> str:
         for n in names:
-            if clean(row.get(n)):
-                return clean(row.get(n))
+            if value := _key_value(row, n):
+                return value
         raise KeyError(" or ".join(names))
 
     def order_key() -> str | None:
-        nbr = next((clean(row.get(n)) for n in ("OrderNbr", "OrderID") if clean(row.get(n))), "")
-        return f"{clean(row.get('OrderType')) or 'SO'}/{nbr}" if nbr else None
+        nbr = next((v for n in ("OrderNbr", "OrderID") if (v := _key_value(row, n))), "")
+        return f"{_key_value(row, 'OrderType') or 'SO'}/{nbr}" if nbr else None
 
     if kind is Kind.ORDER:
         return f"{col('OrderType')}/{col('OrderNbr', 'OrderID')}", None
@@ -101,13 +138,16 @@ def _requests(push: PushNotification, kind: Kind, received: float) -> list[SyncR
             except KeyError as exc:
                 side = "Deleted" if deleted else "Inserted"
                 raise PushRejected(422, f"{side}[{n}] has no {exc.args[0]} value (query {push.query!r})") from None
-            if (key, order_key) in out:
-                continue
+            except BadKeyValue as exc:
+                side = "Deleted" if deleted else "Inserted"
+                raise PushRejected(422, f"{side}[{n}] {exc} (query {push.query!r})") from None
             req_kind = kind
             if kind is Kind.PAYMENT:
                 if order_key is None:
                     continue  # a payment applied to no order changes no order's eligibility
                 req_kind, key, order_key = Kind.ORDER, order_key, None
+            if (key, order_key) in out:
+                continue
             out[(key, order_key)] = SyncRequest(
                 kind=req_kind, key=key, order_key=order_key, source="push", push_id=push.id, query=push.query,
                 timestamp=push.timestamp, deleted_only=deleted,
@@ -122,22 +162,94 @@ def _notes(req: SyncRequest) -> str:
 
 
 def _authenticate(headers: Mapping[str, str], secret: WebhookSecret) -> None:
-    presented = next((v for k, v in headers.items() if k.lower() == secret.header.lower()), None)
-    if presented is None:
+    presented = [v for k, v in headers.items() if k.lower() == secret.header.lower()]
+    if not presented:
         raise PushRejected(401, f"missing the {secret.header} header configured on the Acumatica push destination")
-    if not secret.matches(presented):
+    if len(presented) > 1:
+        raise PushRejected(401, f"the {secret.header} header is sent more than once")
+    if not isinstance(presented[0], str) or not secret.matches(presented[0]):
         raise PushRejected(401, f"the {secret.header} header does not match the configured secret")
 
 
-def _parse(raw: bytes, max_bytes: int) -> PushNotification:
+def _no_constant(name: str) -> Any:
+    raise PushRejected(400, f"body is not valid JSON: {name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise PushRejected(400, f"body is not valid JSON: the number {text[:40]} is not finite")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise PushRejected(400, f"body is not valid JSON: an integer of {len(text)} digits")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in obj:
+            raise PushRejected(400, f"body is not valid JSON for a push: duplicate key {k[:60]!r}")
+        obj[k] = v
+    return obj
+
+
+def _bad_text(text: str) -> str | None:
+    m = _BAD_TEXT.search(text)
+    if m is None:
+        return None
+    code = ord(m.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate (U+{code:04X})"
+    if code >= 0xFFFE:
+        return f"the noncharacter U+{code:04X}"
+    return f"a control character (U+{code:04X})"
+
+
+def _check_tree(data: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings no text field holds (walked without recursion)."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "body")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise PushRejected(400, f"body is nested deeper than {MAX_DEPTH} levels (at {where})")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if isinstance(k, str) and (bad := _bad_text(k)):
+                    raise PushRejected(400, f"body has {bad} in a key at {where}")
+                stack.append((v, depth + 1, f"{where}.{k}" if isinstance(k, str) else f"{where}[{k}]"))
+        elif isinstance(value, str) and (bad := _bad_text(value)):
+            raise PushRejected(400, f"body has {bad} at {where}")
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PushRejected(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    if text.startswith("\ufeff"):
+        raise PushRejected(400, "body starts with a byte-order mark: send UTF-8 JSON without one")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int,
+                          object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise PushRejected(400, f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise PushRejected(400, f"body is not valid JSON: {exc}") from None
+
+
+def _parse(raw: bytes, max_bytes: int) -> tuple[PushNotification, Any]:
+    """The notification and the JSON it came from, or PushRejected (413 size, 400 not JSON, 422 not a push)."""
     if len(raw) > max_bytes:
         raise PushRejected(413, f"body of {len(raw)} bytes is over the {max_bytes}-byte limit")
+    data = _decode(raw)
+    _check_tree(data)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PushRejected(400, f"body is not valid JSON: {exc}") from None
-    try:
-        return PushNotification.model_validate(data)
+        return PushNotification.model_validate(data), data
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -148,21 +260,23 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
                 now: Callable[[], float]) -> IntakeResult:
     """Answer one webhook post: 202 with what was published, or a 4xx with the reason."""
     received = now()
+    secret = ports.secret()
     try:
-        _authenticate(headers, ports.secret())
-        push = _parse(raw, max_bytes)
+        _authenticate(headers, secret)
+        push, data = _parse(raw, max_bytes)
         kind = ports.query_kinds().get(push.query.strip())
         if kind is None:
             raise PushRejected(422, f"unknown query {push.query!r}: map it to an entity kind in the push-queries "
                                     f"preference (known: {', '.join(sorted(ports.query_kinds()))})")
         requests = _requests(push, kind, received)
     except PushRejected as rej:
-        ports.log([_rejection_entry(rej, raw)])
-        return IntakeResult(rej.status, {"error": rej.reason})
+        reason = secret.scrub(rej.reason)
+        ports.log([_rejection_entry(rej.status, reason, raw, headers, secret)])
+        return IntakeResult(rej.status, {"error": reason})
 
     raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind],
-                         message=raw.decode("utf-8", "replace")[:2000], entity_key=_entity(requests),
-                         correlation_id=_entity(requests), details={"push": json.loads(raw)})
+                         message=_head(raw, secret), entity_key=_entity(requests),
+                         correlation_id=_entity(requests), details={"push": _scrubbed(data, secret)})
     if ports.push_seen(push.query, push.id):
         raw_entry.message = f"duplicate of an accepted push (Query {push.query!r}, Id {push.id}); nothing published"
         ports.log([raw_entry])
@@ -186,7 +300,26 @@ def _entity(requests: list[SyncRequest]) -> str:
     return _notes(requests[0]) if requests else ""
 
 
-def _rejection_entry(rej: PushRejected, raw: bytes) -> LogEntry:
-    text = raw[:2000].decode("utf-8", "replace")
-    return LogEntry(side=Side.ACUMATICA, level="ERROR", action_type="Rejected push",
-                    message=f"HTTP {rej.status}: {rej.reason}", details={"status": rej.status, "body_head": text})
+def _head(raw: bytes, secret: WebhookSecret) -> str:
+    """The start of a raw post for the log, secret values removed before cutting (none survives in part)."""
+    margin = max((len(v) for v in secret.values), default=0) * 4
+    return secret.scrub(raw[:LOG_HEAD * 4 + margin].decode("utf-8", "replace"))[:LOG_HEAD]
+
+
+def _scrubbed(value: Any, secret: WebhookSecret) -> Any:
+    if isinstance(value, str):
+        return secret.scrub(value)
+    if isinstance(value, dict):
+        return {secret.scrub(k): _scrubbed(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, secret) for v in value]
+    return value
+
+
+def _rejection_entry(status: int, reason: str, raw: bytes, headers: Mapping[str, str],
+                     secret: WebhookSecret) -> LogEntry:
+    """What the log keeps of a refused post: the reason, the body's start and the header names (never values)."""
+    names = sorted({k.lower()[:64] for k in headers})[:50]
+    return LogEntry(side=Side.ACUMATICA, level="ERROR", action_type="Rejected push", message=f"HTTP {status}: {reason}",
+                    details={"status": status, "body_bytes": len(raw), "body_head": _head(raw, secret),
+                             "header_names": names})

@@ -279,10 +279,13 @@ def map_order(order: SalesOrder, ctx: OrderMappingContext) -> dict[str, Any]:
         billing_address=billing,
         payment={"method": ctx.payment_method, "amount_ordered": totals["grand_total"],
                  "base_amount_ordered": totals["grand_total"], "additional_information": [],
-                 "account_status": None, "cc_last4": None},
+                 # required by the schema; empty for an offline method
+                 "account_status": "", "cc_last4": ""},
         extension_attributes={"shipping_assignments": [
             {"shipping": {"address": shipping, "method": method}, "items": [dict(item) for item in items]}]},
         status_histories=[{"comment": f"Imported from Acumatica order {order.order_type} {order.order_nbr}",
-                           "is_customer_notified": 0, "is_visible_on_front": 0, "status": "pending"}],
+                           "is_customer_notified": 0, "is_visible_on_front": 0, "status": "pending",
+                           # required by the schema; Magento sets the new order's id when it saves the history
+                           "parent_id": 0}],
     )
     return entity

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, RetryableError
-from amsync.data.bindings import AlreadyBound, Binding
+from amsync.consumer import NotReady
+from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite
 from amsync.services.log_rows import now, sync_row
@@ -30,7 +31,8 @@ class AcumaticaWriteBack(Protocol):
 
 class OrderBinder(Protocol):
     def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
-    def mark_creating(self, kind: str, acumatica_key: str) -> Binding: ...
+    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
+    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
              extra: dict[str, Any] | None = None) -> Binding: ...
     def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None: ...
@@ -43,6 +45,7 @@ class WriterPorts:
     binder: OrderBinder
     log: Callable[[list[LogEntry]], None]
     write_back: bool = True
+    create_lease_s: float = 60.0  # longer than one create call can take
     on_update: Callable[[MagentoOrderWrite, Binding], None] | None = None
 
 
@@ -54,10 +57,12 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     if msg.action == "update":
         return "not-bound"  # an update for an order not in Magento yet: the create path will carry it
     try:
-        ports.binder.mark_creating("order", msg.order_key)
+        ports.binder.mark_creating("order", msg.order_key, ports.create_lease_s)
     except AlreadyBound as exc:
         assert exc.existing is not None
         return _already_bound(msg, exc.existing, ports)
+    except LeaseHeld as exc:
+        raise NotReady(str(exc)) from exc
     started = now()
     payload = msg.payload
     existing = _lookup(msg, payload, ports)
@@ -71,10 +76,12 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     except RetryableError as exc:
         ports.log([_row(msg, Result.FAILURE, started, f"{exc}; will look the order up and retry",
                         {"request": {"entity": payload}})])
+        ports.binder.release_creating("order", msg.order_key)
         raise
     except FatalError as exc:
         ports.log([_row(msg, Result.FAILURE, started, f"Magento refused the order: {exc.remote_message}",
                         {"request": {"entity": payload}, "response": exc.body})])
+        ports.binder.release_creating("order", msg.order_key)
         return "refused"
     bound = _bind(msg, created, ports)
     _finish(msg, bound, ports, started, "created", {"request": {"entity": payload}, "response": _summary(created)})
