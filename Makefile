@@ -52,10 +52,13 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
-	SAM_BIN=$(abspath $(SAM)) $(BIN)/pytest -q -p no:cacheprovider
+	SAM_BIN=$(abspath $(SAM)) $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+chaos: $(STAMP)
+	$(BIN)/python -m amsync_local.chaos $(if $(ORDERS),--orders $(ORDERS),)
 
 build: $(SAM_STAMP)
 	$(SAM) build

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
@@ -20,20 +19,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "amsync-tests")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
-WEBHOOK_SECRET = {"header": "X-AMSync-Key", "current": "test-webhook-secret-1", "previous": "test-webhook-secret-0"}
+from tests_support import WEBHOOK_SECRET, default_secrets  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def webhook_secret() -> dict[str, str]:
     return dict(WEBHOOK_SECRET)
-
-
-def default_secrets(acumatica: dict[str, str] | None = None, magento: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        "amsync/webhook": json.dumps(WEBHOOK_SECRET),
-        "amsync/acumatica": json.dumps(acumatica or {"username": "admin", "password": "x", "tenant": "Company"}),
-        "amsync/magento": json.dumps(magento or {"token": "x"}),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +39,13 @@ def bare_runtime() -> Iterator[object]:
         yield rt
     finally:
         rt.stop()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the xdist_group marks into scheduling scopes
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `-n 2 --dist loadgroup`: each module stays on one worker (its world starts once); the Magento
+    simulator's modules share one worker, since their last test checks every served operation was validated."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = "magento-simulator" if path.startswith("tests/simulators/magento/") else path
+        item.add_marker(pytest.mark.xdist_group(group))

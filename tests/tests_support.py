@@ -1,8 +1,18 @@
-"""Helpers for tests that are not fixtures."""
+"""Helpers for tests that are not fixtures (a uniquely named module: safe to import from any test folder)."""
 
 from __future__ import annotations
 
-from conftest import default_secrets
+import json
+
+WEBHOOK_SECRET = {"header": "X-AMSync-Key", "current": "test-webhook-secret-1", "previous": "test-webhook-secret-0"}
+
+
+def default_secrets(acumatica: dict[str, str] | None = None, magento: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        "amsync/webhook": json.dumps(WEBHOOK_SECRET),
+        "amsync/acumatica": json.dumps(acumatica or {"username": "admin", "password": "x", "tenant": "Company"}),
+        "amsync/magento": json.dumps(magento or {"token": "x"}),
+    }
 
 
 def default_secrets_for_tests() -> dict[str, str]:

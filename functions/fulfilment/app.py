@@ -1,10 +1,42 @@
-"""fulfilment: declared in template.yaml; its logic lands with the order sync and follow-up issues."""
+"""Fulfilment: confirmed shipments and released invoices reach the bound Magento order (FIFO group = the order)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Fail loudly: every record goes back to its queue (and on to the DLQ) instead of being dropped.
-    raise RuntimeError("fulfilment has no logic yet")
+from amsync.composition import fulfilment_ports, publish_requests
+from amsync.config import Settings
+from amsync.consumer import NotReady, consume
+from amsync.models.messages import SyncRequest
+from amsync.observability import logger, metrics
+from amsync.services.fulfilment import handle_fulfilment
+
+settings = Settings.from_env()
+ports = fulfilment_ports(settings)
+# A record still "not ready" (its order not in Magento yet) after this many receives is put back as a new message
+# (attempt + 1) instead of failing once more into the DLQ: a shipment that waits days for its order is never dropped.
+REQUEUE_AFTER_RECEIVES = 4
+
+
+def _handle(record: SQSRecord) -> None:
+    request = SyncRequest.model_validate_json(record.body)
+    logger.append_keys(correlation_id=request.correlation_id)
+    try:
+        outcome = handle_fulfilment(request, ports)
+    except NotReady:
+        if int(record.attributes.approximate_receive_count) < REQUEUE_AFTER_RECEIVES:
+            raise
+        publish_requests(settings, [request.model_copy(update={"attempt": request.attempt + 1})])
+        outcome = "requeued"
+    metrics.add_metric(name=f"{request.kind.value.title()}{outcome.title().replace('-', '').replace(',', '')}",
+                       unit="Count", value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return consume(event, context, _handle, queue_url=settings.fulfilment_queue_url, fifo=True,
+                   retry_base_s=settings.retry_base_delay_s)

@@ -1,10 +1,44 @@
-"""inventory: declared in template.yaml; its logic lands with the order sync and follow-up issues."""
+"""Inventory: Acumatica availability per warehouse becomes Magento MSI source quantities (standard queue).
+
+The whole batch is synced together (source items saved in chunks of 20); then each record is reported done or
+failed through the shared partial-batch consumer, so a failed record comes back with backoff on its own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Fail loudly: every record goes back to its queue (and on to the DLQ) instead of being dropped.
-    raise RuntimeError("inventory has no logic yet")
+from amsync.composition import inventory_ports
+from amsync.config import Settings
+from amsync.consumer import consume
+from amsync.models.messages import SyncRequest
+from amsync.observability import logger, metrics
+from amsync.services.inventory import sync_stock_batch
+
+settings = Settings.from_env()
+ports = inventory_ports(settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    requests: dict[str, SyncRequest] = {}
+    invalid: dict[str, BaseException | None] = {}
+    for r in event.get("Records", []):
+        try:
+            requests[r["messageId"]] = SyncRequest.model_validate_json(r["body"])
+        except ValueError as exc:  # not ours to fix here: it fails until the DLQ keeps it
+            invalid[r["messageId"]] = exc
+    outcomes = sync_stock_batch(requests, ports) | invalid
+
+    def _handle(record: SQSRecord) -> None:
+        error = outcomes.get(record.message_id)
+        if error is not None:
+            raise error
+        metrics.add_metric(name="StockSynced", unit="Count", value=1)
+
+    return consume(event, context, _handle, queue_url=settings.inventory_queue_url, fifo=False,
+                   retry_base_s=settings.retry_base_delay_s)

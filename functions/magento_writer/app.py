@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import writer_ports
+from amsync.composition import order_update_hook, writer_ports
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import MagentoOrderWrite
@@ -16,6 +16,7 @@ from amsync.services.order_writer import write_order
 
 settings = Settings.from_env()
 ports = writer_ports(settings)
+ports.on_update = order_update_hook(settings, ports)
 
 
 def _handle(record: SQSRecord) -> None:

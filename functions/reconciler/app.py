@@ -1,10 +1,31 @@
-"""reconciler: declared in template.yaml; its logic lands with the order sync and follow-up issues."""
+"""Reconciler: on the EventBridge schedule, hands on what changed in Acumatica and no push brought."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Fail loudly: every record goes back to its queue (and on to the DLQ) instead of being dropped.
-    raise RuntimeError("reconciler has no logic yet")
+from amsync.composition import reconciler_ports
+from amsync.config import Settings
+from amsync.consumer import after_invocation
+from amsync.observability import logger, metrics
+from amsync.services.reconciler import reconcile
+
+settings = Settings.from_env()
+ports = reconciler_ports(settings)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        report = reconcile(ports)
+    finally:
+        after_invocation()
+    metrics.add_metric(name="ReconcilerPublished", unit="Count", value=report.published)
+    metrics.add_metric(name="ReconcilerLagSeconds", unit="Seconds", value=report.lag_seconds)
+    summary = {name: {"read": s.read, "published": s.published, "watermark": s.watermark}
+               for name, s in report.streams.items()}
+    logger.info("reconciled", extra={"streams": summary})
+    return {"published": report.published, "streams": summary}

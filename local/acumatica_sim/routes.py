@@ -226,6 +226,8 @@ def get_list(ctx: Ctx, ed: EntityDef) -> Response:
     with ctx.sim.lock:
         recs = list(getattr(ctx.sim.store, ed.table).values())
         trees = [(r, ed.tree(ctx.sim.store, r)) for r in recs]
+        if not trees:  # field names are learnt from the records; an empty table answers an empty list
+            return JSONResponse([])
         known = odata.field_checker(_field_names([t for _, t in trees]))
         pred = odata.compile_filter(q.get("$filter"), known)
         hits = [r for r, t in trees if pred is None or pred(t)]

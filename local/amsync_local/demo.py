@@ -142,6 +142,41 @@ class Demo:
         return nbr, order
 
 
+    def fulfilment_9_to_13(self, nbr: str, order: dict[str, Any]) -> None:
+        self.step(9, "create the shipment in Acumatica (warehouse RETAIL)")
+        shp = self.acu.create_shipment(nbr)
+        self.acu.add_package(shp, "1Z999AA10123456784")
+        console.print(f"  shipment {shp} with tracking number 1Z999AA10123456784")
+        self.step(10, "confirm the shipment")
+        self.acu.confirm_shipment(shp)
+        self.settle()
+        self.step(11, "the shipment in Magento")
+        shipments = self.mag.shipments_of(int(order["entity_id"]))
+        if len(shipments) != 1:
+            raise RuntimeError(f"expected one Magento shipment for #{order['increment_id']}, found {len(shipments)}")
+        s = shipments[0]
+        tracks = ", ".join(f"{t.get('title')} {t.get('track_number')}" for t in s.get("tracks", []))
+        console.print(f"  Magento shipment #{s.get('increment_id')} for order #{order['increment_id']}: "
+                      f"{sum(float(i.get('qty', 0)) for i in s.get('items', []))} item(s), tracking: {tracks}")
+        self.step(12, "prepare and release the invoice")
+        inv = self.acu.prepare_invoice(shp)
+        self.acu.release_invoice(inv)
+        console.print(f"  invoice {inv} released")
+        self.settle()
+        self.step(13, "the Magento order reads Complete")
+        invoices = self.mag.invoices_of(int(order["entity_id"]))
+        final = self.mag.orders_for(nbr)[0]
+        console.print(f"  Magento invoice(s): {', '.join(str(i.get('increment_id')) for i in invoices)}; "
+                      f"grand total {final.get('grand_total')}, paid {final.get('total_paid')}")
+        console.print(f"  Magento order #{final['increment_id']}: state [bold]{final['state']}[/bold], "
+                      f"status [bold]{final['status']}[/bold]")
+        stock = {i["source_code"]: i["quantity"] for i in self.mag.source_items("WATER2809")}
+        console.print(f"  WATER2809 in Magento sources: {stock}")
+        self.show_logs()
+        if final["state"] != "complete":
+            raise RuntimeError(f"the Magento order is {final['state']}, not complete")
+
+
 def main() -> int:
     console.print("[bold]amsync demo[/bold]: starting the local world (moto, Acumatica and Magento simulators, "
                   "the local runtime from template.yaml)...")
@@ -154,7 +189,11 @@ def main() -> int:
         world.runtime.observers.append(_hop)
         world.write_endpoints()
         demo = Demo(world)
-        demo.orders_1_to_8()
+        nbr, order = demo.orders_1_to_8()
+        demo.fulfilment_9_to_13(nbr, order)
+        from amsync_local.demo_customers import customers_step
+
+        customers_step(demo)
     console.print(f"[bold green]walkthrough complete[/bold green] (function logs: {log_file})")
     return 0
 

@@ -177,6 +177,7 @@ class LocalRuntime:
             "AWS_REGION": REGION,
         })
         os.environ.pop("AWS_PROFILE", None)
+        _reset_process_caches()
         self._put_secrets()
         self.stack = deploy_stack(self.endpoint_url, self.stack_name, REGION, self.parameters)
         self._scale_visibility()
@@ -322,7 +323,8 @@ class LocalRuntime:
 
     def _receive_batch(self, client: Any, queue_url: str, src: SqsSource) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
-        deadline = time.monotonic() + src.batching_window_s
+        # the batching window is scaled like the visibility timeout it must stay well inside
+        deadline = time.monotonic() + src.batching_window_s * min(1.0, self.visibility_scale)
         while len(batch) < src.batch_size and not self._stop.is_set():
             wait = self.poll_wait_s if not batch else max(0, min(self.poll_wait_s, int(deadline - time.monotonic())))
             resp = client.receive_message(
@@ -467,6 +469,22 @@ class LocalRuntime:
                 return True
             time.sleep(0.05)
         return False
+
+
+def _reset_process_caches() -> None:
+    """Code loaded in this process caches AWS clients and secrets (per container on Lambda). A new runtime has a
+    new moto endpoint and new secrets: start those caches afresh."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    parameters.clear_caches()
+    DEFAULT_PROVIDERS.clear()  # providers hold a boto3 client bound to the old endpoint
+    try:
+        from amsync.data import aws
+    except ImportError:  # a runtime for another package
+        return
+    aws.client.cache_clear()
+    aws.table.cache_clear()
 
 
 def _url_response(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -30,3 +30,27 @@ def seed_connector_settings(settings_table: str, *, ship_vias: bool = True) -> N
         store.put_mapping("payment", p)
     for w in WALKTHROUGH_WAREHOUSES:
         store.put_mapping("warehouse", w)
+
+
+# ---------------------------------------------------------------------- customers Magento -> Acumatica
+from amsync.models.settings import CustomerClassMapping  # noqa: E402
+
+# Magento customer groups 2 Wholesale and 3 Retailer (the Magento seed) -> Acumatica classes; others: DEFAULT.
+WALKTHROUGH_CUSTOMER_CLASSES = [CustomerClassMapping(magento_group_id=2, customer_class="WHOLESALE"),
+                                CustomerClassMapping(magento_group_id=3, customer_class="RETAIL")]
+
+
+def seed_customer_classes(settings_table: str) -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    store = SettingsStore(settings_table)
+    for m in WALKTHROUGH_CUSTOMER_CLASSES:
+        store.put_mapping("customerclass", m)
+
+
+_seed_order_settings = seed_connector_settings
+
+
+def seed_connector_settings(settings_table: str, *, ship_vias: bool = True) -> None:  # noqa: F811 - extended
+    """The walkthrough's settings plus the customer class mapping (the default class needs no row)."""
+    _seed_order_settings(settings_table, ship_vias=ship_vias)
+    seed_customer_classes(settings_table)

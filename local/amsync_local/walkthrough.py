@@ -25,16 +25,17 @@ def wrap(data: dict[str, Any]) -> dict[str, Any]:
 class AcumaticaUser:
     """A logged-in Acumatica user (cookie session) clicking through the walkthrough."""
 
-    def __init__(self, url: str, endpoint: str, username: str, password: str, tenant: str) -> None:
+    def __init__(self, url: str, endpoint: str, username: str, password: str, tenant: str,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.base = f"{url.rstrip('/')}{endpoint}"
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=30)
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=30, transport=transport)
         r = self.http.post("/entity/auth/login", json={"name": username, "password": password, "tenant": tenant})
         r.raise_for_status()
 
     @classmethod
-    def from_endpoints(cls, endpoints: dict[str, Any]) -> AcumaticaUser:
+    def from_endpoints(cls, endpoints: dict[str, Any], transport: httpx.BaseTransport | None = None) -> AcumaticaUser:
         a = endpoints["acumatica"]
-        return cls(a["url"], a["endpoint"], a["username"], a["password"], a["tenant"])
+        return cls(a["url"], a["endpoint"], a["username"], a["password"], a["tenant"], transport)
 
     def close(self) -> None:
         self.http.post("/entity/auth/logout")

@@ -39,10 +39,12 @@ class WorldOptions:
     start_schedules: bool = True
     retry_base_delay_s: int = 1
     seed_settings: bool = True
-    acumatica_max_sessions: int = 10
+    acumatica_max_sessions: int = 10  # the simulator's licence and the connector's seat pool alike
+    acumatica_session_policy: str = "keep"
     oauth: bool = True
     http_timeout_s: float = 5.0
     create_lease_s: float = 8.0  # > http_timeout_s
+    magento_hang_s: float = 8.0  # > http_timeout_s: how long an injected timeout keeps the client waiting
     stack_name: str = "amsync-local"
     function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
     extra_parameters: dict[str, str] = field(default_factory=dict)
@@ -54,7 +56,8 @@ class LocalWorld:
         self.webhook_secret = secrets.token_urlsafe(24)
         o = self.options
         self.acumatica = AcumaticaSimulator(host=o.host, port=o.acumatica_port)
-        self.magento = MagentoSimulator(host=o.host, port=o.magento_port)
+        # a dropped answer hangs past the connector's timeout, then the connection is released
+        self.magento = MagentoSimulator(host=o.host, port=o.magento_port, hang_seconds=o.magento_hang_s)
         self.runtime: LocalRuntime | None = None
 
     def __enter__(self) -> LocalWorld:
@@ -79,6 +82,8 @@ class LocalWorld:
             aws_port=o.aws_port, webhook_port=o.webhook_port, host=o.host,
             parameters={"AcumaticaUrl": acu_url, "MagentoUrl": mag_url, "AcumaticaEndpoint": ENDPOINT,
                         "RetryBaseDelaySeconds": str(o.retry_base_delay_s),
+                        "AcumaticaMaxSessions": str(o.acumatica_max_sessions),
+                        "AcumaticaSessionPolicy": o.acumatica_session_policy,
                         "HttpTimeoutSeconds": str(o.http_timeout_s), "CreateLeaseSeconds": str(o.create_lease_s),
                         **o.extra_parameters},
             secrets={

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from amsync.adapters.acumatica import AcumaticaClient
+from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities_changed_since
+from amsync.adapters.errors import RateLimited
 from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
+from amsync.consumer import AFTER_INVOCATION
 from amsync.data import queues
 from amsync.data.bindings import Binder
 from amsync.data.connector_log import ConnectorLog
+from amsync.data.seats import NoSeat, SeatPool
 from amsync.data.secrets import get_json_secret
 from amsync.data.settings_store import SettingsStore
 from amsync.models.log import LogEntry
-from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest
+from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
 from amsync.observability import echo_log_entry, record_api_call
 from amsync.services.intake import WebhookSecret
 from amsync.services.order_sync import OrderSyncPorts
 from amsync.services.order_writer import WriterPorts
+from amsync.services.reconciler import ReconcilerPorts
 
 
 class AwsIntakePorts:
@@ -56,6 +61,8 @@ def queue_for(settings: Settings, kind: Kind) -> str:
         return settings.order_queue_url
     if kind in (Kind.SHIPMENT, Kind.INVOICE):
         return settings.fulfilment_queue_url
+    if kind is Kind.CUSTOMER:
+        return settings.customer_queue_url
     return settings.inventory_queue_url
 
 
@@ -75,11 +82,33 @@ def _dedup_key(r: SyncRequest) -> str:
 # ---------------------------------------------------------------------- API clients and service ports
 
 
+class _Seats:
+    """The licence seat pool as the Acumatica client sees it."""
+
+    def __init__(self, pool: SeatPool) -> None:
+        self.pool = pool
+
+    def acquire(self) -> None:
+        try:
+            self.pool.acquire()
+        except NoSeat as exc:
+            raise RateLimited("Acumatica", "login", str(exc), retry_after=5.0) from exc
+
+    def release(self) -> None:
+        self.pool.release()
+
+
 def acumatica_client(settings: Settings) -> AcumaticaClient:
-    return AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
-                           credentials=lambda: get_json_secret(settings.acumatica_secret_name),
-                           connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
-                           on_call=record_api_call)
+    """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
+    keep = settings.acumatica_session_policy == "keep"
+    seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
+                            lease_s=3600 if keep else 300))
+    client = AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
+                             credentials=lambda: get_json_secret(settings.acumatica_secret_name),
+                             connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
+                             on_call=record_api_call, seats=seats, keep_session=keep)
+    AFTER_INVOCATION.append(client.end_invocation)
+    return client
 
 
 def magento_client(settings: Settings, store_code: str = "default") -> MagentoClient:
@@ -101,7 +130,7 @@ def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
 
 def order_sync_ports(settings: Settings) -> OrderSyncPorts:
     def forward(msg: MagentoOrderWrite) -> None:
-        queues.send(settings.magento_order_queue_url, msg, group_id=msg.order_key,
+        queues.send(settings.magento_order_queue_url, msg, group_id=fifo_group(msg.order_key),
                     dedup_key=f"{msg.order_key}|{msg.action}|{msg.acumatica_last_modified}|{msg.acumatica_status}",
                     correlation_id=msg.correlation_id)
 
@@ -130,9 +159,14 @@ def fulfilment_ports(settings: Settings) -> FulfilmentPorts:
                            log=log_writer(settings), create_lease_s=settings.create_lease_s)
 
 
-def order_update_hook(settings: Settings, magento: MagentoClient | None = None,
-                      acumatica: AcumaticaClient | None = None) -> Callable[[MagentoOrderWrite, Binding], None]:
-    """The Magento writer's ``on_update``: status, hold, cancel and post-sync changes of a bound order."""
+def order_update_hook(settings: Settings,
+                      writer: WriterPorts | None = None) -> Callable[[MagentoOrderWrite, Binding], None]:
+    """The Magento writer's ``on_update``: status, hold, cancel and post-sync changes of a bound order.
+
+    It reuses the writer's clients when given (one Acumatica session / licence seat per container).
+    """
+    acumatica = writer.acumatica if writer and isinstance(writer.acumatica, AcumaticaClient) else None
+    magento = writer.magento if writer and isinstance(writer.magento, MagentoClient) else None
     ports = OrderUpdatePorts(acumatica=acumatica or acumatica_client(settings),
                              magento=magento or magento_client(settings),
                              settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
@@ -146,3 +180,49 @@ def order_update_hook(settings: Settings, magento: MagentoClient | None = None,
 def inventory_ports(settings: Settings) -> InventoryPorts:
     return InventoryPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
                           settings=SettingsStore(settings.settings_table), log=log_writer(settings))
+
+
+class _AcumaticaChanges:
+    """The reconciler's view of Acumatica: what changed since a time."""
+
+    def __init__(self, client: AcumaticaClient) -> None:
+        self.client = client
+
+    def changed(self, entity: str, stamp_field: str, since: str, select: str | None,
+                expand: str | None) -> Iterable[dict[str, Any]]:
+        return changed_since(self.client, entity, stamp_field, since, select=select, expand=expand)
+
+    def quantities_changed(self, since: str) -> list[dict[str, Any]]:
+        return quantities_changed_since(self.client, since)
+
+
+def reconciler_ports(settings: Settings) -> ReconcilerPorts:
+    store = SettingsStore(settings.settings_table)
+    return ReconcilerPorts(
+        acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=Binder(settings.bindings_table),
+        publish=lambda reqs: publish_requests(settings, reqs), log=log_writer(settings),
+        warehouses=lambda: [m.warehouse_id for m in store.mappings("warehouse")])
+
+
+# ---------------------------------------------------------------------- customers Magento -> Acumatica
+
+from amsync.services.customer_poller import CustomerPollerPorts  # noqa: E402
+from amsync.services.customer_sync import CustomerSyncPorts  # noqa: E402
+
+
+def publish_customer_requests(settings: Settings, requests: list[SyncRequest]) -> None:
+    """Customer sync requests go to the (standard) customer queue: the binding and version dedupe them."""
+    queues.send_many(settings.customer_queue_url, [(r, None, None) for r in requests])
+
+
+def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
+    return CustomerPollerPorts(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
+                               binder=Binder(settings.bindings_table),
+                               publish=lambda reqs: publish_customer_requests(settings, reqs),
+                               log=log_writer(settings))
+
+
+def customer_sync_ports(settings: Settings) -> CustomerSyncPorts:
+    return CustomerSyncPorts(magento=magento_client(settings), acumatica=acumatica_client(settings),
+                             settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                             log=log_writer(settings), create_lease_s=settings.create_lease_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -17,6 +18,8 @@ class Settings(BaseModel):
     acumatica_endpoint: str = Field(pattern=r"^/entity/Default/\d+\.\d+\.\d+$")
     acumatica_secret_name: str
     acumatica_max_sessions: int = Field(default=2, ge=1)
+    # keep: one API session per warm container; per_invocation: log out after each invocation (scarce seats).
+    acumatica_session_policy: Literal["keep", "per_invocation"] = "keep"
     magento_url: HttpUrl
     magento_secret_name: str
     webhook_secret_name: str
@@ -28,6 +31,7 @@ class Settings(BaseModel):
     magento_order_queue_url: str
     fulfilment_queue_url: str
     inventory_queue_url: str
+    customer_queue_url: str = ""
     # HTTP timeouts (seconds) for both APIs: well under the function timeout.
     http_connect_timeout: float = 5.0
     http_timeout: float = 10.0

@@ -23,13 +23,23 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from amsync.adapters.errors import ApiError
 from amsync.data.queues import change_visibility
-from amsync.observability import logger
+from amsync.observability import logger, metrics
 
 MAX_BACKOFF_S = 900
+# Run after every invocation (e.g. an Acumatica client giving its licence seat back when seats are scarce).
+AFTER_INVOCATION: list[Callable[[], None]] = []
 
 
 class NotReady(Exception):
     """The record cannot be handled yet (e.g. a shipment whose order is not in Magento): try again later."""
+
+
+def after_invocation() -> None:
+    for hook in AFTER_INVOCATION:
+        try:
+            hook()
+        except Exception:
+            logger.exception("after-invocation hook failed")
 
 
 def backoff_seconds(receive_count: int, base: int, retry_after: float | None = None) -> int:
@@ -63,7 +73,12 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
                                                                  processor=processor, context=context))
     except BatchProcessingError:
         response = {"batchItemFailures": [{"itemIdentifier": mid} for mid in records]}
-    for failure in response.get("batchItemFailures", []):
+    finally:
+        after_invocation()
+    failures = response.get("batchItemFailures", [])
+    if failures:
+        metrics.add_metric(name="Retried", unit="Count", value=len(failures))
+    for failure in failures:
         rec = records.get(failure["itemIdentifier"])
         if rec is None:
             continue

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
-from amsync.models.log import LogEntry
+from amsync.models.log import Action, LogEntry, Result, Side
 from amsync.redact import mask_pii
 
 logger = Logger()
-metrics = Metrics()
+# One metric series per name for the whole connector (the alarms and the dashboard read these; Lambda's own
+# metrics already break down per function). Never an order id as a dimension: each dimension set is billed.
+metrics = Metrics(service="connector")
 
 
 def echo_log_entry(entry: LogEntry) -> None:
-    """One structured JSON line per connector log entry, personal data masked (details stay in DynamoDB)."""
+    """One structured JSON line per connector log entry, personal data masked (details stay in DynamoDB);
+    the Synced / SyncFailed / Skipped metrics are counted from the same entries."""
     fields = entry.model_dump(mode="json", exclude={"details"})
     logger.info("connector_log", extra={"connector_log": mask_pii(fields)})
+    if entry.side is not Side.MAGENTO or entry.action is Action.PUBLISHER:
+        return
+    name = {Result.SUCCESS: "Synced", Result.FAILURE: "SyncFailed", Result.SKIPPED: "Skipped"}.get(
+        entry.result) if entry.result else None
+    if name:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if entry.latency_ms is not None:
+        metrics.add_metric(name="SyncLatency", unit=MetricUnit.Milliseconds, value=entry.latency_ms)
 
 
 def record_api_call(system: str, operation: str, status: int | None, seconds: float) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import E2E
+from e2e_support import E2E
 
 from amsync.composition import publish_requests
 from amsync.config import Settings

@@ -17,7 +17,7 @@ def test_every_resource_of_the_transformed_template_is_created_in_moto(bare_runt
     stack = bare_runtime.stack
     # Then everything was created but the types moto is known to skip (checked in tests/unit instead)
     assert set(stack.skipped.values()) <= MOTO_SKIPPED_TYPES, stack.skipped
-    assert set(stack.skipped) == {"WebhookFunctionUrl"}
+    assert "WebhookFunctionUrl" in stack.skipped
     sqs = bare_runtime.boto("sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["OrderQueue"], AttributeNames=["All"])["Attributes"]
     # (the runtime scales the template's 180 s visibility timeout by its visibility_scale)

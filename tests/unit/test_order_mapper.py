@@ -143,7 +143,7 @@ def test_walkthrough_order_maps_to_40(walkthrough: SalesOrder) -> None:
     assert shipping["items"] == entity["items"]
     assert entity["payment"] == {"method": "checkmo", "amount_ordered": Decimal("40.00"),
                                  "base_amount_ordered": Decimal("40.00"), "additional_information": [],
-                                 "account_status": None, "cc_last4": None}
+                                 "account_status": "", "cc_last4": ""}
     assert "Imported from Acumatica order SO SOT00024" in entity["status_histories"][0]["comment"]
 
 

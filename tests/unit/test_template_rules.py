@@ -136,3 +136,75 @@ def test_schedule_is_a_rate_the_local_runtime_can_play(sam: dict[str, Any], cfn:
         expr = r["Properties"]["ScheduleExpression"]
         expr = defaults[expr["Ref"]] if isinstance(expr, dict) else expr
         assert rate_seconds(expr) >= 60
+
+
+def test_every_dlq_has_an_alarm_and_alarms_notify_the_topic(cfn: dict[str, Any]) -> None:
+    queues = _of_type(cfn, "AWS::SQS::Queue")
+    dlqs = {_logical(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+            for q in queues.values() if "RedrivePolicy" in q["Properties"]}
+    alarms = _of_type(cfn, "AWS::CloudWatch::Alarm")
+    watched = {_logical(a["Properties"]["Dimensions"][0]["Value"]) for a in alarms.values()
+               if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"}
+    assert dlqs and watched == dlqs
+    for lid, a in alarms.items():
+        assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
+
+
+def _emitted_metric_names() -> set[str]:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = "".join(p.read_text() for d in ("shared/amsync", "functions") for p in (root / d).rglob("*.py"))
+    return set(re.findall(r'"(\w+)"', text))
+
+
+def test_alarms_and_dashboard_read_metrics_the_code_emits(cfn: dict[str, Any]) -> None:
+    emitted = _emitted_metric_names()
+    names = set()
+    for a in _of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        p = a["Properties"]
+        if p.get("Namespace") == "amsync":
+            names.add(p["MetricName"])
+        for m in p.get("Metrics", []):
+            if "MetricStat" in m:
+                names.add(m["MetricStat"]["Metric"]["MetricName"])
+    assert names >= {"SyncFailed", "Synced", "ReconcilerLagSeconds"}
+    assert names <= emitted, names - emitted
+    # no order id (or any per-record value) as a metric dimension
+    for a in _of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        for d in a["Properties"].get("Dimensions", []):
+            assert d["Name"] in ("service", "QueueName"), d
+
+
+def test_dashboard_body_is_json_once_substituted(cfn: dict[str, Any]) -> None:
+    import re
+
+    (dash,) = _of_type(cfn, "AWS::CloudWatch::Dashboard").values()
+    template, _ = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", template))
+    assert {w["type"] for w in body["widgets"]} == {"metric", "log"}
+    emitted = _emitted_metric_names()
+    for w in body["widgets"]:
+        for m in w["properties"].get("metrics", []):
+            if m[0] == "amsync":
+                assert m[1] in emitted, m
+
+
+def test_saved_queries_are_logs_insights_syntax_over_fields_we_log(cfn: dict[str, Any]) -> None:
+    from amsync.models.log import LogEntry
+
+    queries = _of_type(cfn, "AWS::Logs::QueryDefinition")
+    assert len(queries) == 3
+    commands = {"fields", "filter", "stats", "sort", "limit", "parse", "display", "dedup"}
+    logged = set(LogEntry.model_fields) | {"correlation_id"}
+    for lid, q in queries.items():
+        lines = [ln.strip() for ln in q["Properties"]["QueryString"].strip().splitlines()]
+        assert lines[0].split()[0] in commands, lid
+        for ln in lines[1:]:
+            assert ln.startswith("| ") and ln[2:].split()[0] in commands, (lid, ln)
+        import re
+
+        for name in re.findall(r"connector_log\.(\w+)", q["Properties"]["QueryString"]):
+            assert name in logged, (lid, name)
+        assert q["Properties"]["LogGroupNames"], lid

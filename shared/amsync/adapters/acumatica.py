@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -20,6 +20,13 @@ from amsync.adapters.errors import ApiError, AuthError, RateLimited, classify, p
 from amsync.adapters.http import dumps, loads, make_client, retrying, send
 
 SYSTEM = "Acumatica"
+
+
+class SeatGuard(Protocol):
+    """Licence seats shared by every container (raises RateLimited when none is free)."""
+
+    def acquire(self) -> None: ...
+    def release(self) -> None: ...
 LOGIN_LIMIT_TEXT = "API Login Limit"
 
 
@@ -51,8 +58,11 @@ def _field_errors(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
 class AcumaticaClient:
     def __init__(self, base_url: str, endpoint: str, credentials: Callable[[], dict[str, Any]], *,
                  connect_timeout: float = 5.0, timeout: float = 10.0,
-                 on_call: Callable[[str, str, int | None, float], None] | None = None) -> None:
+                 on_call: Callable[[str, str, int | None, float], None] | None = None,
+                 seats: SeatGuard | None = None, keep_session: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
+        self._seats = seats
+        self.keep_session = keep_session
         self.endpoint = endpoint.rstrip("/")
         self._credentials = credentials
         self._http = make_client(self.base_url, connect_timeout, timeout)
@@ -65,6 +75,16 @@ class AcumaticaClient:
 
     # ------------------------------------------------------------------ session
     def _login(self) -> None:
+        if self._seats is not None:
+            self._seats.acquire()  # raises RateLimited when every licence seat is held
+        try:
+            self._sign_in()
+        except ApiError:
+            if self._seats is not None:
+                self._seats.release()
+            raise
+
+    def _sign_in(self) -> None:
         creds = self._credentials()
         if creds.get("client_id"):
             self._oauth(creds)
@@ -106,13 +126,28 @@ class AcumaticaClient:
             self._http.cookies.clear()
 
     def logout(self) -> None:
-        """Give the licence seat back (cookie sessions; a token session ends by itself)."""
-        if self._cookie_session:
-            try:
+        """Give the licence seat back: log a cookie session out, revoke a token."""
+        had_session = self._cookie_session or self._token is not None
+        try:
+            if self._cookie_session:
                 self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
-            except ApiError:
-                pass
-        self._drop_session()
+            elif self._token is not None:
+                creds = self._credentials()
+                self._exchange("revoke", "POST", "/identity/connect/revocation", authenticated=False,
+                               data={"token": self._token, "token_type_hint": "access_token",
+                                     "client_id": creds.get("client_id", ""),
+                                     "client_secret": creds.get("client_secret", "")})
+        except ApiError:
+            pass  # the session will expire by itself; the seat lease too
+        finally:
+            self._drop_session()
+            if had_session and self._seats is not None:
+                self._seats.release()
+
+    def end_invocation(self) -> None:
+        """Called after each invocation: with scarce seats the session is given back at once."""
+        if not self.keep_session:
+            self.logout()
 
     # ------------------------------------------------------------------ transport
     def _exchange(self, operation: str, method: str, url: str, *, authenticated: bool = True,
@@ -226,4 +261,47 @@ class AcumaticaClient:
 
     def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
         body = {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}, "ExternalRef": {"value": value}}
-        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef", update_only=True)
+        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef,LastModified", update_only=True)
+
+    # ------------------------------------------------------------------ customers (Magento -> Acumatica)
+    CUSTOMER_EXPAND = "MainContact/Address,BillingContact/Address,ShippingContact/Address"
+
+    def customer_by_id(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer with its contacts, or None (a filtered list: GET by key answers 500 when it is missing)."""
+        found = self.list_records("Customer", filter=f"CustomerID eq '{odata_text(customer_id)}'",
+                                  expand=self.CUSTOMER_EXPAND)
+        return found[0] if found else None
+
+    def customers_by_email(self, email: str) -> list[dict[str, Any]]:
+        """Customers whose main contact has this e-mail (Acumatica compares case-insensitively)."""
+        return self.list_records("Customer", filter=f"MainContact/Email eq '{odata_text(email)}'",
+                                 expand=self.CUSTOMER_EXPAND)
+
+    def save_customer(self, body: dict[str, Any], update_only: bool = False) -> dict[str, Any]:
+        """PUT Customer keyed by CustomerID: idempotent (the same body twice leaves one customer)."""
+        return self.put("Customer", body, update_only=update_only)
+
+
+def odata_text(value: str) -> str:
+    """A string literal's inside for $filter (single quotes doubled)."""
+    return value.replace("'", "''")
+
+
+def changed_since(client: AcumaticaClient, entity: str, stamp_field: str, since: str, *, select: str | None = None,
+                  expand: str | None = None, page_size: int = 100) -> Iterator[dict[str, Any]]:
+    """Records of ``entity`` modified after ``since`` (ISO 8601 with offset), page by page."""
+    skip = 0
+    while True:
+        page = client.list_records(entity, filter=f"{stamp_field} gt datetimeoffset'{since}'", select=select,
+                                   expand=expand, top=page_size, skip=skip)
+        yield from page
+        if len(page) < page_size:
+            return
+        skip += page_size
+
+
+def quantities_changed_since(client: AcumaticaClient, since: str) -> list[dict[str, Any]]:
+    """Items whose available quantity changed after ``since`` (the InventoryQuantityAvailable inquiry)."""
+    result = client.inquiry("InventoryQuantityAvailable", {"LastModifiedDateTime": {"value": since}})
+    rows: list[dict[str, Any]] = result.get("Results", [])
+    return rows

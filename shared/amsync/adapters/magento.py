@@ -179,6 +179,18 @@ class MagentoClient:
             body={"address": {"country_id": country, "postcode": postcode}})
         return methods
 
+    # ------------------------------------------------------------------ customers (Magento -> Acumatica)
+    def customers_changed_since(self, since: str, page_size: int, current_page: int = 1) -> list[dict[str, Any]]:
+        """One page of customers with updated_at >= ``since`` ("YYYY-MM-DD HH:MM:SS" UTC), oldest change first."""
+        res = self.search("customers/search", [("updated_at", since, "gteq")], page_size=page_size,
+                          current_page=current_page, sort=("updated_at", "ASC"))
+        items: list[dict[str, Any]] = res.get("items") or []
+        return items
+
+    def customer(self, customer_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"customers/{int(customer_id)}", "get customer")
+        return result
+
 
 def _body(resp: httpx.Response) -> Any:
     try:
@@ -188,3 +200,4 @@ def _body(resp: httpx.Response) -> Any:
 
 
 __all__ = ["ApiError", "MagentoClient", "render_message", "search_params"]
+

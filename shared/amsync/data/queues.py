@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
@@ -57,3 +57,69 @@ def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None
     """Hide a message for ``seconds`` (how a consumer backs off a record that is not ready yet)."""
     client("sqs").change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle,
                                             VisibilityTimeout=max(0, min(43200, seconds)))
+
+
+def depth(queue_url: str) -> dict[str, int]:
+    a = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return {"visible": int(a["ApproximateNumberOfMessages"]),
+            "in_flight": int(a["ApproximateNumberOfMessagesNotVisible"])}
+
+
+def peek(queue_url: str, limit: int = 100) -> list[dict[str, object]]:
+    """Read up to ``limit`` messages without consuming them (they become visible again at once)."""
+    out: list[dict[str, object]] = []
+    sqs = client("sqs")
+    seen: set[str] = set()
+    while len(out) < limit:
+        resp = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=5,
+                                   MessageSystemAttributeNames=["All"], AttributeNames=["All"])
+        got = resp.get("Messages", [])
+        for m in got:  # every message received goes back at once, including ones seen before
+            sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+        msgs = [m for m in got if m["MessageId"] not in seen]
+        if not msgs:
+            break
+        for m in msgs:
+            seen.add(m["MessageId"])
+            out.append({"id": m["MessageId"], "body": m["Body"], "attributes": m.get("Attributes", {})})
+    return out[:limit]
+
+
+def move_messages(source_url: str, target_url: str, *, select: Callable[[str], bool] | None = None,
+                  group_of: Callable[[str], str] | None = None, limit: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Replay: move messages (all, or those ``select`` accepts) from a DLQ back to its source queue.
+
+    Send first, delete after: a crash between the two leaves a copy in both, which the idempotent consumers
+    absorb; nothing is ever lost. (AWS' StartMessageMoveTask does the same for whole queues; moto lacks it.)
+    """
+    sqs = client("sqs")
+    moved = 0
+    skipped: set[str] = set()
+    while limit is None or moved < limit:
+        resp = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                   VisibilityTimeout=30, MessageAttributeNames=["All"])
+        batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in skipped]
+        if not batch:
+            break
+        for m in batch:
+            if select is not None and not select(m["Body"]):
+                skipped.add(m["MessageId"])
+                sqs.change_message_visibility(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+                continue
+            kwargs: dict[str, object] = {"QueueUrl": target_url, "MessageBody": m["Body"]}
+            if m.get("MessageAttributes"):
+                kwargs["MessageAttributes"] = m["MessageAttributes"]
+            if target_url.endswith(".fifo"):
+                kwargs["MessageGroupId"] = group_of(m["Body"]) if group_of else "replay"
+                kwargs["MessageDeduplicationId"] = _dedup_id(f"replay|{m['MessageId']}")
+            sqs.send_message(**kwargs)
+            sqs.delete_message(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"])
+            moved += 1
+            if progress:
+                progress(moved)
+            if limit is not None and moved >= limit:
+                break
+    return moved

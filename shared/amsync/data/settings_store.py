@@ -1,7 +1,8 @@
 """Preferences and mapping tables in DynamoDB (SettingsTable), cached for a few seconds per container.
 
 Items (pk, sk): ``("pref", "order-sync")``, ``("pref", "push-queries")``, ``("map#shipvia", "<SHIPVIA>#<view>")``,
-``("map#payment", "<method>")``, ``("map#orderstatus", "<status>#<view>")``, ``("map#warehouse", "<WH>")``.
+``("map#payment", "<method>")``, ``("map#orderstatus", "<status>#<view>")``, ``("map#warehouse", "<WH>")``,
+``("pref", "customer-sync")``, ``("map#customerclass", "<group|*>#<website|*>")``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pydantic import BaseModel
 
 from amsync.data.aws import table
 from amsync.models.settings import (
+    CustomerClassMapping,
+    CustomerSyncPreferences,
     OrderStatusMapping,
     OrderSyncPreferences,
     PaymentMapping,
@@ -31,6 +34,7 @@ MAPPINGS: dict[str, type[BaseModel]] = {
     "payment": PaymentMapping,
     "orderstatus": OrderStatusMapping,
     "warehouse": WarehouseMapping,
+    "customerclass": CustomerClassMapping,
 }
 
 
@@ -43,6 +47,9 @@ def mapping_sort_key(kind: str, m: BaseModel) -> str:
         return f"{m.acumatica_status}#{m.store_view}"
     if isinstance(m, WarehouseMapping):
         return m.warehouse_id.upper()
+    if isinstance(m, CustomerClassMapping):
+        group, website = m.magento_group_id, m.magento_website_id
+        return f"{'*' if group is None else group}#{'*' if website is None else website}"
     raise ValueError(kind)
 
 
@@ -72,6 +79,9 @@ class SettingsStore:
 
     def order_sync(self, fresh: bool = False) -> OrderSyncPreferences:
         return self._pref("order-sync", OrderSyncPreferences, fresh)
+
+    def customer_sync(self, fresh: bool = False) -> CustomerSyncPreferences:
+        return self._pref("customer-sync", CustomerSyncPreferences, fresh)
 
     def push_queries(self, fresh: bool = False) -> PushQueries:
         return self._pref("push-queries", PushQueries, fresh)

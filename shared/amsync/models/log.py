@@ -71,4 +71,5 @@ class LogEntry(BaseModel):
     # both
     entity_key: str = ""  # the entity's timeline key (Acumatica order number, SKU, ...)
     correlation_id: str = ""
+    latency_ms: float | None = None  # push received -> done in the target system (sync actions)
     details: dict[str, Any] = Field(default_factory=dict)  # request/response for "View", secrets removed

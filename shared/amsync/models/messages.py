@@ -10,12 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from amsync.jsonio import dumps, loads
 
 
+def fifo_group(key: str) -> str:
+    """A MessageGroupId SQS accepts: alphanumerics and punctuation, at most 128 characters."""
+    return "".join(c if 33 <= ord(c) <= 126 else "_" for c in key)[:128] or "_"
+
+
 class Kind(StrEnum):
     ORDER = "order"
     SHIPMENT = "shipment"
     INVOICE = "invoice"
     PAYMENT = "payment"
     STOCK = "stock"
+    CUSTOMER = "customer"  # Magento -> Acumatica: key = the Magento customer id
 
 
 class SyncRequest(BaseModel):
@@ -40,9 +46,16 @@ class SyncRequest(BaseModel):
     requested_at: float = 0.0  # epoch seconds the push (or schedule) asked for it: latency metrics
 
     @property
+    def notes(self) -> str:
+        """What the connector log's Notes column shows: the order number, or the SKU for stock."""
+        if self.kind is Kind.STOCK:
+            return self.key.split("/")[0]
+        return (self.order_key or self.key).split("/")[-1]
+
+    @property
     def group_id(self) -> str:
-        """FIFO message group: everything about one sales order is handled in order."""
-        return self.order_key or self.key
+        """FIFO message group: everything about one sales order is handled in order (SQS allows no spaces)."""
+        return fifo_group(self.order_key or self.key)
 
 
 class MagentoOrderWrite(BaseModel):
@@ -58,6 +71,7 @@ class MagentoOrderWrite(BaseModel):
     acumatica_last_modified: str | None = None
     correlation_id: str
     requested_at: float = 0.0  # epoch seconds the push arrived (latency metrics)
+    write_back: bool = True  # put the Magento number on the Acumatica order (preference write_back_field)
 
     @classmethod
     def build(cls, payload: dict[str, Any], **fields: Any) -> MagentoOrderWrite:

@@ -9,6 +9,7 @@ Two shapes are accepted:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,6 +19,16 @@ Row = dict[str, Scalar]
 
 _KNOWN = {"Inserted", "Deleted", "Query", "CompanyId", "Id", "ID", "TimeStamp", "Time Stamp", "AdditionalInfo"}
 
+# Bounds of one notification. A row travels on as the hint of a queue message, ten to an SQS batch (256 KB):
+# a row stays well under a tenth of that. Real GI rows are a few dozen short columns.
+MAX_ROWS = 1000
+MAX_COLUMNS = 200
+MAX_COLUMN_NAME = 100
+MAX_ROW_BYTES = 16_000
+MAX_TICKS = 2**63 - 1  # TimeStamp is a .NET long
+# Characters no GI column name carries; they only serve injection (NoSQL operators, quoting, templating).
+_BAD_NAME_CHARS = frozenset("$'\"`;<>{}\\|")
+
 
 class PushNotification(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -26,8 +37,9 @@ class PushNotification(BaseModel):
     deleted: list[Row] = Field(default_factory=list, alias="Deleted")
     query: str = Field(alias="Query", min_length=1, max_length=200)
     company_id: str = Field(default="", alias="CompanyId", max_length=200)
-    id: str = Field(alias="Id", min_length=1, max_length=100)
-    timestamp: int = Field(default=0, alias="TimeStamp", ge=0)
+    # The GUID of the Acumatica transaction (dedupe key with Query): a token, never free text.
+    id: str = Field(alias="Id", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9{}._:-]+$")
+    timestamp: int = Field(default=0, alias="TimeStamp", ge=0, le=MAX_TICKS)
     additional_info: dict[str, Any] = Field(default_factory=dict, alias="AdditionalInfo")
 
     @model_validator(mode="before")
@@ -47,13 +59,19 @@ class PushNotification(BaseModel):
             data["Inserted"] = data.pop(extra_lists[0])
         return data
 
+    @field_validator("query", "id", mode="before")
+    @classmethod
+    def _trimmed(cls, v: Any) -> Any:
+        return v.strip() if isinstance(v, str) else v
+
     @field_validator("timestamp", mode="before")
     @classmethod
     def _ticks(cls, v: Any) -> Any:
         if isinstance(v, str):
-            if not v.strip().isdigit():
+            digits = v.strip()
+            if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
                 raise ValueError("TimeStamp must be an integer (ticks)")
-            return int(v.strip())
+            return int(digits)
         if isinstance(v, bool) or not isinstance(v, int):
             raise ValueError("TimeStamp must be an integer (ticks)")
         return v
@@ -61,9 +79,29 @@ class PushNotification(BaseModel):
     @field_validator("inserted", "deleted")
     @classmethod
     def _rows_bounded(cls, rows: list[Row]) -> list[Row]:
-        if len(rows) > 1000:
-            raise ValueError("more than 1000 rows in one notification")
+        if len(rows) > MAX_ROWS:
+            raise ValueError(f"more than {MAX_ROWS} rows in one notification")
+        for n, row in enumerate(rows):
+            _check_row(n, row)
         return rows
+
+    @model_validator(mode="after")
+    def _has_rows(self) -> PushNotification:
+        if not self.inserted and not self.deleted:
+            raise ValueError("no Inserted or Deleted rows: a push notification reports at least one changed row")
+        return self
+
+
+def _check_row(n: int, row: Row) -> None:
+    if len(row) > MAX_COLUMNS:
+        raise ValueError(f"row {n} has more than {MAX_COLUMNS} columns")
+    for name in row:
+        if not name or len(name) > MAX_COLUMN_NAME or not name.isprintable() or _BAD_NAME_CHARS.intersection(name):
+            raise ValueError(f"row {n} has an invalid column name {name[:40]!r} (1-{MAX_COLUMN_NAME} printable "
+                             f"characters, none of {''.join(sorted(_BAD_NAME_CHARS))})")
+    size = len(json.dumps(row, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_ROW_BYTES:
+        raise ValueError(f"row {n} is {size} bytes (limit {MAX_ROW_BYTES} bytes)")
 
 
 def clean(value: Scalar) -> str:

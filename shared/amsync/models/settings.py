@@ -74,3 +74,32 @@ class OrderStatusMapping(BaseModel):
 class WarehouseMapping(BaseModel):
     warehouse_id: str
     source_code: str
+
+
+class CustomerSyncPreferences(BaseModel):
+    """The M->A customer sync preferences (docs/customers.md)."""
+
+    # New Acumatica CustomerID = prefix + the Magento customer id zero-padded to `customer_id_digits`
+    # ("MAG" + 7 digits: customer 102 -> MAG0000102, ten characters: Acumatica's default CustomerID segment).
+    customer_id_prefix: str = Field(default="MAG", pattern=r"^[A-Z0-9]{0,10}$")
+    customer_id_digits: int = Field(default=7, ge=1, le=20)
+    # Class of a new customer when no Customer Class mapping matches its Magento group / website.
+    default_customer_class: str = "DEFAULT"
+    # "create": a Magento customer without an Acumatica match becomes a new customer; "match_only": it is only
+    # bound when an Acumatica customer has its e-mail, otherwise logged as Skipped.
+    missing_customer: Literal["create", "match_only"] = "create"
+    # Where the first poll starts (Magento updated_at, UTC): the default syncs every existing customer once.
+    initial_watermark: str = "1970-01-01 00:00:00"
+    poll_page_size: int = Field(default=100, ge=1, le=300)
+    # Upper bound of customers one poll hands on (the rest waits for the next poll; the watermark says where).
+    poll_max_customers: int = Field(default=2000, ge=1)
+    # Magento website ids whose customers sync (empty = all websites).
+    website_ids: list[int] = Field(default_factory=list)
+
+
+class CustomerClassMapping(BaseModel):
+    """Magento customer group and/or website -> Acumatica customer class (None = any)."""
+
+    magento_group_id: int | None = None
+    magento_website_id: int | None = None
+    customer_class: str

@@ -157,10 +157,6 @@ def _requests(push: PushNotification, kind: Kind, received: float) -> list[SyncR
     return list(out.values())
 
 
-def _notes(req: SyncRequest) -> str:
-    return (req.order_key or req.key).split("/")[-1] if req.kind is not Kind.STOCK else req.key.split("/")[0]
-
-
 def _authenticate(headers: Mapping[str, str], secret: WebhookSecret) -> None:
     presented = [v for k, v in headers.items() if k.lower() == secret.header.lower()]
     if not presented:
@@ -271,39 +267,45 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
         requests = _requests(push, kind, received)
     except PushRejected as rej:
         reason = secret.scrub(rej.reason)
-        ports.log([_rejection_entry(rej.status, reason, raw, headers, secret)])
+        _log(ports, secret, [_rejection_entry(rej.status, reason, raw, headers, secret)])
         return IntakeResult(rej.status, {"error": reason})
 
     raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind],
                          message=_head(raw, secret), entity_key=_entity(requests),
-                         correlation_id=_entity(requests), details={"push": _scrubbed(data, secret)})
+                         correlation_id=_entity(requests), details={"push": data})
     if ports.push_seen(push.query, push.id):
         raw_entry.message = f"duplicate of an accepted push (Query {push.query!r}, Id {push.id}); nothing published"
-        ports.log([raw_entry])
+        _log(ports, secret, [raw_entry])
         return IntakeResult(202, {"status": "duplicate", "published": 0})
     ports.publish(requests)
     stamp = datetime.fromtimestamp(received, UTC)
     publisher_rows = [
         LogEntry(side=Side.MAGENTO, group=LOG_GROUP[kind], action=Action.PUBLISHER, result=Result.SUCCESS,
-                 start_time=stamp, complete_time=stamp, notes=_notes(r), entity_key=_notes(r),
+                 start_time=stamp, complete_time=stamp, notes=r.notes, entity_key=r.notes,
                  correlation_id=r.correlation_id,
                  message="re-read requested (Deleted row without its Inserted half)" if r.deleted_only else "queued",
                  details={"request": r.model_dump(mode="json")})
         for r in requests
     ]
-    ports.log([raw_entry, *publisher_rows])
+    _log(ports, secret, [raw_entry, *publisher_rows])
     ports.mark_push_seen(push.query, push.id)
     return IntakeResult(202, {"status": "accepted", "published": len(requests)}, requests)
 
 
 def _entity(requests: list[SyncRequest]) -> str:
-    return _notes(requests[0]) if requests else ""
+    return requests[0].notes if requests else ""
 
 
 def _head(raw: bytes, secret: WebhookSecret) -> str:
     """The start of a raw post for the log, secret values removed before cutting (none survives in part)."""
     margin = max((len(v) for v in secret.values), default=0) * 4
     return secret.scrub(raw[:LOG_HEAD * 4 + margin].decode("utf-8", "replace"))[:LOG_HEAD]
+
+
+def _log(ports: IntakePorts, secret: WebhookSecret, entries: list[LogEntry]) -> None:
+    """Log entries with every live secret value removed from their message and details (wherever it came from)."""
+    ports.log([e.model_copy(update={"message": secret.scrub(e.message), "details": _scrubbed(e.details, secret)})
+               for e in entries])
 
 
 def _scrubbed(value: Any, secret: WebhookSecret) -> Any:

@@ -122,7 +122,7 @@ def sync_order(req: SyncRequest, ports: OrderSyncPorts) -> str:
                         {"acumatica_order": record})])
         return "failed"
     ports.forward(MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="create",
-                                          payload=payload,
+                                          payload=payload, write_back=prefs.write_back_field != "none",
                                     acumatica_status=order.status, acumatica_last_modified=order.last_modified,
                                     correlation_id=req.correlation_id, requested_at=req.requested_at))
     return "forwarded"
@@ -145,7 +145,8 @@ def _mapping_context(order: SalesOrder, prefs: OrderSyncPreferences, ports: Orde
         raise OrderMappingError(
             f"Ship Via {order.ship_via or '(none)'!r} has no Magento shipping method for store view "
             f"{prefs.store_view!r}: map it in Shipping Methods Mapping (amsync mappings ship-via set "
-            f"{order.ship_via or '<SHIPVIA>'} --carrier ... --method ... --title ...), then resync {order.key}")
+            f"ship_via={order.ship_via or '<SHIPVIA>'} carrier_code=... method_code=... title=...), "
+            f"then resync it (amsync resync order {order.order_nbr})")
     return OrderMappingContext(
         customer=_magento_customer(order, prefs, ports, customer),
         products=_magento_products(ports, [line.inventory_id for line in order.lines]),

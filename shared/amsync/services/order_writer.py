@@ -8,6 +8,7 @@ lookup. The binding's conditional write is the durable guard against two Magento
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -107,17 +108,21 @@ def _bind(msg: MagentoOrderWrite, order: dict[str, Any], ports: WriterPorts) -> 
 
 def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, started: Any, message: str,
             details: dict[str, Any]) -> None:
-    ports.log([_row(msg, Result.SUCCESS, started, message, details, binding.magento_entity_id)])
+    row = _row(msg, Result.SUCCESS, started, message, details, binding.magento_entity_id)
+    if msg.requested_at:
+        row.latency_ms = round((time.time() - msg.requested_at) * 1000, 1)
+    ports.log([row])
     _write_back(msg, binding, ports)
 
 
 def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> None:
     """Put the Magento order number on the Acumatica order (ExternalRef); retried until done."""
-    if not ports.write_back or binding.extra.get("x_written_back") or not binding.magento_increment_id:
+    if not (ports.write_back and msg.write_back) or binding.extra.get("x_written_back") \
+            or not binding.magento_increment_id:
         return
     order_type, _, order_nbr = msg.order_key.partition("/")
     try:
-        ports.acumatica.write_back_external_ref(order_type, order_nbr, binding.magento_increment_id)
+        record = ports.acumatica.write_back_external_ref(order_type, order_nbr, binding.magento_increment_id)
     except ApiError as exc:
         ports.log([_row(msg, Result.FAILURE, now(), f"Magento order #{binding.magento_increment_id} exists, but "
                         f"writing its number back to Acumatica failed: {exc}", {}, binding.magento_entity_id,
@@ -125,7 +130,9 @@ def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) ->
         if exc.retryable:
             raise
         return
-    ports.binder.touch("order", msg.order_key, written_back=True)
+    # remember the version we last wrote: the reconciler hands on only changes newer than it
+    modified = (record.get("LastModified") or {}).get("value") if isinstance(record, dict) else None
+    ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=modified or "")
 
 
 def _already_bound(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> str:

@@ -7,7 +7,7 @@ import re
 import httpx
 from acu_flow import create_order, pay, run_action, ship
 from acu_sim_helpers import BASE
-from conftest import Receiver
+from acu_support import Receiver
 
 from acumatica_sim import AcumaticaSimulator
 

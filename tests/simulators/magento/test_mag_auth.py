@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api
+from mag_support import Api
 
 UNAUTH = "The consumer isn't authorized to access %resources."
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import create_order
+from mag_support import create_order
 
 SHIP = "Shipment Document Validation Error(s):\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import sc
+from mag_support import sc
 
 
 def test_product_by_sku_and_batch(api):
@@ -88,7 +88,7 @@ def test_store_views_configs_websites(api):
 
 def test_guest_cart_estimate_lists_active_carriers(sim):
     # Given a guest cart with 2 x WATER2809 (anonymous routes)
-    from conftest import Api
+    from mag_support import Api
     guest = Api(sim, None)
     cart = guest.post("/guest-carts").json()
     item = guest.post(f"/guest-carts/{cart}/items", {"cartItem": {"sku": "WATER2809", "qty": 2, "quote_id": cart}})
@@ -108,7 +108,7 @@ def test_guest_cart_estimate_lists_active_carriers(sim):
 
 
 def test_guest_cart_unknown_id_is_404(sim):
-    from conftest import Api
+    from mag_support import Api
     # Given no such cart
     # When estimating
     resp = Api(sim, None).post("/guest-carts/doesnotexist/estimate-shipping-methods", {"address": {"country_id": "US"}},

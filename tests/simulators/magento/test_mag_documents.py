@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import create_order, sc
+from mag_support import create_order, sc
 
 SHIP = "Shipment Document Validation Error(s):\n"
 INV = "Invoice Document Validation Error(s):\n"
@@ -174,7 +174,7 @@ def test_concurrent_ship_is_serialised(api, sim):
     results: list[int] = []
 
     def ship() -> None:
-        from conftest import Api
+        from mag_support import Api
         results.append(Api(sim, sim.token).post(f"/order/{oid}/ship", {}).status_code)
 
     # When five clients ship it at once

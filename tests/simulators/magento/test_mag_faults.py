@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import order_body, sc
+from mag_support import order_body, sc
 
 
 def _fault(sim, **rule):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import create_order, sc
+from mag_support import create_order, sc
 
 
 def test_source_items_upsert_is_absolute(sim, api):

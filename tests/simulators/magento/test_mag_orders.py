@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import create_order, order_body, sc
+from mag_support import create_order, order_body, sc
 
 
 def test_create_stores_as_sent_without_repricing(api):

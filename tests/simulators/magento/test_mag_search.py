@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import create_order, sc
+from mag_support import create_order, sc
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SEEN_OPERATIONS, contract
+from mag_support import SEEN_OPERATIONS, contract
 
 SERVED = {
     "PostV1IntegrationAdminToken", "GetV1CustomersSearch", "GetV1CustomersCustomerId", "GetV1ProductsSku",

@@ -1,0 +1,333 @@
+"""`amsync`: did order X sync, and if not why; what failed today; how do I fix and replay it.
+
+Works against the local world (`make local`; found through .local/endpoints.json) or a deployed stack
+(`--stack`, `--profile`, `--region`; defaults from samconfig.toml). Exit codes: 0 done, 1 the operation failed
+(or found failures when asked to), 2 wrong input.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from amsync.data import queues
+from amsync.data.bindings import Binder
+from amsync.data.connector_log import ConnectorLog
+from amsync.data.settings_store import MAPPINGS, SettingsStore
+from amsync.models.log import LogEntry, Side
+from amsync.models.messages import Kind
+from amsync.models.settings import OrderSyncPreferences
+from amsync.services.operations import DLQ_SOURCES, message_entities, message_group, message_notes, resync
+from amsync_cli.context import StackContext, StackNotFound, resolve
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+logs_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="The connector log.")
+mappings_app = typer.Typer(no_args_is_help=True, help="Mapping tables (ship-via, order-status, payment, warehouse).")
+prefs_app = typer.Typer(no_args_is_help=True, help="A->M order sync preferences.")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: list and replay.")
+app.add_typer(logs_app, name="logs")
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(prefs_app, name="preferences")
+app.add_typer(dlq_app, name="dlq")
+console = Console()
+err = Console(stderr=True)
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def _options(stack: str = typer.Option(None, help="stack name (default: samconfig.toml, or the local world)"),
+             profile: str = typer.Option(None, help="AWS profile"),
+             region: str = typer.Option(None, help="AWS region"),
+             local: bool = typer.Option(None, "--local/--aws", help="the local world (make local) or AWS"),
+             as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
+    _state.update(stack=stack, profile=profile, region=region, local=local, json=as_json)
+
+
+def ctx() -> StackContext:
+    if "ctx" not in _state:
+        try:
+            _state["ctx"] = resolve(_state.get("stack"), _state.get("profile"), _state.get("region"),
+                                    _state.get("local"))
+        except StackNotFound as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    result: StackContext = _state["ctx"]
+    return result
+
+
+def _out(rows: list[dict[str, Any]], title: str, columns: list[str]) -> None:
+    if _state.get("json"):
+        console.print_json(json.dumps(rows, default=str))
+        return
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*[str(r.get(c, "") if r.get(c) is not None else "") for c in columns])
+    console.print(table)
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if text[-1] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r}: use an ISO time (2026-11-29T10:00) or an age (30m, 24h, 7d)") from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------- logs
+LOG_COLUMNS = ["Log Id", "Start Time", "Complete Time", "Group", "Action", "Sync Direction", "Result", "Entity Id",
+               "Notes", "Message"]
+
+
+def _log_row(e: LogEntry) -> dict[str, Any]:
+    return {"Log Id": e.log_id, "Start Time": e.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            "Complete Time": e.complete_time.strftime("%H:%M:%S") if e.complete_time else "",
+            "Group": e.group.value if e.group else "", "Action": e.action.value if e.action else "",
+            "Sync Direction": e.direction, "Result": e.result.value if e.result else "",
+            "Entity Id": e.entity_id or "", "Notes": e.notes, "Message": e.message[:200],
+            "Level": e.level, "Action Type": e.action_type}
+
+
+@logs_app.callback(invoke_without_command=True)
+def logs(typer_ctx: typer.Context,
+         side: str = typer.Option("magento", help="magento (sync actions) or acumatica (raw pushes)"),
+         group: str = typer.Option(None, help="Order, Orderstatus, Shipment, Invoice, Inventory, Customer"),
+         action: str = typer.Option(None, help="Publisher, Create, Update, Skip"),
+         direction: str = typer.Option(None, help='"Acumatica to Magento" or "Magento to Acumatica"'),
+         result: str = typer.Option(None, help="Success, Failure, Skipped"),
+         entity: str = typer.Option(None, help="an Acumatica order number, a Magento increment id, a SKU"),
+         since: str = typer.Option(None, help="ISO time or age (30m, 24h, 7d)"),
+         until: str = typer.Option(None, help="ISO time or age"),
+         limit: int = typer.Option(50, min=1, max=1000)) -> None:
+    """The connector log, newest first, with the walkthrough grid's filters."""
+    if typer_ctx.invoked_subcommand:
+        return
+    if side not in ("magento", "acumatica"):
+        raise typer.BadParameter("--side is magento or acumatica")
+    start, end = _since(since), _since(until)
+    log = ConnectorLog(ctx().settings.connector_log_table)
+    days = max(1, (datetime.now(UTC) - start).days + 1) if start else 7
+    if entity:
+        entries = log.timeline(entity, limit=limit * 4)
+    elif result and result.lower() == "failure" and start:
+        entries = [e for d in range(days) for e in log.failures(
+            (datetime.now(UTC) - timedelta(days=d)).strftime("%Y-%m-%d"), limit=limit * 4)]
+    else:
+        entries = log.newest(Side.MAGENTO if side == "magento" else Side.ACUMATICA, limit=limit * 4, days=days)
+
+    def keep(e: LogEntry) -> bool:
+        checks = [(group, e.group.value if e.group else ""), (action, e.action.value if e.action else ""),
+                  (direction, e.direction), (result, e.result.value if e.result else "")]
+        return (all(w is None or w.lower() == v.lower() for w, v in checks)
+                and (start is None or e.start_time >= start) and (end is None or e.start_time <= end)
+                and (entity is not None or e.side.value == ("M" if side == "magento" else "A")))
+
+    rows = [_log_row(e) for e in entries if keep(e)][:limit]
+    cols = LOG_COLUMNS if side == "magento" else ["Log Id", "Start Time", "Level", "Action Type", "Message"]
+    _out(rows, f"Connector log ({side})", cols)
+
+
+@logs_app.command("show")
+def logs_show(log_id: str, side: str = typer.Option("magento", help="magento or acumatica")) -> None:
+    """One entry with its View details (request/response, secrets removed)."""
+    if not log_id.isdigit() or len(log_id) != 19:
+        raise typer.BadParameter("a Log Id is 19 digits")
+    entry = ConnectorLog(ctx().settings.connector_log_table).get(
+        log_id, Side.MAGENTO if side == "magento" else Side.ACUMATICA)
+    if entry is None:
+        err.print(f"[red]no log entry {log_id} on the {side} side[/red]")
+        raise typer.Exit(1)
+    console.print_json(entry.model_dump_json())
+
+
+# ---------------------------------------------------------------------- resync
+@app.command("resync")
+def resync_cmd(kind: Kind = typer.Argument(..., help="order, shipment, invoice, stock"),
+               keys: list[str] = typer.Argument(..., help="SOT00024 / SO/SOT00024, 005139, AR012116, SKU/WAREHOUSE"),
+               ) -> None:
+    """Make the connector look at Acumatica records again (idempotent: nothing is created twice)."""
+    from amsync.composition import acumatica_client, publish_requests
+
+    c = ctx()
+    acumatica = acumatica_client(c.settings) if kind in (Kind.SHIPMENT, Kind.INVOICE) else None
+    published = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("resync", total=len(keys))
+        for key in keys:
+            reqs = resync(kind, key, lambda r: publish_requests(c.settings, r), acumatica)
+            published += len(reqs)
+            progress.advance(task)
+    console.print(f"queued {published} sync request(s) for {len(keys)} {kind.value}(s)")
+
+
+# ---------------------------------------------------------------------- mappings
+def _store() -> SettingsStore:
+    return SettingsStore(ctx().settings.settings_table)
+
+
+def _mapping_commands(kind: str, cli_name: str) -> None:
+    sub = typer.Typer(no_args_is_help=True, help=f"The {cli_name} mapping.")
+    mappings_app.add_typer(sub, name=cli_name)
+    model = MAPPINGS[kind]
+
+    @sub.command("list")
+    def _list() -> None:
+        rows = [m.model_dump() for m in _store().mappings(kind, fresh=True)]
+        _out(rows, f"{cli_name} mapping", list(model.model_fields))
+
+    @sub.command("set", help=f"Add or replace a row: field=value ... ({', '.join(model.model_fields)})")
+    def _set(fields: list[str]) -> None:
+        try:
+            data = dict(f.split("=", 1) for f in fields)
+            mapping = model.model_validate(data)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        _store().put_mapping(kind, mapping)
+        console.print(f"saved: {mapping.model_dump()}")
+
+    @sub.command("rm", help="Remove a row by its key (e.g. LOCAL#all for ship-via)")
+    def _rm(key: str) -> None:
+        if not _store().delete_mapping(kind, key):
+            err.print(f"[red]no {cli_name} mapping {key!r}[/red]")
+            raise typer.Exit(1)
+        console.print(f"removed {key}")
+
+
+for _kind, _name in (("shipvia", "ship-via"), ("orderstatus", "order-status"), ("payment", "payment"),
+                     ("warehouse", "warehouse")):
+    _mapping_commands(_kind, _name)
+
+
+@mappings_app.command("update-schema")
+def update_schema(sku: str = typer.Option("WATER2809", help="an in-stock SKU for Magento's carrier estimate")) -> None:
+    """List the Ship Vias Acumatica has and the carriers Magento offers, so the gaps show."""
+    from amsync.composition import acumatica_client, magento_client
+
+    c = ctx()
+    ship_vias = acumatica_client(c.settings).ship_vias()
+    carriers = magento_client(c.settings).estimate_carriers(sku)
+    offered = {(m["carrier_code"], m["method_code"]) for m in carriers}
+    mapped = {m.ship_via.upper(): m for m in _store().mappings("shipvia", fresh=True)}
+    rows = []
+    for sv in ship_vias:
+        code = str((sv.get("CarrierID") or {}).get("value", "")).strip()
+        m = mapped.get(code.upper())
+        status = "unmapped" if m is None else (
+            "ok" if (m.carrier_code, m.method_code) in offered else "carrier not offered by Magento")
+        rows.append({"Acumatica Ship Via": code, "Description": (sv.get("Description") or {}).get("value", ""),
+                     "Magento carrier": f"{m.carrier_code}_{m.method_code}" if m else "", "Title": m.title if m else "",
+                     "Status": status})
+    _out(rows, "Ship Via -> Magento shipping method", ["Acumatica Ship Via", "Description", "Magento carrier", "Title",
+                                                         "Status"])
+    _out([{"carrier": f"{m['carrier_code']}_{m['method_code']}", "title": f"{m.get('carrier_title')} - "
+           f"{m.get('method_title')}"} for m in carriers], "Carriers Magento offers", ["carrier", "title"])
+    if any(r["Status"] != "ok" for r in rows):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- preferences
+@prefs_app.command("show")
+def prefs_show() -> None:
+    console.print_json(_store().order_sync(fresh=True).model_dump_json())
+
+
+@prefs_app.command("set", help=f"field=value ... ({', '.join(OrderSyncPreferences.model_fields)}); lists as a,b")
+def prefs_set(fields: list[str]) -> None:
+    current = _store().order_sync(fresh=True).model_dump()
+    for f in fields:
+        if "=" not in f:
+            raise typer.BadParameter(f"{f!r}: use field=value")
+        k, v = f.split("=", 1)
+        if k not in OrderSyncPreferences.model_fields:
+            raise typer.BadParameter(f"unknown preference {k!r}")
+        current[k] = [x for x in v.split(",") if x] if isinstance(current[k], list) else v
+    try:
+        prefs = OrderSyncPreferences.model_validate(current)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _store().put_preferences("order-sync", prefs)
+    console.print_json(prefs.model_dump_json())
+
+
+# ---------------------------------------------------------------------- DLQs
+def _dlqs() -> dict[str, str]:
+    return {k: v for k, v in ctx().queue_urls().items() if k.endswith("DLQ")}
+
+
+@dlq_app.command("list")
+def dlq_list(queue: str = typer.Argument(None, help="a DLQ's logical name (default: all)"),
+             limit: int = typer.Option(20, min=1, max=500)) -> None:
+    """What waits in the DLQs, with the entity each message is about and its last error in the log."""
+    dlqs = _dlqs()
+    if queue and queue not in dlqs:
+        raise typer.BadParameter(f"unknown DLQ {queue!r}; known: {', '.join(sorted(dlqs))}")
+    log = ConnectorLog(ctx().settings.connector_log_table)
+    rows = []
+    for name, url in sorted(dlqs.items()):
+        if queue and name != queue:
+            continue
+        for m in queues.peek(url, limit):
+            body = str(m["body"])
+            notes = message_notes(body)
+            last = next((e for e in log.timeline(notes, limit=20) if e.result and e.result.value == "Failure"),
+                        None) if notes else None
+            attrs: Any = m["attributes"]
+            rows.append({"DLQ": name, "Message": m["id"], "Entity": notes, "Receives":
+                         attrs.get("ApproximateReceiveCount", ""), "Last error": last.message[:160] if last else ""})
+    _out(rows, "Dead-letter queues", ["DLQ", "Message", "Entity", "Receives", "Last error"])
+
+
+@dlq_app.command("replay")
+def dlq_replay(queue: str = typer.Argument(..., help="a DLQ's logical name, e.g. MagentoOrderDLQ"),
+               entity: str = typer.Option(None, help="only the messages about this entity (order number, SKU...)"),
+               limit: int = typer.Option(None, min=1)) -> None:
+    """Move messages back to the queue they came from (idempotent: replaying twice creates nothing twice)."""
+    dlqs = _dlqs()
+    if queue not in dlqs:
+        raise typer.BadParameter(f"unknown DLQ {queue!r}; known: {', '.join(sorted(dlqs))}")
+    target = ctx().queue_urls()[DLQ_SOURCES[queue]]
+    select = (lambda body: entity in message_entities(body)) if entity else None
+    total = queues.depth(dlqs[queue])["visible"]
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"replay {queue}", total=total or None)
+        moved = queues.move_messages(dlqs[queue], target, select=select, group_of=message_group, limit=limit,
+                                     progress=lambda n: progress.update(task, completed=n))
+    console.print(f"replayed {moved} message(s) from {queue} to {DLQ_SOURCES[queue]}")
+
+
+# ---------------------------------------------------------------------- status
+@app.command("status")
+def status(fail_on_dlq: bool = typer.Option(False, help="exit 1 if any DLQ holds messages")) -> None:
+    """Queue depths, DLQs, the reconciler's watermarks and today's failures."""
+    c = ctx()
+    rows = [{"Queue": k, **queues.depth(v)} for k, v in sorted(c.queue_urls().items())]
+    _out(rows, f"Queues of {c.name}", ["Queue", "visible", "in_flight"])
+    binder = Binder(c.settings.bindings_table)
+    marks = [{"Stream": s, "Watermark": binder.watermark(s) or "(never ran)"}
+             for s in ("orders", "shipments", "invoices", "payments", "stock")]
+    _out(marks, "Last reconciliation", ["Stream", "Watermark"])
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    failures = ConnectorLog(c.settings.connector_log_table).failures(today, limit=1000)
+    console.print(f"failures today: {len(failures)}")
+    if fail_on_dlq and any(r["visible"] for r in rows if str(r["Queue"]).endswith("DLQ")):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

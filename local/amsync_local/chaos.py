@@ -1,0 +1,285 @@
+"""`make chaos`: drive N orders through the local stack on a bad day, then check nothing was lost or doubled.
+
+Faults while the orders flow: Acumatica delivers 20% of pushes twice, shuffles them, loses a few percent (the
+reconciler must find those), answers some reads with 429 and allows only a tight licence (2 API sessions for the
+connector); Magento fails 10% of calls (500, 503, 429, timeouts, and responses dropped after the write
+committed); handlers crash now and then (before or after doing their work). Then the faults stop, the reconciler
+runs, queues drain, DLQs are replayed, and the harness compares the simulators' state with what must be true.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from amsync_local.walkthrough import AcumaticaUser, MagentoViewer, val
+from amsync_local.world import LocalWorld, WorldOptions
+
+CUSTOMERS = [("AACUSTOMER", 0.6), ("BIGBOX", 0.25), ("STAFF01", 0.15)]  # DEFAULT class needs payment; B2B; staff
+ITEMS = ["WATER2809", "JUICE100", "MUG500"]
+SHIP_VIAS = ["UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"]
+SQS_FUNCTIONS = ["OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction", "InventoryFunction"]
+
+
+@dataclass
+class OrderPlan:
+    nbr: str
+    customer: str
+    eligible: bool
+    shipments: list[str] = field(default_factory=list)
+    packages: dict[str, int] = field(default_factory=dict)
+    invoices: list[str] = field(default_factory=list)
+    total: Decimal = Decimal("0")
+
+
+@dataclass
+class ChaosReport:
+    orders: int = 0
+    eligible: int = 0
+    pushes: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    faults: int = 0
+    crashes: int = 0
+    retries: int = 0
+    dlqd: int = 0
+    replayed: int = 0
+    wrong: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.wrong or self.missing or self.doubled)
+
+    def rows(self) -> list[tuple[str, object]]:
+        return [("orders", self.orders), ("eligible", self.eligible), ("pushes", self.pushes),
+                ("duplicates", self.duplicates), ("lost", self.lost), ("faults injected", self.faults),
+                ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
+                ("replayed", self.replayed), ("wrong", len(self.wrong)), ("missing", len(self.missing)),
+                ("doubled", len(self.doubled)), ("wall time (s)", round(self.wall_s, 1))]
+
+
+class PatientTransport(httpx.HTTPTransport):
+    """The person at the Acumatica screen: a read refused under the faults (429, 5xx) is simply tried again."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(30):
+            response = super().handle_request(request)
+            if request.method != "GET" or response.status_code not in (429, 500, 503):
+                return response
+            response.close()
+            time.sleep(0.2)
+        return response
+
+
+def _crashy(handler: Any, rng: random.Random, rate: float, counter: Counter[str]) -> Any:
+    def wrapped(event: Any, context: Any) -> Any:
+        roll = rng.random()
+        if roll < rate / 2:
+            counter["crash"] += 1
+            raise RuntimeError("chaos: the container died before doing anything")
+        result = handler(event, context)
+        if roll < rate:
+            counter["crash"] += 1
+            raise RuntimeError("chaos: the container died after doing its work")
+        return result
+    return wrapped
+
+
+def _inject(world: LocalWorld, rng: random.Random, counter: Counter[str], crash_rate: float) -> dict[str, Any]:
+    world.acumatica.set_push_faults(duplicate_rate=0.2, drop_rate=0.03, shuffle_window=5, seed=rng.randrange(1 << 30))
+    world.acumatica.faults.seed(rng.randrange(1 << 30))
+    world.acumatica.faults.add({"path": r"/entity/Default/", "method": "GET", "error_rate": 0.05,
+                                "error_status": 429, "retry_after": 1})
+    world.magento.faults.seed(rng.randrange(1 << 30))
+    world.magento.faults.add({"path": r"^/rest/", "error_rate": 0.04, "error_statuses": [500, 503, 429],
+                              "retry_after": 1, "timeout_rate": 0.02, "drop_after_commit_rate": 0.04})
+    assert world.runtime is not None
+    originals = {}
+    for name in SQS_FUNCTIONS:
+        fn = world.runtime.functions[name]
+        originals[name] = fn.handler
+        fn.handler = _crashy(fn.handler, rng, crash_rate, counter)
+    return originals
+
+
+def _calm(world: LocalWorld, originals: dict[str, Any]) -> None:
+    world.acumatica.set_push_faults(duplicate_rate=0.0, drop_rate=0.0, shuffle_window=0)
+    world.acumatica.faults.clear()
+    world.magento.faults.clear()
+    assert world.runtime is not None
+    for name, handler in originals.items():
+        world.runtime.functions[name].handler = handler
+
+
+def _place(user: AcumaticaUser, rng: random.Random, n: int) -> list[OrderPlan]:
+    plans = []
+    for _ in range(n):
+        customer = rng.choices([c for c, _ in CUSTOMERS], [w for _, w in CUSTOMERS])[0]
+        lines = [(sku, rng.randint(1, 4)) for sku in rng.sample(ITEMS, rng.randint(1, 3))]
+        nbr = user.create_order(customer=customer, lines=lines, ship_via=rng.choice(SHIP_VIAS))
+        pays = customer != "AACUSTOMER" or rng.random() < 0.85
+        eligible = customer != "AACUSTOMER" or pays
+        if pays and customer == "AACUSTOMER":
+            user.record_payment(nbr, customer=customer)
+        plans.append(OrderPlan(nbr, customer, eligible))
+    return plans
+
+
+def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan]) -> None:
+    for p in plans:
+        if not p.eligible:
+            continue
+        shp = user.create_shipment(p.nbr)
+        packages = rng.randint(1, 2)
+        for k in range(packages):
+            user.add_package(shp, f"1Z{p.nbr}{k}", box="SMALL" if k == 0 else "LARGE")
+        user.confirm_shipment(shp)
+        inv = user.prepare_invoice(shp)
+        user.release_invoice(inv)
+        p.shipments.append(shp)
+        p.packages[shp] = packages
+        p.invoices.append(inv)
+        p.total = Decimal(str(val(user.order(p.nbr, "Totals"), "OrderTotal")))
+
+
+def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> None:
+    mag = MagentoViewer.from_endpoints(world.endpoints())
+    for p in plans:
+        orders = mag.orders_for(p.nbr)
+        if not p.eligible:
+            if orders:
+                report.wrong.append(f"{p.nbr}: not eligible but in Magento")
+            continue
+        if not orders:
+            report.missing.append(f"{p.nbr}: no Magento order")
+            continue
+        if len(orders) > 1:
+            report.doubled.append(f"{p.nbr}: {len(orders)} Magento orders")
+        order = orders[0]
+        if Decimal(str(order["grand_total"])) != p.total:
+            report.wrong.append(f"{p.nbr}: grand total {order['grand_total']} != {p.total}")
+        shipments = mag.shipments_of(int(order["entity_id"]))
+        invoices = mag.invoices_of(int(order["entity_id"]))
+        _count(report, p.nbr, "shipment", len(shipments), len(p.shipments))
+        _count(report, p.nbr, "invoice", len(invoices), len(p.invoices))
+        tracks = sum(len(s.get("tracks", [])) for s in shipments)
+        if shipments and tracks != sum(p.packages.values()):
+            report.wrong.append(f"{p.nbr}: {tracks} tracking numbers, expected {sum(p.packages.values())}")
+        if order.get("state") != "complete" and len(shipments) == len(p.shipments) and len(invoices) == len(p.invoices):
+            report.wrong.append(f"{p.nbr}: state {order.get('state')}, expected complete")
+
+
+def _count(report: ChaosReport, nbr: str, what: str, got: int, want: int) -> None:
+    if got > want:
+        report.doubled.append(f"{nbr}: {got} {what}s, expected {want}")
+    elif got < want:
+        report.missing.append(f"{nbr}: {got} {what}s, expected {want}")
+
+
+def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
+    """Faults are off: reconcile (lost pushes), settle, replay whatever sits in a DLQ, settle again."""
+    from amsync.data import queues
+    from amsync.services.operations import DLQ_SOURCES, message_group
+
+    assert world.runtime is not None
+    world.wait_settled(timeout)
+    for _ in range(2):
+        world.runtime.fire_schedule("ReconcilerFunction")
+        world.wait_settled(timeout)
+    ids = world.runtime.stack.physical_ids  # type: ignore[union-attr]
+    for dlq, source in DLQ_SOURCES.items():
+        if dlq in ids:
+            depth = queues.depth(ids[dlq])["visible"]
+            report.dlqd += depth
+            if depth:
+                report.replayed += queues.move_messages(ids[dlq], ids[source], group_of=message_group)
+    world.wait_settled(timeout)
+    world.runtime.fire_schedule("ReconcilerFunction")
+    world.wait_settled(timeout)
+
+
+def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
+    rng = random.Random(seed)
+    report = ChaosReport(orders=orders)
+    started = time.monotonic()
+    options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
+                           acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
+                           visibility_scale=0.01, magento_hang_s=6.0)
+    with LocalWorld(options) as world:
+        world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen
+        for sku in ITEMS:
+            for wh in ("RETAIL", "WHOLESALE"):
+                world.acumatica.set_on_hand(sku, wh, 1_000_000)
+        user = AcumaticaUser.from_endpoints(world.endpoints(), PatientTransport())
+        counter: Counter[str] = Counter()
+        originals = _inject(world, rng, counter, crash_rate)
+        try:
+            plans = _place(user, rng, orders)
+            _fulfil(user, rng, plans)
+            world.acumatica.wait_push_idle(timeout=120)
+        finally:
+            _calm(world, originals)
+        _drain(world, report, timeout=max(120.0, orders * 1.0))
+        _verify(world, plans, report)
+        assert world.runtime is not None
+        deliveries = world.acumatica.push.log_view()
+        report.pushes = len(world.acumatica.push.sent)
+        report.lost = sum(1 for d in deliveries if d["state"] == "dropped")
+        report.duplicates = len(deliveries) - report.pushes + report.lost
+        report.faults = sum(world.magento.faults.stats.values()) + sum(world.acumatica.faults.stats.values())
+        report.crashes = counter["crash"]
+        report.retries = sum(len(i.failed_ids) for i in world.runtime.invocations)
+        report.eligible = sum(p.eligible for p in plans)
+        user.close()
+    report.wall_s = time.monotonic() - started
+    if not quiet:
+        print_report(report)
+    return report
+
+
+def print_report(report: ChaosReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="amsync chaos")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for k, v in report.rows():
+        table.add_row(k, str(v))
+    console = Console(file=sys.__stdout__)
+    console.print(table)
+    for label, items in (("wrong", report.wrong), ("missing", report.missing), ("doubled", report.doubled)):
+        for item in items[:20]:
+            console.print(f"[red]{label}[/red] {item}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--crash-rate", type=float, default=0.02)
+    args = parser.parse_args()
+    import contextlib
+    from pathlib import Path
+
+    log = Path(".local/logs/chaos.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as sink, contextlib.redirect_stdout(sink):
+        report = run(args.orders, args.seed, args.crash_rate)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

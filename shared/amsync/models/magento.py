@@ -1,0 +1,109 @@
+"""Typed Magento records the connector reads (REST JSON of Magento 2.4, `customer-data-customer-interface`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class MagentoAddress(BaseModel):
+    """`customer-data-address-interface`: one address of a customer's address book."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    company: str | None = None
+    street: list[str] = Field(default_factory=list)
+    city: str | None = None
+    region_code: str | None = None
+    postcode: str | None = None
+    country_id: str | None = None
+    telephone: str | None = None
+    default_billing: bool = False
+    default_shipping: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> MagentoAddress:
+        region = data.get("region")
+        region_code = region.get("region_code") if isinstance(region, dict) else region
+        street = data.get("street")
+        lines = [s for s in (street if isinstance(street, list) else [street]) if _text(s)]
+        return cls(id=int(data["id"]) if data.get("id") is not None else None,
+                   firstname=_text(data.get("firstname")), lastname=_text(data.get("lastname")),
+                   company=_text(data.get("company")), street=[str(s).strip() for s in lines],
+                   city=_text(data.get("city")), region_code=_text(region_code), postcode=_text(data.get("postcode")),
+                   country_id=_text(data.get("country_id")), telephone=_text(data.get("telephone")),
+                   default_billing=bool(data.get("default_billing")),
+                   default_shipping=bool(data.get("default_shipping")))
+
+    def same_place(self, other: MagentoAddress) -> bool:
+        """The same postal address and recipient (two address-book entries may hold the same data)."""
+        keys = ("firstname", "lastname", "company", "street", "city", "region_code", "postcode", "country_id",
+                "telephone")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+class MagentoCustomer(BaseModel):
+    """`customer-data-customer-interface` as GET /V1/customers/{id} and customers/search return it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    email: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    group_id: int = 1
+    website_id: int = 1
+    store_id: int = 1
+    created_at: str = ""
+    updated_at: str = ""  # "YYYY-MM-DD HH:MM:SS" UTC, one-second resolution: the version the binding keeps
+    default_billing: str | None = None
+    default_shipping: str | None = None
+    addresses: list[MagentoAddress] = Field(default_factory=list)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> MagentoCustomer:
+        return cls(id=int(data["id"]), email=_text(data.get("email")), firstname=_text(data.get("firstname")),
+                   lastname=_text(data.get("lastname")), group_id=int(data.get("group_id") or 0),
+                   website_id=int(data.get("website_id") or 0), store_id=int(data.get("store_id") or 0),
+                   created_at=str(data.get("created_at") or ""), updated_at=str(data.get("updated_at") or ""),
+                   default_billing=_text(data.get("default_billing")),
+                   default_shipping=_text(data.get("default_shipping")),
+                   addresses=[MagentoAddress.from_api(a) for a in data.get("addresses") or []
+                              if isinstance(a, dict)])
+
+    def _default(self, ref: str | None, flag: str) -> MagentoAddress | None:
+        for a in self.addresses:
+            if (ref is not None and a.id is not None and str(a.id) == ref) or getattr(a, flag):
+                return a
+        return None
+
+    @property
+    def billing_address(self) -> MagentoAddress | None:
+        return self._default(self.default_billing, "default_billing")
+
+    @property
+    def shipping_address(self) -> MagentoAddress | None:
+        return self._default(self.default_shipping, "default_shipping")
+
+    @property
+    def phone(self) -> str | None:
+        """Magento keeps telephones on addresses: the default billing one, else the default shipping one."""
+        for a in (self.billing_address, self.shipping_address):
+            if a is not None and a.telephone:
+                return a.telephone
+        return None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(x for x in (self.firstname, self.lastname) if x)

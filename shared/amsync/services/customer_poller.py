@@ -1,0 +1,143 @@
+"""The customer poller: Magento customers changed since the watermark become one sync request each.
+
+Magento Open Source has no outbound webhooks, so a schedule asks ``customers/search`` for ``updated_at >= the
+watermark``, oldest change first, page by page (keyset: the next page starts at the last ``updated_at`` seen, so a
+customer changed while the poll pages is never skipped). The watermark is ``"<updated_at>|<ids>"``: the newest
+``updated_at`` handed on and the customers handed on at that very second (Magento's clock has one-second
+resolution; a ``gt`` would miss a customer saved later in the same second, a plain ``gteq`` re-sends the last one).
+It advances only past what was published, with a conditional write; a lease keeps two overlapping runs apart.
+A customer changed twice in one window is published once, and the consumer reads its latest data anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from calendar import timegm
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
+from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
+from amsync.models.messages import Kind, SyncRequest
+from amsync.models.settings import CustomerSyncPreferences
+from amsync.services.customer_sync import entity_key
+from amsync.services.log_rows import now, sync_row
+
+WATERMARK = "magento-customers"
+LEASE_KIND, LEASE_KEY = "poll", "magento-customers"
+
+
+class MagentoChanges(Protocol):
+    def customers_changed_since(self, since: str, page_size: int, current_page: int = 1) -> list[dict[str, Any]]: ...
+
+
+class PollerSettings(Protocol):
+    def customer_sync(self, fresh: bool = False) -> CustomerSyncPreferences: ...
+
+
+class PollerBinder(Protocol):
+    def watermark(self, name: str) -> str | None: ...
+    def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
+    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
+    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
+
+
+@dataclass
+class CustomerPollerPorts:
+    magento: MagentoChanges
+    settings: PollerSettings
+    binder: PollerBinder
+    publish: Callable[[list[SyncRequest]], None]
+    log: Callable[[list[LogEntry]], None]
+    lease_s: float = 150.0  # longer than one run may take (the function's timeout is 120 s)
+
+
+@dataclass
+class PollResult:
+    outcome: str  # "published" | "nothing" | "busy" | "moved" (another run advanced the watermark first)
+    published: list[int] = field(default_factory=list)
+    watermark: str | None = None
+
+
+def parse_watermark(value: str | None, initial: str) -> tuple[str, set[int]]:
+    if not value:
+        return initial, set()
+    stamp, _, ids = value.partition("|")
+    return stamp, {int(i) for i in ids.split(",") if i.strip()}
+
+
+def format_watermark(stamp: str, ids: set[int]) -> str:
+    return f"{stamp}|{','.join(str(i) for i in sorted(ids))}"
+
+
+def _epoch(stamp: str) -> int:
+    try:
+        return timegm(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return 0
+
+
+def changed_customers(magento: MagentoChanges, since: str, seen: set[int],
+                      prefs: CustomerSyncPreferences) -> list[dict[str, Any]]:
+    """Customers changed since the watermark, oldest change first, each once with its latest row."""
+    latest: dict[int, dict[str, Any]] = {}
+    cursor, page = since, 1
+    for _ in range(prefs.poll_max_customers // prefs.poll_page_size + 50):  # bounded even if Magento keeps changing
+        items = magento.customers_changed_since(cursor, prefs.poll_page_size, page)
+        for item in items:
+            cid, stamp = int(item["id"]), str(item.get("updated_at") or "")
+            if stamp == since and cid in seen:
+                continue  # handed on by an earlier run, unchanged since
+            latest.pop(cid, None)
+            latest[cid] = item  # a later row of the same customer replaces (and re-orders) the earlier one
+        if len(items) < prefs.poll_page_size or len(latest) >= prefs.poll_max_customers:
+            break
+        last = str(items[-1].get("updated_at") or "")
+        cursor, page = (cursor, page + 1) if last == cursor else (last, 1)
+    rows = sorted(latest.values(), key=lambda i: (str(i.get("updated_at") or ""), int(i["id"])))
+    return rows[:prefs.poll_max_customers]
+
+
+def next_watermark(since: str, seen: set[int], handed: list[dict[str, Any]]) -> str:
+    newest = max(str(i.get("updated_at") or "") for i in handed)
+    ids = {int(i["id"]) for i in handed if str(i.get("updated_at") or "") == newest}
+    return format_watermark(newest, ids | seen if newest == since else ids)
+
+
+def poll_customers(ports: CustomerPollerPorts) -> PollResult:
+    """One scheduled run: publish what changed, then advance the watermark past it."""
+    try:
+        ports.binder.mark_creating(LEASE_KIND, LEASE_KEY, ports.lease_s)
+    except (LeaseHeld, AlreadyBound):
+        return PollResult("busy")
+    try:
+        return _poll(ports)
+    finally:
+        ports.binder.release_creating(LEASE_KIND, LEASE_KEY)
+
+
+def _poll(ports: CustomerPollerPorts) -> PollResult:
+    prefs = ports.settings.customer_sync(fresh=True)
+    previous = ports.binder.watermark(WATERMARK)
+    since, seen = parse_watermark(previous, prefs.initial_watermark)
+    started = now()
+    handed = [i for i in changed_customers(ports.magento, since, seen, prefs)
+              if not prefs.website_ids or int(i.get("website_id") or 0) in prefs.website_ids]
+    if not handed:
+        return PollResult("nothing", watermark=previous)
+    requested = time.time()
+    requests = [SyncRequest(kind=Kind.CUSTOMER, key=str(i["id"]), source="reconciler",
+                            timestamp=_epoch(str(i.get("updated_at") or "")),
+                            hint={"updated_at": i.get("updated_at"), "website_id": i.get("website_id")},
+                            correlation_id=entity_key(int(i["id"])), requested_at=requested)
+                for i in handed]
+    ports.publish(requests)
+    ports.log([sync_row(Group.CUSTOMER, Action.PUBLISHER, Result.SUCCESS, notes=str(i.get("email") or f"#{i['id']}"),
+                        started=started, message=f"queued (Magento updated_at {i.get('updated_at')})",
+                        details={"request": r.model_dump(mode="json")}, entity_key=entity_key(int(i["id"])),
+                        correlation_id=r.correlation_id, direction=DIRECTION_M2A)
+               for i, r in zip(handed, requests, strict=True)])
+    value = next_watermark(since, seen, handed)
+    moved = not ports.binder.set_watermark(WATERMARK, value, previous)
+    return PollResult("moved" if moved else "published", [int(i["id"]) for i in handed], value)

@@ -1,0 +1,132 @@
+"""Reconciliation, DLQ and replay, resync, and the `amsync` CLI against the local world."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import E2E
+from typer.testing import CliRunner
+
+from amsync.data import queues
+from amsync.models.log import Result
+from amsync_cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def cli(e2e: E2E, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `amsync --local ...` in a folder whose .local/endpoints.json points at this module's world."""
+    e2e.world.write_endpoints(tmp_path / ".local" / "endpoints.json")
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> Any:
+        from amsync_cli import main
+
+        main._state.clear()
+        return runner.invoke(app, ["--local", *args], catch_exceptions=False)
+    return run
+
+
+def _paid_order(e2e: E2E) -> str:
+    nbr = e2e.acu.create_order()
+    e2e.acu.record_payment(nbr)
+    return nbr
+
+
+def test_reconciler_finds_an_order_whose_pushes_were_lost(e2e: E2E) -> None:
+    # Given Acumatica loses every push for a paid order
+    e2e.world.acumatica.set_push_faults(drop_rate=1.0)
+    try:
+        nbr = _paid_order(e2e)
+        e2e.settle()
+    finally:
+        e2e.world.acumatica.set_push_faults(drop_rate=0.0)
+    assert e2e.mag.orders_for(nbr) == []
+    # When the reconciler's schedule fires
+    result = e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    # Then it handed the order on and the order synced, once
+    assert result["streams"]["orders"]["published"] >= 1
+    assert len(e2e.mag.orders_for(nbr)) == 1
+    assert any("reconciler" in r.message for r in e2e.rows(nbr))
+    # and a second run hands nothing more on for it
+    again = e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    assert again["streams"]["orders"]["published"] == 0
+    assert len(e2e.mag.orders_for(nbr)) == 1
+
+
+def test_a_record_that_keeps_failing_lands_in_its_dlq_with_its_last_error_then_replays(e2e: E2E, cli: Any) -> None:
+    # Given Magento fails every create with a 500
+    e2e.world.magento.faults.add({"path": r"/orders/create$", "method": "PUT", "error_rate": 1.0,
+                                  "error_status": 500})
+    try:
+        nbr = _paid_order(e2e)
+        dlq = e2e.runtime.stack.physical_ids["MagentoOrderDLQ"]
+        deadline = time.monotonic() + 90
+        while queues.depth(dlq)["visible"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        e2e.world.magento.faults.clear()
+    # Then after maxReceiveCount attempts the write waits in the DLQ, and the log says why
+    assert queues.depth(dlq)["visible"] == 1
+    failures = [r for r in e2e.rows(nbr) if r.result == Result.FAILURE]
+    assert len(failures) == 5 and "Internal Error" in failures[-1].message
+    listed = cli("--json", "dlq", "list", "MagentoOrderDLQ")
+    rows = json.loads(listed.output)
+    assert listed.exit_code == 0 and [r["Entity"] for r in rows] == [nbr] and "Internal Error" in rows[0]["Last error"]
+    # When it is replayed (by entity) once Magento is healthy
+    replayed = cli("dlq", "replay", "MagentoOrderDLQ", "--entity", nbr)
+    assert replayed.exit_code == 0 and "replayed 1 message" in replayed.output
+    e2e.settle()
+    # Then the order exists once; replaying the (now empty) DLQ again changes nothing
+    assert len(e2e.mag.orders_for(nbr)) == 1
+    assert "replayed 0 message" in cli("dlq", "replay", "MagentoOrderDLQ").output
+    assert len(e2e.mag.orders_for(nbr)) == 1
+
+
+def test_cli_resync_logs_and_show(e2e: E2E, cli: Any) -> None:
+    # Given a synced order
+    nbr = _paid_order(e2e)
+    e2e.settle()
+    # When it is resynced twice from the command line
+    for _ in range(2):
+        res = cli("resync", "order", nbr)
+        assert res.exit_code == 0 and "queued 1 sync request" in res.output
+    e2e.settle()
+    # Then nothing is created twice
+    assert len(e2e.mag.orders_for(nbr)) == 1
+    # and the log can be filtered like the walkthrough's grid, and one entry shown with its details
+    out = cli("--json", "logs", "--entity", nbr, "--group", "Order", "--action", "Create", "--result", "Success")
+    rows = json.loads(out.output)
+    assert out.exit_code == 0 and len(rows) == 1 and rows[0]["Notes"] == nbr and rows[0]["Entity Id"]
+    shown = cli("logs", "show", rows[0]["Log Id"])
+    assert shown.exit_code == 0 and '"ext_order_id": "' + nbr in shown.output.replace("\n", "")
+    recent = json.loads(cli("--json", "logs", "--since", "1h", "--action", "Publisher").output)
+    assert recent and all(r["Action"] == "Publisher" for r in recent)
+    raw = json.loads(cli("--json", "logs", "--side", "acumatica", "--limit", "5").output)
+    assert raw and all("Action Type" in r for r in raw)
+
+
+def test_cli_mappings_preferences_and_status(e2e: E2E, cli: Any) -> None:
+    listed = json.loads(cli("--json", "mappings", "ship-via", "list").output)
+    assert {m["ship_via"] for m in listed} >= {"UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"}
+    assert cli("mappings", "ship-via", "set", "ship_via=DHL", "carrier_code=flatrate", "method_code=flatrate",
+               "title=Flat Rate - Fixed").exit_code == 0
+    assert cli("mappings", "ship-via", "rm", "DHL#all").exit_code == 0
+    assert cli("mappings", "ship-via", "rm", "DHL#all").exit_code == 1  # gone already: scripts can tell
+    assert cli("mappings", "ship-via", "set", "nonsense").exit_code == 2  # wrong input
+    schema = cli("mappings", "update-schema")
+    assert "LOCAL" in schema.output and "freeshipping_freeshipping" in schema.output
+    assert cli("preferences", "set", "sync_if_paid=false").exit_code == 0
+    assert json.loads(cli("preferences", "show").output)["sync_if_paid"] is False
+    assert cli("preferences", "set", "sync_if_paid=true").exit_code == 0
+    assert cli("preferences", "set", "no_such=1").exit_code == 2
+    status = cli("status")
+    assert status.exit_code == 0 and "MagentoOrderDLQ" in status.output and "failures today" in status.output
+    assert cli("logs", "show", "123").exit_code == 2

@@ -1,0 +1,358 @@
+"""Webhook intake without AWS: what each Acumatica push becomes (issues: order sync intake, webhook security)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from amsync.models.log import Action, LogEntry, Side
+from amsync.models.messages import Kind, SyncRequest
+from amsync.models.settings import DEFAULT_QUERIES
+from amsync.services import intake
+from amsync.services.intake import WebhookSecret, handle_push
+
+HEADER = "X-AMSync-Key"
+CURRENT = "test-webhook-secret-1"
+PREVIOUS = "test-webhook-secret-0"
+GOOD = {HEADER: CURRENT, "Content-Type": "application/json"}
+NOW = 1_742_462_544.5
+TICKS = 638780593445170000
+
+
+class FakePorts:
+    """IntakePorts in memory: what was published, logged and marked seen."""
+
+    def __init__(self, values: tuple[str, ...] = (CURRENT, PREVIOUS)) -> None:
+        self._secret = WebhookSecret(HEADER, values)
+        self.published: list[SyncRequest] = []
+        self.logged: list[LogEntry] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.publish_error: Exception | None = None
+
+    def secret(self) -> WebhookSecret:
+        return self._secret
+
+    def query_kinds(self) -> Mapping[str, Kind]:
+        return DEFAULT_QUERIES
+
+    def push_seen(self, query: str, push_id: str) -> bool:
+        return (query, push_id) in self.seen
+
+    def mark_push_seen(self, query: str, push_id: str) -> None:
+        self.seen.add((query, push_id))
+
+    def publish(self, requests: list[SyncRequest]) -> None:
+        if self.publish_error:
+            raise self.publish_error
+        self.published.extend(requests)
+
+    def log(self, entries: list[LogEntry]) -> None:
+        self.logged.extend(entries)
+
+
+def _push(inserted: list[dict[str, Any]] | None = None, deleted: list[dict[str, Any]] | None = None, *,
+          query: str = "AMSync-SalesOrders", push_id: str = "3f1c2a9e-7d41-4c55-9a3b-0c2e5d7f8a61") -> dict[str, Any]:
+    return {"Inserted": inserted or [], "Deleted": deleted or [], "Query": query, "CompanyId": "MyStore",
+            "Id": push_id, "TimeStamp": TICKS, "AdditionalInfo": {"PXPerformanceInfoStartTime": "03/20/2025 09:22:24"}}
+
+
+def _post(ports: FakePorts, doc: Any, headers: Mapping[str, str] = GOOD, *, raw: bytes | None = None,
+          max_bytes: int = 256 * 1024) -> intake.IntakeResult:
+    body = raw if raw is not None else json.dumps(doc).encode()
+    return handle_push(headers, body, ports, max_bytes=max_bytes, now=lambda: NOW)
+
+
+def _order(nbr: str, status: str = "Open", order_type: str = "SO", **extra: Any) -> dict[str, Any]:
+    return {"OrderType": order_type, "OrderNbr": nbr, "Status": status, "CustomerRefNbr": "MAG-100000123",
+            "CuryOrderTotal": 129.90, **extra}
+
+
+def _nested(depth: int) -> Any:
+    inner: Any = 1
+    for _ in range(depth):
+        inner = {"k": inner}
+    return inner
+
+
+def _no_secret(entries: list[LogEntry]) -> None:
+    for e in entries:
+        text = e.model_dump_json()
+        assert CURRENT not in text and PREVIOUS not in text, text[:300]
+
+
+# ---------------------------------------------------------------------------------------------- accepted posts
+
+def test_a_real_format_post_with_several_rows_gives_one_request_per_record_with_trimmed_keys() -> None:
+    # Given Acumatica's own format: three rows, fixed-width keys padded with spaces, two of them the same order
+    ports = FakePorts()
+    doc = _push([_order("SOT00024  ", order_type="SO "), _order("SOT00025 "), _order("SOT00024", "Completed")])
+    # When it is posted
+    result = _post(ports, doc)
+    # Then 202 with one request per changed record, keys trimmed, the push's identity carried along
+    assert result.status == 202 and result.body == {"status": "accepted", "published": 2}
+    assert ports.published == result.requests
+    assert [(r.kind, r.key, r.order_key) for r in ports.published] == [
+        (Kind.ORDER, "SO/SOT00024", None), (Kind.ORDER, "SO/SOT00025", None)]
+    first = ports.published[0]
+    assert first.source == "push" and first.push_id == doc["Id"] and first.query == "AMSync-SalesOrders"
+    assert first.timestamp == TICKS and first.requested_at == NOW and first.correlation_id == "SO/SOT00024"
+    assert not first.deleted_only and first.hint["OrderNbr"] == "SOT00024  "  # the row, as it came, is a hint
+    # and the push is marked seen on (Query, Id)
+    assert ports.seen == {("AMSync-SalesOrders", doc["Id"])}
+
+
+def test_the_walkthrough_variant_is_read_as_inserted_rows() -> None:
+    # Given the shape the walkthrough's connector log shows: a named row list, "ID" and a string "Time Stamp"
+    ports = FakePorts()
+    doc = {"orders": [{"OrderID": "SOT00024", "OrderType": "SO", "CustomerID": "AACUSTOMER", "Email": "ap@altaace.com",
+                       "Status": "Open", "Branch": "PRODWHOLE", "LastModifiedOn": "2023-10-27T00:00:00",
+                       "isB2B": False, "isStaffCustomer": False}],
+           "Query": "SALESORDER STATUS", "CompanyId": "Company", "ID": "b5344897-027e-4d59-b5c3-1bd09f47b9f9",
+           "Time Stamp": "133428739107273074",
+           "AdditionalInfo": {"PPXPerformanceInfoStartTime": "10/27/2023 12:00:00 AM"}}
+    result = _post(ports, doc)
+    assert result.status == 202 and result.body["published"] == 1
+    [req] = ports.published
+    assert (req.kind, req.key, req.push_id, req.timestamp) == (
+        Kind.ORDER, "SO/SOT00024", "b5344897-027e-4d59-b5c3-1bd09f47b9f9", 133428739107273074)
+    assert ports.seen == {("SALESORDER STATUS", "b5344897-027e-4d59-b5c3-1bd09f47b9f9")}
+
+
+def test_an_update_pair_is_one_request_built_from_the_new_row() -> None:
+    ports = FakePorts()
+    result = _post(ports, _push([_order("SOT00024", "Completed")], [_order("SOT00024 ", "Open")]))
+    assert result.body["published"] == 1
+    [req] = ports.published
+    assert req.key == "SO/SOT00024" and not req.deleted_only and req.hint["Status"] == "Completed"
+
+
+def test_a_lone_deleted_row_is_a_re_read_not_a_deletion() -> None:
+    # Given the Deleted half of an update pair that arrived in a post of its own
+    ports = FakePorts()
+    result = _post(ports, _push(deleted=[_order("SOT00024", "Open")]))
+    # Then one request flagged deleted_only (consumers re-read the record), and its Publisher row says so
+    [req] = ports.published
+    assert result.status == 202 and req.key == "SO/SOT00024" and req.deleted_only
+    publisher = [e for e in ports.logged if e.action is Action.PUBLISHER]
+    assert [e.message for e in publisher] == ["re-read requested (Deleted row without its Inserted half)"]
+
+
+def test_payment_rows_become_order_requests_for_the_applied_order() -> None:
+    # Given a payment update pair applied to SOT00024, another payment on the same order, one applied to no order
+    ports = FakePorts()
+    pay = {"Type": "Payment", "ReferenceNbr": "AR005139 ", "OrderType": "SO", "OrderNbr": "SOT00024 ",
+           "Status": "Closed"}
+    doc = _push([pay, {**pay, "ReferenceNbr": "AR005140"}, {"Type": "Prepayment", "ReferenceNbr": "AR005141"},
+                 {"DocType": "Payment", "ReferenceNbr": "AR005142", "OrderID": "SOT00030"}],
+                [{**pay, "Status": "Open"}], query="AMSync-Payments")
+    result = _post(ports, doc)
+    # Then one order request per applied order (the order's eligibility may have changed), none for the loose one
+    assert result.status == 202 and result.body["published"] == 2
+    assert [(r.kind, r.key, r.order_key, r.deleted_only) for r in ports.published] == [
+        (Kind.ORDER, "SO/SOT00024", None, False), (Kind.ORDER, "SO/SOT00030", None, False)]
+    assert ports.published[0].hint["via"] == "payment"
+
+
+@pytest.mark.parametrize(("query", "row", "kind", "key", "order_key"), [
+    ("AMSync-Shipments", {"ShipmentNbr": "000123 ", "OrderType": "SO", "OrderNbr": "SOT00024"},
+     Kind.SHIPMENT, "000123", "SO/SOT00024"),
+    ("AMSync-SalesInvoices", {"Type": "Credit Memo", "ReferenceNbr": "AR012116", "OrderNbr": "SOT00024"},
+     Kind.INVOICE, "Credit Memo/AR012116", "SO/SOT00024"),
+    ("AMSync-StockAvailability", {"InventoryID": "WATER2809 ", "WarehouseID": "RETAIL    ", "QtyOnHand": 263},
+     Kind.STOCK, "WATER2809/RETAIL", None),
+    ("AMSync-StockAvailability", {"InventoryID": "AALEGO500 ", "SiteID": 7}, Kind.STOCK, "AALEGO500/7", None),
+])
+def test_each_query_maps_to_its_kind_and_key(query: str, row: dict[str, Any], kind: Kind, key: str,
+                                             order_key: str | None) -> None:
+    ports = FakePorts()
+    assert _post(ports, _push([row], query=query)).status == 202
+    [req] = ports.published
+    assert (req.kind, req.key, req.order_key) == (kind, key, order_key)
+
+
+def test_the_same_push_again_is_a_duplicate_and_publishes_nothing() -> None:
+    ports = FakePorts()
+    doc = _push([_order("SOT00024")])
+    assert _post(ports, doc).body == {"status": "accepted", "published": 1}
+    logged = len(ports.logged)
+    # When Acumatica resends it (same Query and Id, even with the query's key padded)
+    again = _post(ports, doc)
+    # Then 202 "duplicate", nothing more published, and the resend logged
+    assert again.status == 202 and again.body == {"status": "duplicate", "published": 0} and again.requests == []
+    assert len(ports.published) == 1
+    [dup] = ports.logged[logged:]
+    assert dup.level == "INFO" and "duplicate of an accepted push" in dup.message
+    # while the same Id under another query is another notification
+    assert _post(ports, {**doc, "Query": "AMSync-Shipments", "Inserted": [{"ShipmentNbr": "000123"}]}).body == {
+        "status": "accepted", "published": 1}
+
+
+def test_a_failed_publish_is_not_marked_seen_so_the_resend_is_processed() -> None:
+    ports = FakePorts()
+    ports.publish_error = RuntimeError("SQS is down")
+    with pytest.raises(RuntimeError):
+        _post(ports, _push([_order("SOT00024")]))
+    assert ports.seen == set()
+    ports.publish_error = None
+    assert _post(ports, _push([_order("SOT00024")])).body == {"status": "accepted", "published": 1}
+
+
+def test_the_accepted_post_is_logged_raw_with_its_json_and_a_publisher_row_per_request() -> None:
+    ports = FakePorts()
+    doc = _push([_order("SOT00024"), _order("SOT00025")])
+    raw = json.dumps(doc).encode()
+    _post(ports, doc, raw=raw)
+    raw_entry, *publishers = ports.logged
+    assert raw_entry.side is Side.ACUMATICA and raw_entry.level == "INFO" and raw_entry.action_type == "Order Sync"
+    assert raw_entry.message == raw.decode() and raw_entry.details == {"push": doc}
+    assert raw_entry.entity_key == "SOT00024"
+    assert [(e.side, e.action, e.notes, e.message) for e in publishers] == [
+        (Side.MAGENTO, Action.PUBLISHER, "SOT00024", "queued"), (Side.MAGENTO, Action.PUBLISHER, "SOT00025", "queued")]
+    assert publishers[0].details["request"]["key"] == "SO/SOT00024"
+    _no_secret(ports.logged)
+
+
+# ---------------------------------------------------------------------------------------------- the secret
+
+@pytest.mark.parametrize(("presented", "accepted"), [
+    (CURRENT, True), (PREVIOUS, True), ("test-webhook-secret-2", False), ("", False), (CURRENT.upper(), False),
+    (f" {CURRENT} ", False), (f"{CURRENT},{PREVIOUS}", False), ("tëst-webhook-secret-1", False),
+])
+def test_both_live_secrets_are_accepted_and_both_are_compared_every_time(
+        monkeypatch: pytest.MonkeyPatch, presented: str, accepted: bool) -> None:
+    compared: list[bytes] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append(b)
+        return real(a, b)
+
+    monkeypatch.setattr(intake.hmac, "compare_digest", spy)
+    ports = FakePorts()
+    result = _post(ports, _push([_order("SOT00024")]), {HEADER.lower(): presented})
+    assert (result.status == 202) is accepted
+    # every live value is compared, whichever matches (or none): timing tells nothing
+    assert compared == [CURRENT.encode(), PREVIOUS.encode()]
+    if not accepted:
+        assert result.status == 401 and result.body == {"error": "the X-AMSync-Key header does not match the "
+                                                                  "configured secret"}
+        assert ports.published == [] and ports.seen == set()
+
+
+def test_one_live_secret_only_compares_that_one() -> None:
+    secret = WebhookSecret.from_secret({"header": HEADER, "current": CURRENT, "previous": ""})
+    assert secret.values == (CURRENT,)
+    with pytest.raises(ValueError, match="needs 'header' and 'current'"):
+        WebhookSecret.from_secret({"header": HEADER, "current": ""})
+
+
+@pytest.mark.parametrize(("headers", "body", "status", "reason"), [
+    ({}, None, 401, "missing the X-AMSync-Key header"),
+    ({"Authorization": f"Bearer {CURRENT}"}, None, 401, "missing the X-AMSync-Key header"),
+    ({HEADER: "nope"}, None, 401, "does not match"),
+    ({HEADER: "nope", HEADER.lower(): CURRENT}, None, 401, "sent more than once"),
+    ({HEADER: "nope"}, {**_push([_order("SOT1")]), HEADER: CURRENT}, 401, "does not match"),
+    ({}, {"secret": CURRENT, "note": f"my key is {CURRENT} and {PREVIOUS}"}, 401, "missing"),
+    (GOOD, {**_push([_order("SOT1")]), "Query": f"q-{CURRENT}"}, 422, "unknown query 'q-***'"),
+    (GOOD, {**_push([_order("SOT1")]), "Note": CURRENT}, 422, "Note: Extra inputs are not permitted"),
+])
+def test_a_rejected_post_is_logged_at_error_without_the_secret_anywhere(
+        headers: dict[str, str], body: Any, status: int, reason: str) -> None:
+    ports = FakePorts()
+    result = _post(ports, body or _push([_order("SOT1")]), headers)
+    assert result.status == status and reason in result.body["error"]
+    assert CURRENT not in result.body["error"]
+    assert ports.published == [] and ports.seen == set()
+    [entry] = ports.logged
+    assert entry.level == "ERROR" and entry.side is Side.ACUMATICA and entry.action_type == "Rejected push"
+    assert entry.message == f"HTTP {status}: {result.body['error']}"
+    assert entry.details["status"] == status and "body_head" in entry.details
+    assert all(CURRENT not in n for n in entry.details["header_names"])
+    _no_secret(ports.logged)
+
+
+def test_the_secret_is_scrubbed_even_where_the_logged_head_of_the_body_is_cut() -> None:
+    ports = FakePorts()
+    # Given a secret that straddles the cut of the logged head (at LOG_HEAD characters)
+    raw = b'{"pad": "' + b"x" * (intake.LOG_HEAD - 15) + CURRENT.encode() + b"y" * 500 + b'"}'
+    _post(ports, None, {}, raw=raw)
+    [entry] = ports.logged
+    head = entry.details["body_head"]
+    assert "x***y" in head and len(head) == intake.LOG_HEAD
+    assert "test-w" not in head
+
+
+def test_the_secret_in_an_accepted_post_is_not_logged() -> None:
+    ports = FakePorts()
+    doc = _push([_order("SOT00024", Comment=f"key {CURRENT}")])
+    assert _post(ports, doc).status == 202
+    _no_secret(ports.logged)
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize(("raw", "status", "reason"), [
+    (b"", 400, "not valid JSON"),
+    (b'{"Query": "AMSync-SalesOrders", "Query": "x"}', 400, "duplicate key 'Query'"),
+    (json.dumps(_push([_order("SOT1")])).replace('"Open"', "NaN").encode(), 400, "NaN is not a number"),
+    (json.dumps(_push([_order("SOT1")])).replace('"Open"', "1e400").encode(), 400, "not finite"),
+    (json.dumps(_push([_order("SOT1")])).replace('"Open"', "1" * 30).encode(), 400, "integer of 30 digits"),
+    (json.dumps(_push([_order("SOT1")])).replace("Open", "\\udc00").encode(), 400, "lone surrogate (U+DC00)"),
+    (json.dumps(_push([_order("SOT1")])).replace("Open", "\\u0007").encode(), 400,
+     "control character (U+0007) at body.Inserted[0].Status"),
+    (json.dumps(_push([_order("SOT1")])).encode().replace(b"Open", b"\xc3\x28"), 400, "body is not UTF-8"),
+    (b"\xef\xbb\xbf{}", 400, "byte-order mark"),
+    (b"[" * 5000 + b"]" * 5000, 400, "nested deeper than 10 levels"),
+    (json.dumps({**_push([_order("SOT1")]), "AdditionalInfo": _nested(10)}).encode(), 400,
+     "nested deeper than 10 levels (at body.AdditionalInfo.k.k.k.k.k.k.k.k.k)"),
+    (b"[]", 422, "the body must be a JSON object"),
+    (json.dumps(_push()).encode(), 422, "no Inserted or Deleted rows"),
+    (json.dumps(_push([{"OrderType": "SO", "Status": "Open"}])).encode(), 422,
+     "Inserted[0] has no OrderNbr or OrderID value (query 'AMSync-SalesOrders')"),
+    (json.dumps(_push([_order("SO1' OR '1'='1")])).encode(), 422, "OrderNbr value \"SO1' OR '1'='1\" is not"),
+    (json.dumps(_push([_order("SOT1", order_type="S/O")])).encode(), 422, "OrderType value 'S/O' is not"),
+    (json.dumps(_push([_order("SOT1")], query="AMSync-Customers")).encode(), 422, "unknown query 'AMSync-Customers'"),
+    (json.dumps(_push([_order("SOT1")], push_id="a b")).encode(), 422, "Id: String should match pattern"),
+    (json.dumps({**_push([_order("SOT1")]), "TimeStamp": "１２３"}).encode(), 422, "TimeStamp must be an integer"),
+    (json.dumps({**_push([_order("SOT1")]), "TimeStamp": 2**63}).encode(), 422, "TimeStamp"),
+    (json.dumps(_push([_order(f"S{i}") for i in range(1001)])).encode(), 422, "more than 1000 rows"),
+    (json.dumps(_push([_order("SOT1", Note="n" * 17_000)])).encode(), 422, "bytes (limit 16000 bytes)"),
+    (json.dumps(_push([_order("SOT1", **{"Bad;Name": 1})])).encode(), 422, "invalid column name 'Bad;Name'"),
+])
+def test_bad_input_gets_a_4xx_with_a_clear_reason_is_logged_and_publishes_nothing(
+        raw: bytes, status: int, reason: str) -> None:
+    ports = FakePorts()
+    result = _post(ports, None, raw=raw)
+    assert result.status == status and reason in result.body["error"], result.body
+    assert ports.published == [] and ports.seen == set() and result.requests == []
+    [entry] = ports.logged
+    assert entry.level == "ERROR" and entry.message == f"HTTP {status}: {result.body['error']}"
+
+
+def test_the_size_limit_is_checked_before_parsing() -> None:
+    ports = FakePorts()
+    raw = json.dumps(_push([_order("SOT1")])).encode()
+    result = _post(ports, None, raw=raw, max_bytes=len(raw) - 1)
+    assert result.status == 413 and result.body == {
+        "error": f"body of {len(raw)} bytes is over the {len(raw) - 1}-byte limit"}
+    assert ports.published == []
+    assert ports.logged[0].details["body_bytes"] == len(raw)
+
+
+def test_the_secret_is_checked_before_the_body() -> None:
+    ports = FakePorts()
+    result = _post(ports, None, {HEADER: "nope"}, raw=b"x" * 1000, max_bytes=10)
+    assert result.status == 401
+
+
+def test_a_large_valid_post_fits_the_queue_batches() -> None:
+    # Given 1000 rows at the row size limit: every request's message stays far below SQS's 256 KB batch limit
+    ports = FakePorts()
+    rows = [_order(f"SOT{i:05d}", Note="n" * 900) for i in range(100)]
+    result = _post(ports, _push(rows), max_bytes=10**7)
+    assert result.status == 202 and result.body["published"] == 100
+    assert max(len(r.model_dump_json()) for r in ports.published) < 25_000
