@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import reconciler_ports
+from amsync.composition import reconciler_ports, release_sessions
 from amsync.config import Settings
-from amsync.consumer import after_invocation
 from amsync.observability import logger, metrics
 from amsync.services.reconciler import reconcile
 
 settings = Settings.from_env()
 ports = reconciler_ports(settings)
+end_invocation = release_sessions(ports)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         report = reconcile(ports)
     finally:
-        after_invocation()
+        end_invocation()
     metrics.add_metric(name="ReconcilerPublished", unit="Count", value=report.published)
     metrics.add_metric(name="ReconcilerLagSeconds", unit="Seconds", value=report.lag_seconds)
     summary = {name: {"read": s.read, "published": s.published, "watermark": s.watermark}

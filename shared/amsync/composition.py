@@ -9,7 +9,6 @@ from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities
 from amsync.adapters.errors import RateLimited
 from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
-from amsync.consumer import AFTER_INVOCATION
 from amsync.data import queues
 from amsync.data.bindings import Binder
 from amsync.data.connector_log import ConnectorLog
@@ -107,8 +106,29 @@ def acumatica_client(settings: Settings) -> AcumaticaClient:
                              credentials=lambda: get_json_secret(settings.acumatica_secret_name),
                              connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
                              on_call=record_api_call, seats=seats, keep_session=keep)
-    AFTER_INVOCATION.append(client.end_invocation)
     return client
+
+
+def release_sessions(*holders: object) -> Callable[[], None]:
+    """The end-of-invocation step of a handler: every Acumatica client in its ports ends its session if its
+    policy says so (per_invocation), giving the licence seat back."""
+    clients: list[AcumaticaClient] = []
+
+    def collect(obj: object, depth: int = 0) -> None:
+        if isinstance(obj, AcumaticaClient):
+            if all(c is not obj for c in clients):
+                clients.append(obj)
+        elif depth < 3 and hasattr(obj, "__dict__") and not isinstance(obj, type):
+            for value in vars(obj).values():
+                collect(value, depth + 1)
+
+    for h in holders:
+        collect(h)
+
+    def end() -> None:
+        for c in clients:
+            c.end_invocation()
+    return end
 
 
 def magento_client(settings: Settings, store_code: str = "default") -> MagentoClient:

@@ -26,20 +26,10 @@ from amsync.data.queues import change_visibility
 from amsync.observability import logger, metrics
 
 MAX_BACKOFF_S = 900
-# Run after every invocation (e.g. an Acumatica client giving its licence seat back when seats are scarce).
-AFTER_INVOCATION: list[Callable[[], None]] = []
 
 
 class NotReady(Exception):
     """The record cannot be handled yet (e.g. a shipment whose order is not in Magento): try again later."""
-
-
-def after_invocation() -> None:
-    for hook in AFTER_INVOCATION:
-        try:
-            hook()
-        except Exception:
-            logger.exception("after-invocation hook failed")
 
 
 def backoff_seconds(receive_count: int, base: int, retry_after: float | None = None) -> int:
@@ -49,8 +39,9 @@ def backoff_seconds(receive_count: int, base: int, retry_after: float | None = N
 
 
 def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], None], *, queue_url: str,
-            fifo: bool, retry_base_s: int) -> dict[str, Any]:
-    """Run ``handle`` on every record; return Lambda's partial batch response."""
+            fifo: bool, retry_base_s: int, after: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Run ``handle`` on every record; return Lambda's partial batch response. ``after`` runs at the end of the
+    invocation whatever happened (e.g. giving an Acumatica licence seat back when seats are scarce)."""
     retry_after: dict[str, float] = {}
 
     def record_handler(record: SQSRecord) -> None:
@@ -74,7 +65,11 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
     except BatchProcessingError:
         response = {"batchItemFailures": [{"itemIdentifier": mid} for mid in records]}
     finally:
-        after_invocation()
+        if after is not None:
+            try:
+                after()
+            except Exception:
+                logger.exception("end-of-invocation cleanup failed")
     failures = response.get("batchItemFailures", [])
     if failures:
         metrics.add_metric(name="Retried", unit="Count", value=len(failures))

@@ -33,6 +33,9 @@ LOGIN_LIMIT_TEXT = "API Login Limit"
 def _error_message(body: Any, fallback: str) -> str:
     """Acumatica's words: the HttpError's exceptionMessage, or the per-field errors of a 422 record."""
     if isinstance(body, dict):
+        if "error_description" in body or (isinstance(body.get("error"), str) and len(body) <= 3):
+            # the OAuth token endpoint's shape: {"error": "invalid_grant", "error_description": "..."}
+            return f"{body.get('error')}: {body.get('error_description', '')}".strip(": ")
         if body.get("exceptionMessage") or body.get("message"):
             return str(body.get("exceptionMessage") or body.get("message"))
         fields = list(_field_errors(body))
