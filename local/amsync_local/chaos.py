@@ -56,6 +56,7 @@ class ChaosReport:
     wrong: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
+    dlq_left: list[str] = field(default_factory=list)  # still in a DLQ after the replay, listed with its body
     wall_s: float = 0.0
 
     @property
@@ -67,7 +68,8 @@ class ChaosReport:
                 ("duplicates", self.duplicates), ("lost", self.lost), ("faults injected", self.faults),
                 ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
                 ("replayed", self.replayed), ("wrong", len(self.wrong)), ("missing", len(self.missing)),
-                ("doubled", len(self.doubled)), ("wall time (s)", round(self.wall_s, 1))]
+                ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
+                ("wall time (s)", round(self.wall_s, 1))]
 
 
 class PatientTransport(httpx.HTTPTransport):
@@ -155,12 +157,19 @@ def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan]) -> 
 
 
 def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> None:
+    from amsync.data.connector_log import ConnectorLog
+    from amsync.models.log import Result
+
+    assert world.runtime is not None
+    log = ConnectorLog(world.runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"])
     mag = MagentoViewer.from_endpoints(world.endpoints())
     for p in plans:
         orders = mag.orders_for(p.nbr)
         if not p.eligible:
             if orders:
                 report.wrong.append(f"{p.nbr}: not eligible but in Magento")
+            if not any(e.result == Result.SKIPPED and "not eligible" in e.message for e in log.timeline(p.nbr)):
+                report.wrong.append(f"{p.nbr}: not eligible, but no Skipped row with the reason")
             continue
         if not orders:
             report.missing.append(f"{p.nbr}: no Magento order")
@@ -208,6 +217,10 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     world.wait_settled(timeout)
     world.runtime.fire_schedule("ReconcilerFunction")
     world.wait_settled(timeout)
+    for dlq in DLQ_SOURCES:
+        if dlq in ids:
+            for m in queues.peek(ids[dlq], 50):
+                report.dlq_left.append(f"{dlq}: {m['body']!s:.200}")
 
 
 def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
@@ -216,7 +229,8 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     started = time.monotonic()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
                            acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
-                           visibility_scale=0.01, magento_hang_s=6.0)
+                           visibility_scale=0.01, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
+                           push_workers=4)
     with LocalWorld(options) as world:
         world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen
         for sku in ITEMS:
@@ -260,7 +274,8 @@ def print_report(report: ChaosReport) -> None:
         table.add_row(k, str(v))
     console = Console(file=sys.__stdout__)
     console.print(table)
-    for label, items in (("wrong", report.wrong), ("missing", report.missing), ("doubled", report.doubled)):
+    for label, items in (("wrong", report.wrong), ("missing", report.missing), ("doubled", report.doubled),
+                         ("in a DLQ", report.dlq_left)):
         for item in items[:20]:
             console.print(f"[red]{label}[/red] {item}")
 

@@ -165,7 +165,7 @@ class LocalRuntime:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support": see stack.py
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::Url")
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::")  # moto skips: see stack.py
 
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acumatica_sim import AcumaticaSimulator
+from acumatica_sim import AcumaticaSimulator, SimConfig
 from acumatica_sim import config as acu_config
 from amsync_local.runtime import LocalRuntime
 from amsync_local.template import PROJECT_ROOT
@@ -44,6 +44,7 @@ class WorldOptions:
     oauth: bool = True
     http_timeout_s: float = 5.0
     create_lease_s: float = 8.0  # > http_timeout_s
+    push_workers: int = 1  # Acumatica's push delivery threads (more = faster, order no longer kept)
     magento_hang_s: float = 8.0  # > http_timeout_s: how long an injected timeout keeps the client waiting
     stack_name: str = "amsync-local"
     function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
@@ -55,7 +56,9 @@ class LocalWorld:
         self.options = options or WorldOptions()
         self.webhook_secret = secrets.token_urlsafe(24)
         o = self.options
-        self.acumatica = AcumaticaSimulator(host=o.host, port=o.acumatica_port)
+        acu_config = SimConfig()
+        acu_config.push.workers = o.push_workers
+        self.acumatica = AcumaticaSimulator(acu_config, host=o.host, port=o.acumatica_port)
         # a dropped answer hangs past the connector's timeout, then the connection is released
         self.magento = MagentoSimulator(host=o.host, port=o.magento_port, hang_seconds=o.magento_hang_s)
         self.runtime: LocalRuntime | None = None

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -25,11 +26,21 @@ from amsync.redact import redact
 MAX_DETAILS_BYTES = 200_000
 
 
-def _to_item(entry: LogEntry, ttl_days: int) -> dict[str, Any]:
-    day = entry.start_time.strftime("%Y-%m-%d")
+def _items(entry: LogEntry, ttl_days: int) -> list[dict[str, Any]]:
+    """The entry's item, plus its View details in chunk items beside it when they are too large for one item."""
     details = json.dumps(redact(entry.details), default=str)
+    expires = int(time.time()) + ttl_days * 86400
+    beside: list[dict[str, Any]] = []
     if len(details) > MAX_DETAILS_BYTES:
-        details = json.dumps({"truncated": True, "head": details[:MAX_DETAILS_BYTES]})
+        chunks = [details[i:i + MAX_DETAILS_BYTES] for i in range(0, len(details), MAX_DETAILS_BYTES)]
+        beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk": c, "expires_at": expires}
+                  for n, c in enumerate(chunks)]
+        details = json.dumps({"stored_beside": len(chunks)})
+    return [_to_item(entry, details, expires), *beside]
+
+
+def _to_item(entry: LogEntry, details: str, expires: int) -> dict[str, Any]:
+    day = entry.start_time.strftime("%Y-%m-%d")
     item: dict[str, Any] = {
         "pk": f"{entry.side.value}#{log_id_time(entry.log_id).strftime('%Y-%m-%d')}",
         "sk": entry.log_id,
@@ -42,7 +53,7 @@ def _to_item(entry: LogEntry, ttl_days: int) -> dict[str, Any]:
         "action_type": entry.action_type,
         "correlation_id": entry.correlation_id,
         "details": details,
-        "expires_at": int(time.time()) + ttl_days * 86400,
+        "expires_at": expires,
     }
     for name in ("group", "action", "result"):
         value = getattr(entry, name)
@@ -54,6 +65,8 @@ def _to_item(entry: LogEntry, ttl_days: int) -> dict[str, Any]:
         item["entity_id"] = entry.entity_id
     if entry.entity_key:
         item["entity_key"] = entry.entity_key
+    if entry.latency_ms is not None:
+        item["latency_ms"] = Decimal(str(entry.latency_ms))
     if entry.result == Result.FAILURE:
         item["failure_day"] = day
     return item
@@ -64,6 +77,8 @@ def _from_item(item: dict[str, Any]) -> LogEntry:
     data["side"] = item["side"]
     data["log_id"] = item["sk"]
     data["details"] = json.loads(item.get("details") or "{}")
+    if "latency_ms" in item:
+        data["latency_ms"] = float(item["latency_ms"])
     return LogEntry.model_validate(data)
 
 
@@ -73,18 +88,30 @@ class ConnectorLog:
         self._ttl_days = ttl_days
 
     def write(self, entry: LogEntry) -> LogEntry:
-        table(self._table_name).put_item(Item=_to_item(entry, self._ttl_days))
+        self.write_many([entry])
         return entry
 
     def write_many(self, entries: list[LogEntry]) -> None:
+        items = [i for e in entries for i in _items(e, self._ttl_days)]
+        if len(items) == 1:
+            table(self._table_name).put_item(Item=items[0])
+            return
         with table(self._table_name).batch_writer() as batch:
-            for e in entries:
-                batch.put_item(Item=_to_item(e, self._ttl_days))
+            for item in items:
+                batch.put_item(Item=item)
 
     def get(self, log_id: str, side: Side) -> LogEntry | None:
+        """One entry by Log Id, with its View details (reassembled when they were stored beside it)."""
         pk = f"{side.value}#{log_id_time(log_id).strftime('%Y-%m-%d')}"
         item = table(self._table_name).get_item(Key={"pk": pk, "sk": log_id}).get("Item")
-        return _from_item(item) if item else None
+        if not item:
+            return None
+        entry = _from_item(item)
+        if "stored_beside" in entry.details:
+            resp = table(self._table_name).query(KeyConditionExpression=Key("pk").eq(f"details#{log_id}"))
+            text = "".join(str(c["chunk"]) for c in sorted(resp.get("Items", []), key=lambda c: str(c["sk"])))
+            entry.details = json.loads(text)
+        return entry
 
     def newest(self, side: Side, limit: int = 100, days: int = 7) -> list[LogEntry]:
         """Newest first, walking back day partitions until ``limit`` entries."""

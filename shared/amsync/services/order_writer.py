@@ -112,13 +112,16 @@ def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, starte
     if msg.requested_at:
         row.latency_ms = round((time.time() - msg.requested_at) * 1000, 1)
     ports.log([row])
-    _write_back(msg, binding, ports)
+    # the status it was created in is the status Magento has: the order-status follow-up starts from there
+    _write_back(msg, binding, ports, status_synced=msg.acumatica_status, hold_synced=False)
 
 
-def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> None:
+def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, **bookkeeping: Any) -> None:
     """Put the Magento order number on the Acumatica order (ExternalRef); retried until done."""
     if not (ports.write_back and msg.write_back) or binding.extra.get("x_written_back") \
             or not binding.magento_increment_id:
+        if bookkeeping:
+            ports.binder.touch("order", msg.order_key, **bookkeeping)
         return
     order_type, _, order_nbr = msg.order_key.partition("/")
     try:
@@ -132,7 +135,7 @@ def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) ->
         return
     # remember the version we last wrote: the reconciler hands on only changes newer than it
     modified = (record.get("LastModified") or {}).get("value") if isinstance(record, dict) else None
-    ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=modified or "")
+    ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=modified or "", **bookkeeping)
 
 
 def _already_bound(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> str:
