@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+# the two tool virtualenvs install side by side on a fresh machine
+MAKEFLAGS += --jobs=2
 
 .PHONY: help setup demo local test lint typecheck template-check unit functional e2e bench chaos build deploy clean
 
