@@ -15,8 +15,9 @@ What it plays, for every function of the template:
 What it does not play: separate containers (concurrent invocations of one function share its module, so its
 clients and caches, where Lambda would give each its own container), per-invocation timeouts (a thread cannot
 be killed; tests inject slowness at the simulators instead), memory limits, and reserved concurrency.
-``visibility_scale`` (applied to every queue's VisibilityTimeout after the stack is created) and ``schedule_scale`` shrink the template's timeouts and rates so
-tests and demos need not wait minutes; the template's own values are what the scale multiplies.
+``visibility_scale`` (applied to every queue's VisibilityTimeout after the stack is created) and
+``schedule_scale`` shrink the template's timeouts and rates so tests and demos need not wait minutes; the
+template's own values are what the scale multiplies.
 """
 
 from __future__ import annotations
