@@ -483,10 +483,12 @@ def _reset_process_caches() -> None:
     DEFAULT_PROVIDERS.clear()  # providers hold a boto3 client bound to the old endpoint
     try:
         from amsync.data import aws
+        from amsync.services import order_sync
     except ImportError:  # a runtime for another package
         return
     aws.client.cache_clear()
     aws.table.cache_clear()
+    order_sync.clear_caches()
 
 
 def _url_response(result: Any) -> tuple[int, dict[str, str], bytes]:

@@ -82,6 +82,12 @@ _customers = _TtlCache(CUSTOMER_CACHE_S)
 _products = _TtlCache(CUSTOMER_CACHE_S)
 
 
+def clear_caches() -> None:
+    """Forget cached customers and products (a container's caches; the local runtime starts each world afresh)."""
+    _customers._d.clear()
+    _products._d.clear()
+
+
 def _row(result: Result, order: str, message: str, started: Any, corr: str, details: dict[str, Any] | None = None,
          action: Action = Action.CREATE) -> LogEntry:
     return sync_row(Group.ORDER, action, result, notes=order, started=started, message=message,
@@ -184,7 +190,7 @@ def _magento_customer(order: SalesOrder, prefs: OrderSyncPreferences, ports: Ord
     # a customer that came from Magento (or was created for an earlier order) is bound: never create it twice
     bound = ports.binder.get("customer", order.customer_id)
     bound_id = bound.magento_entity_id if bound is not None else None
-    matches = [c for c in ports.magento.customers_by_email(email) if int(c.get("website_id", 1)) == prefs.website_id]
+    matches = _customer_matches(ports, email, prefs.website_id)
     if bound_id is not None:
         matches = [c for c in matches if int(c["id"]) == bound_id] or matches
     if matches:
@@ -200,6 +206,20 @@ def _magento_customer(order: SalesOrder, prefs: OrderSyncPreferences, ports: Ord
     _bind_customer(ports, order.customer_id, int(created["id"]), bound_id)
     return MagentoCustomerRef(id=int(created["id"]), email=email, firstname=first, lastname=last,
                               group_id=int(created.get("group_id", prefs.customer_group_id)))
+
+
+def _customer_matches(ports: OrderSyncPorts, email: str, website_id: int) -> list[dict[str, Any]]:
+    """Magento customers with this e-mail on the website. Only found customers are cached (a miss is asked again:
+    a cached miss could make this container create a customer another container has just created)."""
+    key = f"mag-customer#{website_id}#{email.casefold()}"
+    hit = _customers._d.get(key)
+    if hit and time.monotonic() - hit[0] < _customers.ttl:
+        cached: list[dict[str, Any]] = hit[1]
+        return cached
+    matches = [c for c in ports.magento.customers_by_email(email) if int(c.get("website_id", 1)) == website_id]
+    if matches:
+        _customers._d[key] = (time.monotonic(), matches)
+    return matches
 
 
 def _bind_customer(ports: OrderSyncPorts, customer_id: str, magento_id: int, bound_id: int | None) -> None:
