@@ -8,6 +8,7 @@ actions (create shipment, release...) are not, since they are not idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,7 +132,8 @@ class AcumaticaClient:
     def logout(self) -> None:
         """Give the licence seat back: log a cookie session out, revoke a token."""
         had_session = self._cookie_session or self._token is not None
-        try:
+        # a failed logout is no failure: the session expires by itself, and so does the seat lease
+        with contextlib.suppress(ApiError):
             if self._cookie_session:
                 self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
             elif self._token is not None:
@@ -140,12 +142,9 @@ class AcumaticaClient:
                                data={"token": self._token, "token_type_hint": "access_token",
                                      "client_id": creds.get("client_id", ""),
                                      "client_secret": creds.get("client_secret", "")})
-        except ApiError:
-            pass  # the session will expire by itself; the seat lease too
-        finally:
-            self._drop_session()
-            if had_session and self._seats is not None:
-                self._seats.release()
+        self._drop_session()
+        if had_session and self._seats is not None:
+            self._seats.release()
 
     def end_invocation(self) -> None:
         """Called after each invocation: with scarce seats the session is given back at once."""
