@@ -25,6 +25,7 @@ from amsync.models.magento import MagentoAddress, MagentoCustomer
 from amsync.models.messages import SyncRequest
 from amsync.models.settings import CustomerClassMapping, CustomerSyncPreferences
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_writer import OrderBinder
 
 KIND = "customer"
 ORIGIN_MAGENTO = "magento"  # binding x_origin: the connector created the Acumatica customer from Magento
@@ -201,14 +202,10 @@ class CustomerSettings(Protocol):
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
 
 
-class CustomerBinder(Protocol):
-    def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
+class CustomerBinder(OrderBinder, Protocol):
+    """The writer's binder, plus the reverse look-up (Magento customer id -> Acumatica CustomerID)."""
+
     def by_magento_id(self, kind: str, entity_id: int) -> Binding | None: ...
-    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
-    def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
-             extra: dict[str, Any] | None = None) -> Binding: ...
-    def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None: ...
 
 
 @dataclass
