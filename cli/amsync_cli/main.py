@@ -163,12 +163,16 @@ def resync_cmd(kind: Kind = typer.Argument(..., help="order, shipment, invoice, 
     c = ctx()
     acumatica = acumatica_client(c.settings) if kind in (Kind.SHIPMENT, Kind.INVOICE) else None
     published = 0
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("resync", total=len(keys))
-        for key in keys:
-            reqs = resync(kind, key, lambda r: publish_requests(c.settings, r), acumatica)
-            published += len(reqs)
-            progress.advance(task)
+    try:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("resync", total=len(keys))
+            for key in keys:
+                reqs = resync(kind, key, lambda r: publish_requests(c.settings, r), acumatica)
+                published += len(reqs)
+                progress.advance(task)
+    finally:
+        if acumatica is not None:
+            acumatica.logout()  # give the licence seat back at once
     console.print(f"queued {published} sync request(s) for {len(keys)} {kind.value}(s)")
 
 
@@ -216,7 +220,11 @@ def update_schema(sku: str = typer.Option("WATER2809", help="an in-stock SKU for
     from amsync.composition import acumatica_client, magento_client
 
     c = ctx()
-    ship_vias = acumatica_client(c.settings).ship_vias()
+    acumatica = acumatica_client(c.settings)
+    try:
+        ship_vias = acumatica.ship_vias()
+    finally:
+        acumatica.logout()  # give the licence seat back at once
     carriers = magento_client(c.settings).estimate_carriers(sku)
     offered = {(m["carrier_code"], m["method_code"]) for m in carriers}
     mapped = {m.ship_via.upper(): m for m in _store().mappings("shipvia", fresh=True)}
