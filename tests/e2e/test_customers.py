@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
-from contract_hooks import ContractRecorder, install
 from e2e_support import E2E
 
 from amsync.composition import publish_customer_requests
@@ -22,19 +19,8 @@ from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
 from amsync.services.customer_sync import customer_id_for, entity_key
 from amsync_local.walkthrough import val
-from amsync_local.world import LocalWorld, WorldOptions
 
 EXPAND = "MainContact/Address,BillingContact/Address,ShippingContact/Address"
-
-
-@pytest.fixture(scope="module")
-def e2e() -> Iterator[E2E]:
-    contracts = ContractRecorder()
-    with LocalWorld(WorldOptions(start_schedules=False, stack_name=f"amsync-cust-{uuid.uuid4().hex[:6]}")) as world:
-        assert world.runtime is not None
-        assert install(world.runtime, contracts) >= 2
-        yield E2E(world, contracts)
-    assert not contracts.violations, "\n".join(contracts.violations[:10])
 
 
 # ---------------------------------------------------------------------------------------------- helpers
