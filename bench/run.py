@@ -108,7 +108,7 @@ def _clients(world: Any) -> list[Any]:
 
     found = []
     for fn in world.runtime.functions.values():
-        for value in vars(fn.module).values():
+        for value in (v for module in fn.modules for v in vars(module).values()):
             if is_dataclass(value) and not isinstance(value, type):
                 for f in fields(value):
                     v = getattr(value, f.name)

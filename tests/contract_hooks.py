@@ -75,7 +75,7 @@ def install(runtime: Any, recorder: ContractRecorder) -> int:
     """Hook every API client of every function module; returns how many clients were hooked."""
     n = 0
     for fn in runtime.functions.values():
-        for value in vars(fn.module).values():
+        for value in (v for module in fn.modules for v in vars(module).values()):
             for client in _clients(value):
                 hook = recorder.magento_hook if "magento" in type(client).__name__.lower() else \
                     recorder.acumatica_hook

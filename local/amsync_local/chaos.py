@@ -86,13 +86,16 @@ class PatientTransport(httpx.HTTPTransport):
 
 
 def _crashy(handler: Any, rng: random.Random, rate: float, counter: Counter[str]) -> Any:
+    """``rate`` is per record: a batch of n records dies with probability 1 - (1 - rate)^n."""
     def wrapped(event: Any, context: Any) -> Any:
+        records = max(1, len(event.get("Records", [])) if isinstance(event, dict) else 1)
+        p = 1 - (1 - rate) ** records
         roll = rng.random()
-        if roll < rate / 2:
+        if roll < p / 2:
             counter["crash"] += 1
             raise RuntimeError("chaos: the container died before doing anything")
         result = handler(event, context)
-        if roll < rate:
+        if roll < p:
             counter["crash"] += 1
             raise RuntimeError("chaos: the container died after doing its work")
         return result
@@ -242,7 +245,8 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     started = time.monotonic()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
                            acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
-                           visibility_scale=0.01, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5)
+                           visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
+                           push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"})
     with LocalWorld(options) as world:
         world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen
         for sku in ITEMS:

@@ -9,12 +9,16 @@ What it plays, for every function of the template:
   respected by moto (a group with a message in flight delivers nothing more).
 - The Function URL: an HTTP server on loopback handing the handler a payload-2.0 event.
 - Schedules: ``rate(...)`` expressions fired on their rate.
-- Each function's environment as the deployed (moto) function has it, set while its module is imported
-  (cold start). Handlers read configuration only at import, so functions can share one process.
+- Containers: each function runs in execution environments of its own, as on Lambda. A container is a fresh
+  import of the handler's module (its cold start, with the function's environment as the deployed (moto)
+  function has it), so its clients, sessions and caches are its own; one invocation at a time runs in a
+  container, a busy function gets a new container, and an idle one is reused warm. SQS-driven functions start
+  warm with as many containers as their sources' ``MaximumConcurrency`` allows. Handlers read configuration
+  only at import, so functions can share one process.
 
-What it does not play: separate containers (concurrent invocations of one function share its module, so its
-clients and caches, where Lambda would give each its own container), per-invocation timeouts (a thread cannot
-be killed; tests inject slowness at the simulators instead), memory limits, and reserved concurrency.
+What it does not play: per-invocation timeouts (a thread cannot be killed; tests inject slowness at the
+simulators instead), memory limits, reserved concurrency, and process isolation (the ``amsync`` package's own
+module-level state, such as its logger and boto3 client cache, is shared by every container of the process).
 ``visibility_scale`` (applied to every queue's VisibilityTimeout after the stack is created) and
 ``schedule_scale`` shrink the template's timeouts and rates so tests and demos need not wait minutes; the
 template's own values are what the scale multiplies.
@@ -22,11 +26,13 @@ template's own values are what the scale multiplies.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -36,6 +42,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -88,14 +95,57 @@ class Invocation:
     bodies: list[str] = field(default_factory=list)
 
 
-@dataclass
 class LoadedFunction:
-    spec: FunctionSpec
-    name: str  # physical function name
-    env: dict[str, str]
-    module: ModuleType
-    handler: Callable[[Any, Any], Any]
-    init_ms: float
+    """A function and its containers. ``handler`` runs one invocation in a free container (a new one, cold, when
+    every container is busy); tests and the chaos harness may replace it with a wrapper around it."""
+
+    def __init__(self, spec: FunctionSpec, name: str, env: dict[str, str], path: Path, attr: str) -> None:
+        self.spec = spec
+        self.name = name  # physical function name
+        self.env = env
+        self._path = path
+        self._attr = attr
+        self._lock = threading.Lock()
+        self.modules: list[ModuleType] = []  # every container's module, oldest first
+        self._idle: list[ModuleType] = []
+        self.init_ms: list[float] = []  # each cold start
+        self.handler: Callable[[Any, Any], Any] = self._run_in_container
+
+    @property
+    def module(self) -> ModuleType:
+        """The first container's module (the only one for a function that never ran two invocations at once)."""
+        return self.modules[0]
+
+    def cold_start(self) -> ModuleType:
+        t0 = time.perf_counter()
+        with patched_environ(self.env):
+            mod_name = f"amsync_fn_{self.spec.logical_id}_{len(self.modules)}"
+            module_spec = importlib.util.spec_from_file_location(mod_name, self._path)
+            assert module_spec and module_spec.loader
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[mod_name] = module
+            module_spec.loader.exec_module(module)
+        with self._lock:
+            self.init_ms.append((time.perf_counter() - t0) * 1000)
+            self.modules.append(module)
+        return module
+
+    def _run_in_container(self, event: Any, context: Any) -> Any:
+        with self._lock:
+            module = self._idle.pop() if self._idle else None
+        if module is None:
+            module = self.cold_start()
+        try:
+            return getattr(module, self._attr)(event, context)
+        finally:
+            with self._lock:
+                self._idle.append(module)
+
+    def prewarm(self, containers: int) -> None:
+        for _ in range(containers - len(self.modules)):
+            module = self.cold_start()
+            with self._lock:
+                self._idle.append(module)
 
     def invoke(self, event: Any) -> Any:
         ctx = LambdaContext(self.name, self.spec.memory, self.spec.timeout, REGION)
@@ -138,7 +188,7 @@ class LocalRuntime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._executors: list[ThreadPoolExecutor] = []
-        self._moto: Any = None
+        self._moto: subprocess.Popen[bytes] | None = None
         self._http: ThreadingHTTPServer | None = None
         self._inv_lock = threading.Lock()
         self._busy = 0
@@ -160,17 +210,7 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> LocalRuntime:
-        import logging
-        import warnings
-
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support": see stack.py
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::")  # moto skips: see stack.py
-
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._moto.start()
+        self._moto = start_moto(self.host, self.aws_port)
         os.environ.update({
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -207,7 +247,7 @@ class LocalRuntime:
         for ex in self._executors:
             ex.shutdown(wait=True, cancel_futures=True)
         if self._moto is not None:
-            self._moto.stop()
+            stop_moto(self._moto)
             self._moto = None
 
     def boto(self, service: str) -> Any:
@@ -247,16 +287,9 @@ class LocalRuntime:
             })
             module_file, _, attr = spec.handler.rpartition(".")
             path = PROJECT_ROOT / spec.code_uri / f"{module_file.replace('.', '/')}.py"
-            t0 = time.perf_counter()
-            with patched_environ(env):
-                mod_name = f"amsync_fn_{lid}"
-                module_spec = importlib.util.spec_from_file_location(mod_name, path)
-                assert module_spec and module_spec.loader
-                module = importlib.util.module_from_spec(module_spec)
-                sys.modules[mod_name] = module
-                module_spec.loader.exec_module(module)
-            init_ms = (time.perf_counter() - t0) * 1000
-            self.functions[lid] = LoadedFunction(spec, name, env, module, getattr(module, attr), init_ms)
+            fn = LoadedFunction(spec, name, env, path, attr)
+            fn.prewarm(max(1, sum(src.maximum_concurrency or 5 for src in spec.sqs)))
+            self.functions[lid] = fn
 
     def invoke(self, function: str, event: Any, source: str = "direct") -> Any:
         """Invoke a function by logical id, recording the invocation like the event sources do."""
@@ -469,8 +502,37 @@ class LocalRuntime:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= settle:
                 return True
-            time.sleep(0.05)
+            time.sleep(0.1 if quiet_since is not None else 0.25)  # each look is a dozen SQS calls
         return False
+
+
+def start_moto(host: str, port: int, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """moto's server in a process of its own (``amsync_local.moto_server``: with its SQS made safe under
+    concurrent requests): AWS's side of the work runs beside the functions, not under their interpreter lock."""
+    proc = subprocess.Popen([sys.executable, "-m", "amsync_local.moto_server", host, str(port)],  # noqa: S603
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(stop_moto, proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto server exited at start (code {proc.returncode})")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    stop_moto(proc)
+    raise RuntimeError(f"moto server did not listen on {host}:{port} within {timeout:.0f}s")
+
+
+def stop_moto(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def _reset_process_caches() -> None:

@@ -96,12 +96,15 @@ class _Seats:
     def release(self) -> None:
         self.pool.release()
 
+    def abandon(self, session_left_s: float) -> None:
+        self.pool.abandon(session_left_s)
+
 
 def acumatica_client(settings: Settings) -> AcumaticaClient:
     """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
     keep = settings.acumatica_session_policy == "keep"
     seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
-                            lease_s=3600 if keep else 300))
+                            lease_s=3600 if keep else 300, wait_s=settings.acumatica_seat_wait_s))
     client = AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
                              credentials=lambda: get_json_secret(settings.acumatica_secret_name),
                              connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,

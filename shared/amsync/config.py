@@ -20,6 +20,8 @@ class Settings(BaseModel):
     acumatica_max_sessions: int = Field(default=2, ge=1)
     # keep: one API session per warm container; per_invocation: log out after each invocation (scarce seats).
     acumatica_session_policy: Literal["keep", "per_invocation"] = "keep"
+    # How long an invocation waits for a free licence seat before its records back off (well under the timeout).
+    acumatica_seat_wait_s: float = Field(default=10.0, ge=0)
     magento_url: HttpUrl
     magento_secret_name: str
     webhook_secret_name: str

@@ -111,15 +111,17 @@ def test_magento_5xx_and_429_are_retried_until_created_once(e2e: E2E) -> None:
 
 def _captured_create(e2e: E2E, nbr: str) -> Any:
     """Pay ``nbr`` with the order-sync stage's output captured instead of forwarded: the writer's message."""
-    sync_ports = e2e.runtime.functions["OrderSyncFunction"].module.ports
+    containers = [m.ports for m in e2e.runtime.functions["OrderSyncFunction"].modules]
     captured: list[Any] = []
-    original_forward = sync_ports.forward
-    sync_ports.forward = captured.append
+    originals = [p.forward for p in containers]
+    for p in containers:
+        p.forward = captured.append
     try:
         e2e.acu.record_payment(nbr)
         e2e.settle()
     finally:
-        sync_ports.forward = original_forward
+        for p, original in zip(containers, originals, strict=True):
+            p.forward = original
     return next(m for m in captured if m.action == "create")
 
 
@@ -164,23 +166,27 @@ def test_lost_response_after_magento_committed_gives_one_order(e2e: E2E) -> None
 
 def test_writer_crash_after_magento_committed_gives_one_order(e2e: E2E) -> None:
     # Given the writer function dies right after Magento committed its first create (before binding)
-    ports = e2e.runtime.functions["MagentoWriterFunction"].module.ports
-    original = ports.magento.create_order
+    clients = [m.ports.magento for m in e2e.runtime.functions["MagentoWriterFunction"].modules]
     crashed: list[int] = []
 
-    def create_then_crash(entity: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = original(entity)
-        if not crashed:
-            crashed.append(1)
-            raise RuntimeError("Lambda container killed after the create committed")
-        return result
+    def crashing(original: Any) -> Any:
+        def create_then_crash(entity: dict[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = original(entity)
+            if not crashed:
+                crashed.append(1)
+                raise RuntimeError("Lambda container killed after the create committed")
+            return result
+        return create_then_crash
 
-    ports.magento.create_order = create_then_crash
+    originals = [c.create_order for c in clients]
+    for c, original in zip(clients, originals, strict=True):
+        c.create_order = crashing(original)
     try:
         nbr = _paid_order(e2e)
         e2e.settle(timeout=120)
     finally:
-        ports.magento.create_order = original
+        for c, original in zip(clients, originals, strict=True):
+            c.create_order = original
     # Then the retry looks the order up and binds it instead of creating a second one
     assert crashed and len(e2e.mag.orders_for(nbr)) == 1
 
@@ -192,17 +198,19 @@ def test_concurrent_writers_for_one_order_create_it_once(e2e: E2E) -> None:
     nbr = e2e.acu.create_order()
     e2e.settle()
     msg = _captured_create(e2e, nbr)
-    ports = e2e.runtime.functions["MagentoWriterFunction"].module.ports
+    writer = e2e.runtime.functions["MagentoWriterFunction"]
+    ports = writer.module.ports
     e2e.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": 1500, "remaining": 2})
     outcomes: list[str] = []
 
-    def run() -> None:
+    def run(container_ports: Any) -> None:
         try:
-            outcomes.append(write_order(msg, ports))
+            outcomes.append(write_order(msg, container_ports))
         except Exception as exc:  # the loser is told to come back later
             outcomes.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    # (two warm containers of the writer, each with its own clients)
+    threads = [threading.Thread(target=run, args=(m.ports,)) for m in writer.modules[:2]]
     for t in threads:
         t.start()
     for t in threads:

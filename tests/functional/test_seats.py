@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -41,3 +42,37 @@ def test_a_seat_whose_holder_died_is_taken_over_after_its_lease(bare_runtime: An
     with pytest.raises(NoSeat):
         _pool(bare_runtime, 1).acquire()
     alive.release()
+
+
+def test_a_waiting_container_gets_the_seat_as_soon_as_it_is_given_back(bare_runtime: Any) -> None:
+    # Given the only seat held, and a container that may wait up to 5 s for one
+    holder, waiter = _pool(bare_runtime, 1), _pool(bare_runtime, 1)
+    waiter.wait_s = 5.0
+    holder.acquire()
+    got: list[int] = []
+    thread = threading.Thread(target=lambda: got.append(waiter.acquire()))
+    thread.start()
+    # When the holder gives it back a moment later
+    time.sleep(0.3)
+    holder.release()
+    thread.join(timeout=5)
+    # Then the waiter has it, without failing its work first
+    assert got == [0] and waiter.held == 0
+    waiter.release()
+
+
+def test_a_seat_whose_session_could_not_be_closed_stays_taken_until_the_session_expires(bare_runtime: Any) -> None:
+    # Given a container whose logout failed: Acumatica still counts its session for a while
+    stuck = _pool(bare_runtime, 1, lease_s=0.2)
+    stuck.acquire()
+    stuck.abandon(session_left_s=1.0)
+    # Then the seat is not handed out before the session's end, even past the original lease
+    time.sleep(0.4)
+    with pytest.raises(NoSeat):
+        _pool(bare_runtime, 1).acquire()
+    assert stuck.held is None
+    # and it is free once the session has expired
+    time.sleep(0.8)
+    late = _pool(bare_runtime, 1)
+    assert late.acquire() == 0
+    late.release()

@@ -8,7 +8,6 @@ actions (create shipment, release...) are not, since they are not idempotent.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from amsync.adapters.errors import ApiError, AuthError, RateLimited, classify, p
 from amsync.adapters.http import dumps, loads, make_client, retrying, send
 
 SYSTEM = "Acumatica"
+COOKIE_IDLE_S = 600.0  # an abandoned cookie session ends after 10 idle minutes
 
 
 class SeatGuard(Protocol):
@@ -28,6 +28,9 @@ class SeatGuard(Protocol):
 
     def acquire(self) -> None: ...
     def release(self) -> None: ...
+    def abandon(self, session_left_s: float) -> None: ...
+
+
 LOGIN_LIMIT_TEXT = "API Login Limit"
 
 
@@ -130,21 +133,38 @@ class AcumaticaClient:
             self._http.cookies.clear()
 
     def logout(self) -> None:
-        """Give the licence seat back: log a cookie session out, revoke a token."""
+        """Give the licence seat back: log a cookie session out, revoke a token. Both are idempotent, so a failed
+        attempt is tried again; a session that still cannot be closed keeps its seat leased until it expires."""
         had_session = self._cookie_session or self._token is not None
-        # a failed logout is no failure: the session expires by itself, and so does the seat lease
-        with contextlib.suppress(ApiError):
-            if self._cookie_session:
-                self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
-            elif self._token is not None:
-                creds = self._credentials()
-                self._exchange("revoke", "POST", "/identity/connect/revocation", authenticated=False,
-                               data={"token": self._token, "token_type_hint": "access_token",
-                                     "client_id": creds.get("client_id", ""),
-                                     "client_secret": creds.get("client_secret", "")})
+        session_left = (max(0.0, self._token_expires - time.monotonic()) + 60.0 if self._token is not None
+                        else COOKIE_IDLE_S)
+        closed = not had_session
+        for attempt in range(3):
+            if closed:
+                break
+            try:
+                self._close_session()
+                closed = True
+            except ApiError:
+                time.sleep(0.2 * (attempt + 1))
         self._drop_session()
         if had_session and self._seats is not None:
-            self._seats.release()
+            if closed:
+                self._seats.release()
+            else:
+                self._seats.abandon(session_left)
+
+    def _close_session(self) -> None:
+        if self._cookie_session:
+            resp = self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
+        else:
+            creds = self._credentials()
+            resp = self._exchange("revoke", "POST", "/identity/connect/revocation", authenticated=False,
+                                  data={"token": self._token, "token_type_hint": "access_token",
+                                        "client_id": creds.get("client_id", ""),
+                                        "client_secret": creds.get("client_secret", "")})
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise self._error("logout", resp)
 
     def end_invocation(self) -> None:
         """Called after each invocation: with scarce seats the session is given back at once."""

@@ -7,14 +7,16 @@ before it logs in and gives it back when it logs out; a lease that outlives its 
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from amsync.data.aws import table
+from amsync.data.aws import client, table
 
 
 class NoSeat(Exception):
@@ -22,22 +24,61 @@ class NoSeat(Exception):
 
 
 class SeatPool:
-    def __init__(self, table_name: str, seats: int, lease_s: float) -> None:
+    """``wait_s``: how long ``acquire`` keeps trying (short jittered naps) before it gives up with NoSeat. With
+    scarce seats and sessions given back after each invocation, a seat frees within a fraction of a second, so
+    waiting here beats failing the record (which would spend one of its receives before the DLQ)."""
+
+    def __init__(self, table_name: str, seats: int, lease_s: float, wait_s: float = 0.0) -> None:
         self._name = table_name
         self.seats = seats
         self.lease_s = lease_s
+        self.wait_s = wait_s
         self.owner = uuid.uuid4().hex  # this container
         self.held: int | None = None
+        self.waited_s = 0.0  # total time spent waiting for a seat (for the logs and the benchmark)
 
     def _key(self, n: int) -> dict[str, str]:
         return {"pk": f"seat#acumatica#{n}", "sk": "seat"}
 
     def acquire(self) -> int:
-        """Take a free (or expired) seat, or keep the one this container holds; raise NoSeat if none."""
+        """Take a free (or expired) seat, or keep the one this container holds; wait up to ``wait_s`` for one,
+        then raise NoSeat."""
+        started = time.monotonic()
+        nap = 0.05
+        while True:
+            try:
+                return self._try_acquire()
+            except NoSeat:
+                waited = time.monotonic() - started
+                if waited >= self.wait_s:
+                    self.waited_s += waited
+                    raise
+                nap = min(0.5, nap * 1.5)
+                time.sleep(min(random.uniform(nap / 2, nap), self.wait_s - waited))  # noqa: S311 - jitter
+
+    def _candidates(self, now: float) -> list[int]:
+        """Seats worth a conditional write: this container's own, then free or expired ones (one batch read, so
+        a crowd of waiters reads instead of writing)."""
+        keys = [self._key(n) for n in range(self.seats)]
+        leases: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            resp = client("dynamodb").batch_get_item(RequestItems={self._name: {
+                "Keys": [{k: {"S": v} for k, v in key.items()} for key in keys[start:start + 100]],
+                "ConsistentRead": True, "ProjectionExpression": "pk, #o, lease_until",
+                "ExpressionAttributeNames": {"#o": "owner"}}})
+            for item in resp.get("Responses", {}).get(self._name, []):
+                n = int(item["pk"]["S"].rsplit("#", 1)[1])
+                leases[n] = {"owner": item.get("owner", {}).get("S"),
+                             "lease_until": float(item.get("lease_until", {}).get("N", "0"))}
+        own = [n for n, lease in leases.items() if lease["owner"] == self.owner]
+        free = [n for n in range(self.seats) if n not in leases or leases[n]["lease_until"] < now]
+        random.shuffle(free)  # waiters spread over the seats instead of all racing for the first
+        return own + [n for n in free if n not in own]
+
+    def _try_acquire(self) -> int:
         now = time.time()
         until = Decimal(str(round(now + self.lease_s, 3)))
-        order = ([self.held] if self.held is not None else []) + [n for n in range(self.seats) if n != self.held]
-        for n in order:
+        for n in self._candidates(now):
             try:
                 table(self._name).put_item(
                     Item={**self._key(n), "owner": self.owner, "lease_until": until,
@@ -51,6 +92,22 @@ class SeatPool:
             self.held = n
             return n
         raise NoSeat(f"all {self.seats} Acumatica API seats are in use")
+
+    def abandon(self, session_left_s: float) -> None:
+        """The session could not be closed (logout failed): it holds its Acumatica seat until it expires, so the
+        lease is stretched to then and nobody takes the seat early. This container forgets it."""
+        if self.held is None:
+            return
+        until = Decimal(str(round(time.time() + session_left_s, 3)))
+        try:
+            table(self._name).update_item(
+                Key=self._key(self.held), UpdateExpression="SET lease_until = :u, expires_at = :e",
+                ConditionExpression=Attr("owner").eq(self.owner),
+                ExpressionAttributeValues={":u": until, ":e": int(time.time() + session_left_s) + 3600})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        self.held = None
 
     def release(self) -> None:
         if self.held is None:

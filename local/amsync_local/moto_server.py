@@ -1,0 +1,107 @@
+"""moto's server as the local runtime runs it: in a process of its own, with two repairs to its SQS.
+
+`python -m amsync_local.moto_server HOST PORT`
+
+1. One queue operation at a time. moto's SQS backend mutates a queue's message list and its set of in-flight
+   ("pending") messages from whichever server thread handles a request, without a lock. Under a real load
+   (pollers, a handler deleting a message whose visibility just ran out while a poller receives it again) two
+   requests interleave: a delete can put back a list that misses a message sent meanwhile (the message is lost),
+   or leave a deleted message in the pending set, which locks its FIFO group for good. Real SQS does neither, so
+   every backend operation here holds one lock; a long poll gives it up while it waits for messages.
+2. A FIFO group is locked only while one of its messages is in flight (received, not deleted, not yet visible
+   again), as SQS documents; a pending entry that no longer stands for such a message is ignored.
+3. "Now" from ``time.time()``: moto computes every message's visibility with datetime arithmetic on each send,
+   receive and attribute read; the same clock from ``time.time()`` keeps deep queues fast.
+
+Plus: no access log line per request (werkzeug's logging costs the server real time).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_LOCK = threading.Lock()
+_HELD = threading.local()
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_HELD, "depth", 0):
+            _HELD.depth += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _HELD.depth -= 1
+        with _LOCK:
+            _HELD.depth = 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _HELD.depth = 0
+    return wrapper
+
+
+def patch_sqs() -> None:
+    import moto.sqs.models as sqs_models
+
+    if getattr(sqs_models, "_amsync_patched", False):
+        return
+    sqs_models._amsync_patched = True  # type: ignore[attr-defined]
+    original_unix_time = sqs_models.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(original_unix_time(dt))
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    sqs_models.unix_time, sqs_models.unix_time_millis = unix_time, unix_time_millis
+
+    backend = sqs_models.SQSBackend
+    for name, member in list(vars(backend).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(backend, name, _locked(member))
+
+    queue = sqs_models.Queue
+    original_wait = queue.wait_for_messages
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        depth = getattr(_HELD, "depth", 0)
+        if not depth:
+            original_wait(self, timeout)
+            return
+        _HELD.depth = 0
+        _LOCK.release()
+        try:
+            original_wait(self, timeout)
+        finally:
+            _LOCK.acquire()
+            _HELD.depth = depth
+
+    queue.wait_for_messages = wait_for_messages
+
+    def pending_message_groups(self: Any) -> set[str]:
+        live = {id(m) for m in self._messages}
+        return {m.group_id for m in self._pending_messages
+                if m.group_id is not None and id(m) in live and not m.visible}
+
+    queue.pending_message_groups = property(pending_message_groups)
+
+
+def main(argv: list[str]) -> None:
+    logging.disable(logging.WARNING)
+    patch_sqs()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", argv[0], "-p", argv[1]])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,71 @@
+"""The local runtime's moto server (amsync_local.moto_server): its SQS unlocks a FIFO group once no message of
+it is in flight, even when a handler's late delete (old receipt) meets a poller being handed the message again,
+the interleaving that locked groups for good in plain moto (the chaos run's drain never ended). Each test forces
+the interleaving in-process against moto's backend, repaired as the server repairs it; both fail on plain moto."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture()
+def backend() -> Any:
+    """moto's SQS backend in this process, repaired as the runtime's server repairs it (each test its own queue)."""
+    from moto.sqs.models import sqs_backends
+
+    from amsync_local.moto_server import patch_sqs
+
+    patch_sqs()
+    return sqs_backends["123456789012"]["us-east-1"]
+
+
+def test_a_deleted_message_left_pending_does_not_lock_its_fifo_group(backend: Any) -> None:
+    # Given a FIFO group whose in-flight message was deleted while a receive put it back in the pending set
+    name = f"stale-{time.monotonic_ns()}.fifo"
+    queue = backend.create_queue(name, FifoQueue="true", VisibilityTimeout="30")
+    backend.send_message(name, "first", group_id="g", deduplication_id="1")
+    first = backend.receive_message(name, 1, 0, 30)[0]
+    backend.delete_message(name, first.receipt_handle)
+    queue.pending_messages.add(first)
+    # When the group's next message arrives
+    backend.send_message(name, "second", group_id="g", deduplication_id="2")
+    # Then it is delivered: the group is locked only by a message really in flight
+    assert [m.body for m in backend.receive_message(name, 1, 0, 30)] == ["second"]
+
+
+def test_a_late_delete_racing_a_redelivery_leaves_the_fifo_group_open(backend: Any) -> None:
+    import moto.sqs.models as sqs_models
+
+    # Given a FIFO message whose visibility ran out while its handler still worked (visible again)
+    name = f"race-{time.monotonic_ns()}.fifo"
+    backend.create_queue(name, FifoQueue="true", VisibilityTimeout="30")
+    backend.send_message(name, "first", group_id="g", deduplication_id="1")
+    first = backend.receive_message(name, 1, 0, 30)[0]
+    backend.change_message_visibility(name, first.receipt_handle, 0)
+    # and a poller that is handed it again while the handler's delete (old receipt) arrives mid-receive
+    visible = sqs_models.Message.visible
+    paused = threading.Event()
+
+    def slow_visible(self: Any) -> bool:
+        if threading.current_thread().name == "poller" and not paused.is_set():
+            paused.set()
+            time.sleep(0.2)
+        return bool(visible.fget(self))
+
+    sqs_models.Message.visible = property(slow_visible)
+    try:
+        poller = threading.Thread(target=backend.receive_message, args=(name, 1, 0, 30), name="poller")
+        poller.start()
+        paused.wait(2)
+        backend.delete_message(name, first.receipt_handle)
+        poller.join()
+    finally:
+        sqs_models.Message.visible = visible
+    # When the group's next message arrives
+    backend.send_message(name, "second", group_id="g", deduplication_id="2")
+    # Then it is delivered: the deleted message does not hold its group
+    assert [m.body for m in backend.receive_message(name, 1, 0, 30)] == ["second"]
