@@ -54,7 +54,7 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
-	SAM_BIN=$(abspath $(SAM)) $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup
+	SAM_BIN=$(abspath $(SAM)) $(BIN)/pytest -q -p no:cacheprovider -n 4 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -43,8 +43,9 @@ def bare_runtime() -> Iterator[object]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns the xdist_group marks into scheduling scopes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With `-n 2 --dist loadgroup`: each module stays on one worker (its world starts once); the Magento
-    simulator's modules share one worker, since their last test checks every served operation was validated."""
+    """With `-n 4 --dist loadgroup` (four workers on two cores: much of a test's time is spent waiting on the
+    pipeline): each module stays on one worker (its world starts once); the Magento simulator's modules share one
+    worker, since their last test checks every served operation was validated."""
     for item in items:
         path = item.nodeid.split("::")[0]
         group = "magento-simulator" if path.startswith("tests/simulators/magento/") else path

@@ -2,9 +2,14 @@
 
 Faults while the orders flow: Acumatica delivers 20% of pushes twice, shuffles them, loses a few percent (the
 reconciler must find those), answers some reads with 429 and allows only a tight licence (2 API sessions for the
-connector); Magento fails 10% of calls (500, 503, 429, timeouts, and responses dropped after the write
-committed); handlers crash now and then (before or after doing their work). Then the faults stop, the reconciler
-runs, queues drain, DLQs are replayed, and the harness compares the simulators' state with what must be true.
+connector, given back after each invocation); Magento fails 10% of calls (500, 503, 429, timeouts, and responses
+dropped after the write committed); handlers crash now and then (before or after doing their work, 2% per
+record). Four people enter and fulfil the orders at once, and Acumatica delivers pushes on four threads. Then the
+faults stop, the reconciler runs, queues drain, DLQs are replayed, and the harness compares the simulators' state
+with what must be true.
+
+Pace on this machine (2 cores; moto, the simulators and the functions all local): about 2 s of wall time per
+order, so the default 300 orders take about 10 minutes and `--orders 10000` several hours.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -115,7 +121,7 @@ def _inject(world: LocalWorld, rng: random.Random, counter: Counter[str], crash_
     for name in SQS_FUNCTIONS:
         fn = world.runtime.functions[name]
         originals[name] = fn.handler
-        fn.handler = _crashy(fn.handler, rng, crash_rate, counter)
+        fn.handler = _crashy(fn.handler, random.Random(rng.randrange(1 << 30)), crash_rate, counter)
     return originals
 
 
@@ -128,26 +134,34 @@ def _calm(world: LocalWorld, originals: dict[str, Any]) -> None:
         world.runtime.functions[name].handler = handler
 
 
-def _place(user: AcumaticaUser, rng: random.Random, n: int) -> list[OrderPlan]:
-    plans = []
+def _place(user: AcumaticaUser, rng: random.Random, n: int, workers: int = 4) -> list[OrderPlan]:
+    """The orders (drawn in sequence from the seed), entered by several people at once."""
+    drawn = []
     for _ in range(n):
         customer = rng.choices([c for c, _ in CUSTOMERS], [w for _, w in CUSTOMERS])[0]
         lines = [(sku, rng.randint(1, 4)) for sku in rng.sample(ITEMS, rng.randint(1, 3))]
-        nbr = user.create_order(customer=customer, lines=lines, ship_via=rng.choice(SHIP_VIAS))
+        ship_via = rng.choice(SHIP_VIAS)
         pays = customer != "AACUSTOMER" or rng.random() < 0.85
-        eligible = customer != "AACUSTOMER" or pays
+        drawn.append((customer, lines, ship_via, pays))
+
+    def enter(order: tuple[str, list[tuple[str, int]], str, bool]) -> OrderPlan:
+        customer, lines, ship_via, pays = order
+        nbr = user.create_order(customer=customer, lines=lines, ship_via=ship_via)
         if pays and customer == "AACUSTOMER":
             user.record_payment(nbr, customer=customer)
-        plans.append(OrderPlan(nbr, customer, eligible))
-    return plans
+        return OrderPlan(nbr, customer, eligible=customer != "AACUSTOMER" or pays)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(enter, drawn))
 
 
-def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan]) -> None:
-    for p in plans:
-        if not p.eligible:
-            continue
+def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan], workers: int = 4) -> None:
+    """Ship, confirm, invoice and release every eligible order (packages drawn in sequence from the seed)."""
+    todo = [(p, rng.randint(1, 2)) for p in plans if p.eligible]
+
+    def ship(item: tuple[OrderPlan, int]) -> None:
+        p, packages = item
         shp = user.create_shipment(p.nbr)
-        packages = rng.randint(1, 2)
         for k in range(packages):
             user.add_package(shp, f"1Z{p.nbr}{k}", box="SMALL" if k == 0 else "LARGE")
         user.confirm_shipment(shp)
@@ -157,6 +171,9 @@ def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan]) -> 
         p.packages[shp] = packages
         p.invoices.append(inv)
         p.total = Decimal(str(val(user.order(p.nbr, "Totals"), "OrderTotal")))
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(ship, todo))
 
 
 def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> None:
@@ -240,7 +257,8 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
 
 
 def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # the faults' seeds
+    workload = random.Random(seed * 7919 + 1)  # the orders: the same for a seed, whatever the handlers draw
     report = ChaosReport(orders=orders)
     started = time.monotonic()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
@@ -256,9 +274,9 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         counter: Counter[str] = Counter()
         originals = _inject(world, rng, counter, crash_rate)
         try:
-            plans = _place(user, rng, orders)
-            _fulfil(user, rng, plans)
-            world.acumatica.wait_push_idle(timeout=120)
+            plans = _place(user, workload, orders)
+            _fulfil(user, workload, plans)
+            world.acumatica.wait_push_idle(timeout=max(120.0, orders * 1.0))
         finally:
             _calm(world, originals)
         _drain(world, report, timeout=max(120.0, orders * 1.0))

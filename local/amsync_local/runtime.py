@@ -473,13 +473,13 @@ class LocalRuntime:
         self._threads.append(t)
 
     # ------------------------------------------------------------------ waiting
-    def queue_depths(self) -> dict[str, dict[str, int]]:
+    def queue_depths(self, include_dlq: bool = True) -> dict[str, dict[str, int]]:
         """Visible and in-flight messages per queue of the stack (logical id)."""
         assert self.stack is not None
         sqs = self.boto("sqs")
         out: dict[str, dict[str, int]] = {}
         for lid, res in self.stack.transformed["Resources"].items():
-            if res["Type"] != "AWS::SQS::Queue":
+            if res["Type"] != "AWS::SQS::Queue" or (not include_dlq and "DLQ" in lid):
                 continue
             a = sqs.get_queue_attributes(QueueUrl=self.stack.physical_ids[lid], AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
@@ -488,21 +488,23 @@ class LocalRuntime:
         return out
 
     def wait_idle(self, timeout: float = 30.0, settle: float = 0.3, include_dlq: bool = False) -> bool:
-        """Wait until every (non-DLQ) queue is empty and no invocation runs, stable for ``settle`` seconds."""
+        """Wait until every (non-DLQ) queue is empty and no invocation runs, stable for ``settle`` seconds.
+        While an invocation runs the queues are not asked (each look is a call per queue to moto)."""
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
         while time.monotonic() < deadline:
-            depths = self.queue_depths()
-            busy = any(v["visible"] or v["in_flight"] for k, v in depths.items() if include_dlq or "DLQ" not in k)
             with self._busy_lock:
-                busy = busy or self._busy > 0
+                busy = self._busy > 0
+            if not busy:
+                depths = self.queue_depths(include_dlq)
+                busy = any(v["visible"] or v["in_flight"] for v in depths.values())
             if busy:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= settle:
                 return True
-            time.sleep(0.1 if quiet_since is not None else 0.25)  # each look is a dozen SQS calls
+            time.sleep(0.1 if quiet_since is not None else 0.2)
         return False
 
 

@@ -386,7 +386,7 @@ def acumatica_orders(draw: st.DrawFn) -> dict[str, Any]:
     return acumatica_order(lines, tax_rate=tax_rate, freight=freight, doc_discount=doc_discount)
 
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY_SETTINGS
