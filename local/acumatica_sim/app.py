@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import pickle
 import re
 import threading
 import uuid
@@ -101,7 +101,8 @@ class AcumaticaSimulator:
     def transact(self, fn: Callable[[Store, datetime], T]) -> T:
         """Run ``fn`` atomically; on success stamp changed records and publish push notifications."""
         with self.lock:
-            backup = copy.deepcopy(self.store)
+            # a deep copy for the rollback: a pickle round trip is the same copy, several times faster
+            backup = pickle.loads(pickle.dumps(self.store, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301
             before = queries.snapshot(self.store)
             stock_before = queries.stock_base_rows(self.store)
             now = self.clock.now()

@@ -31,6 +31,14 @@ def new_id() -> str:
 
 
 @dataclass
+class OrderIndex:
+    """What the totals of every order need from payments and invoices, keyed by (OrderType, OrderNbr)."""
+
+    applications: dict[tuple[str, str], list[tuple[Rec, Rec]]] = field(default_factory=dict)
+    invoiced: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
+
+
+@dataclass
 class Store:
     """All records of one tenant."""
 
@@ -69,26 +77,45 @@ class Store:
             by_cat[c] = by_cat.get(c, ZERO) + amt
         return sum((money(a * TAX_RATES.get(c, ZERO) / 100) for c, a in by_cat.items()), ZERO)
 
-    def order_totals(self, o: Rec) -> dict[str, Decimal]:
+    def order_totals(self, o: Rec, index: OrderIndex | None = None) -> dict[str, Decimal]:
+        """An order's totals; ``index`` (from :meth:`order_index`) spares a scan of every payment and invoice
+        when the totals of all orders are wanted at once (the push queries' snapshot)."""
         lines = [(ln.get("TaxCategory"), self.line_amounts(ln)[2]) for ln in o["lines"]]
         line_total = sum((a for _, a in lines), ZERO)
         tax = self.tax_of(lines)
         freight = o["ShippingSettings"].get("FreightPrice") or ZERO
         disc = o.get("HeaderDiscount") or ZERO
         total = line_total + freight + tax - disc
-        paid = sum((a["AppliedToOrder"] for p, a in self.order_applications(o) if p["released"]), ZERO)
-        invoiced = sum((inv_amount for inv_amount in self._invoiced_amounts(o)), ZERO)
+        key = (o["OrderType"], o["OrderNbr"])
+        applications = index.applications.get(key, []) if index else self.order_applications(o)
+        invoiced_amounts = index.invoiced.get(key, []) if index else self._invoiced_amounts(o)
+        paid = sum((a["AppliedToOrder"] for p, a in applications if p["released"]), ZERO)
+        invoiced = sum(invoiced_amounts, ZERO)
         return {"LineTotalAmount": line_total, "TaxTotal": tax, "Freight": freight, "DiscountTotal": disc,
                 "OrderTotal": total, "UnpaidBalance": max(total - paid, ZERO),
                 "UnbilledAmount": max(total - invoiced, ZERO),
                 "UnbilledQty": sum((ln["OrderQty"] - ln.get("BilledQty", ZERO) for ln in o["lines"]), ZERO),
                 "OrderedQty": sum((ln["OrderQty"] for ln in o["lines"]), ZERO)}
 
+    def order_index(self) -> OrderIndex:
+        """Payment applications and invoiced amounts of every order, in one pass over payments and invoices."""
+        index = OrderIndex()
+        for p in self.payments.values():
+            for a in p["orders"]:
+                index.applications.setdefault((a["OrderType"], a["OrderNbr"]), []).append((p, a))
+        for inv in self.invoices.values():
+            keys = dict.fromkeys((ln["OrderType"], ln["OrderNbr"]) for ln in inv["lines"])
+            if keys:
+                amount = self.invoice_amount(inv)
+                for key in keys:
+                    index.invoiced.setdefault(key, []).append(amount)
+        return index
+
     def _invoiced_amounts(self, o: Rec) -> list[Decimal]:
         out = []
         for inv in self.invoices.values():
             if any((ln["OrderType"], ln["OrderNbr"]) == (o["OrderType"], o["OrderNbr"]) for ln in inv["lines"]):
-                out.append(self.invoice_totals(inv)["Amount"])
+                out.append(self.invoice_amount(inv))
         return out
 
     def order_applications(self, o: Rec) -> list[tuple[Rec, Rec]]:
@@ -112,6 +139,10 @@ class Store:
                 if any((ln["OrderType"], ln["OrderNbr"]) == key for ln in s["lines"])]
 
     # -- invoices / payments -----------------------------------------------------------------------------------
+    def invoice_amount(self, inv: Rec) -> Decimal:
+        lines = [(ln.get("TaxCategory"), ln["Amount"]) for ln in inv["lines"]]
+        return sum((a for _, a in lines), ZERO) + inv.get("FreightPrice", ZERO) + self.tax_of(lines)
+
     def invoice_totals(self, inv: Rec) -> dict[str, Decimal]:
         lines = [(ln.get("TaxCategory"), ln["Amount"]) for ln in inv["lines"]]
         detail = sum((a for _, a in lines), ZERO)

@@ -30,10 +30,11 @@ class QueryDef:
 
 def _orders(store: Store) -> list[Row]:
     out = []
+    index = store.order_index()
     for o in store.orders.values():
         cust = store.customers.get(o["CustomerID"], {})
         cls = cust.get("CustomerClass")
-        t = store.order_totals(o)
+        t = store.order_totals(o, index)
         out.append({"OrderType": o["OrderType"], "OrderID": o["OrderNbr"], "CustomerID": o["CustomerID"],
                     "Email": o["BillToContact"].get("Email") or cust.get("MainContact", {}).get("Email"),
                     "Status": o["Status"], "Branch": o["Branch"], "LastModifiedOn": o["LastModified"],
