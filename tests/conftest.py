@@ -19,7 +19,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "amsync-tests")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
 
+from hypothesis import HealthCheck, settings  # noqa: E402
 from tests_support import WEBHOOK_SECRET, default_secrets  # noqa: E402
+
+# Four workers share two cores with the local worlds: generation speed is no property of the code under test.
+settings.register_profile("amsync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("amsync")
 
 
 @pytest.fixture(scope="session")

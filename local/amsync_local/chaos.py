@@ -8,8 +8,8 @@ record). Four people enter and fulfil the orders at once, and Acumatica delivers
 faults stop, the reconciler runs, queues drain, DLQs are replayed, and the harness compares the simulators' state
 with what must be true.
 
-Pace on this machine (2 cores; moto, the simulators and the functions all local): about 2 s of wall time per
-order, so the default 300 orders take about 10 minutes and `--orders 10000` several hours.
+Pace on a 2-core machine (moto, both simulators and the functions all local): about 2.4 s of wall time per
+order, so the default 300 orders take about 12 minutes and `--orders 10000` most of a working day.
 """
 
 from __future__ import annotations
