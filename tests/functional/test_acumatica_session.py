@@ -80,6 +80,6 @@ def test_a_session_that_cannot_be_closed_keeps_its_seat_until_it_expires(
         _pool(bare_runtime).acquire()
     late = _client(acu, _pool(bare_runtime))
     with pytest.raises(RateLimited):
-        late.ship_vias()
+        late._ensure_session()  # what every call does first (the call itself would retry after Retry-After)
     assert acu.sessions.active() == 1  # nobody went past the licence
     acu.reset()
