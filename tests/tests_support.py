@@ -17,3 +17,19 @@ def default_secrets(acumatica: dict[str, str] | None = None, magento: dict[str, 
 
 def default_secrets_for_tests() -> dict[str, str]:
     return default_secrets()
+
+
+class FakeWatermarks:
+    """The Binder's watermarks in memory: ``set_watermark`` moves a mark only from the value the caller read."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, str] = {}
+
+    def watermark(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def set_watermark(self, name: str, value: str, previous: str | None) -> bool:
+        if self.marks.get(name) != previous:
+            return False
+        self.marks[name] = value
+        return True

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from contract_hooks import ContractRecorder, install
+from world_support import WorldDriver, running_world
 
-from amsync.data.connector_log import ConnectorLog
-from amsync.data.settings_store import SettingsStore
-from amsync_local.walkthrough import AcumaticaUser, MagentoViewer
-from amsync_local.world import LocalWorld, WorldOptions
+from amsync_local.world import LocalWorld
 
 
-class E2E:
+class E2E(WorldDriver):
     def __init__(self, world: LocalWorld, contracts: ContractRecorder) -> None:
-        self.world = world
+        super().__init__(world)
         self.contracts = contracts
-        assert world.runtime is not None
-        self.runtime = world.runtime
-        env = world.runtime.functions["OrderSyncFunction"].env
-        self.log = ConnectorLog(env["CONNECTOR_LOG_TABLE"])
-        self.settings = SettingsStore(env["SETTINGS_TABLE"])
-        self.acu = AcumaticaUser.from_endpoints(world.endpoints())
-        self.mag = MagentoViewer.from_endpoints(world.endpoints())
-
-    def settle(self, timeout: float = 60) -> None:
-        assert self.world.wait_settled(timeout=timeout), "pipeline did not settle"
+        self.settings = self.store
 
     def rows(self, notes: str) -> list[Any]:
         return sorted(self.log.timeline(notes), key=lambda e: e.log_id)
@@ -37,7 +25,7 @@ class E2E:
 @pytest.fixture(scope="module")
 def e2e() -> Iterator[E2E]:
     contracts = ContractRecorder()
-    with LocalWorld(WorldOptions(start_schedules=False, stack_name=f"amsync-e2e-{uuid.uuid4().hex[:6]}")) as world:
+    with running_world("e2e") as world:
         assert world.runtime is not None
         assert install(world.runtime, contracts) >= 2
         yield E2E(world, contracts)

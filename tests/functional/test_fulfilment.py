@@ -3,45 +3,29 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from world_support import WorldDriver, running_world
 
 from amsync.composition import publish_requests
 from amsync.config import Settings
 from amsync.data.bindings import Binder
-from amsync.data.connector_log import ConnectorLog
 from amsync.models.log import Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
-from amsync_local.walkthrough import AcumaticaUser, MagentoViewer
-from amsync_local.world import LocalWorld, WorldOptions
+from amsync_local.world import LocalWorld
 
 
-class World:
+class World(WorldDriver):
+    ship_via = "UPSGROUND"
+
     def __init__(self, world: LocalWorld) -> None:
-        assert world.runtime is not None
-        self.world = world
-        self.runtime = world.runtime
-        env = world.runtime.functions["FulfilmentFunction"].env
+        super().__init__(world)
+        env = self.runtime.functions["FulfilmentFunction"].env
         self.settings = Settings.from_env(env)
-        self.log = ConnectorLog(env["CONNECTOR_LOG_TABLE"])
         self.binder = Binder(env["BINDINGS_TABLE"])
-        self.acu = AcumaticaUser.from_endpoints(world.endpoints())
-        self.mag = MagentoViewer.from_endpoints(world.endpoints())
-
-    def settle(self, timeout: float = 60) -> None:
-        assert self.world.wait_settled(timeout=timeout), "pipeline did not settle"
-
-    def paid_order(self, lines: list[tuple[str, int]] | None = None, ship_via: str = "UPSGROUND") -> tuple[str, dict]:
-        nbr = self.acu.create_order(lines=lines, ship_via=ship_via)
-        self.acu.record_payment(nbr)
-        self.settle()
-        orders = self.mag.orders_for(nbr)
-        assert len(orders) == 1, f"order {nbr} did not sync"
-        return nbr, orders[0]
 
     def order(self, entity_id: int) -> dict[str, Any]:
         return dict(self.world.magento.order(entity_id))
@@ -66,7 +50,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def w() -> Iterator[World]:
-    with LocalWorld(WorldOptions(start_schedules=False, stack_name=f"amsync-ff-{uuid.uuid4().hex[:6]}")) as world:
+    with running_world("ff") as world:
         world.magento.faults.hang_seconds = 6.0  # just past the connector's 5 s HTTP timeout: a lost answer
         yield World(world)
 

@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from world_support import WorldDriver, running_world
 
 from amsync.composition import publish_requests
 from amsync.config import Settings
-from amsync.data.connector_log import ConnectorLog
-from amsync.data.settings_store import SettingsStore
 from amsync.models.log import LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import WarehouseMapping
 from amsync.services.inventory import InventoryPorts, sync_stock_batch
-from amsync_local.walkthrough import AcumaticaUser
-from amsync_local.world import LocalWorld, WorldOptions
+from amsync_local.world import LocalWorld
 
 
-class World:
+class World(WorldDriver):
     def __init__(self, world: LocalWorld) -> None:
-        assert world.runtime is not None
-        self.world = world
-        env = world.runtime.functions["InventoryFunction"].env
-        self.settings = Settings.from_env(env)
-        self.log = ConnectorLog(env["CONNECTOR_LOG_TABLE"])
-        self.store = SettingsStore(env["SETTINGS_TABLE"])
-        self.acu = AcumaticaUser.from_endpoints(world.endpoints())
-
-    def settle(self) -> None:
-        assert self.world.wait_settled(timeout=60), "pipeline did not settle"
+        super().__init__(world)
+        self.settings = Settings.from_env(self.runtime.functions["InventoryFunction"].env)
 
     def available(self, sku: str, warehouse: str) -> Decimal:
         r = self.acu.http.put(f"{self.acu.base}/InventorySummaryInquiry", params={"$expand": "Results"},
@@ -50,7 +39,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def w() -> Iterator[World]:
-    with LocalWorld(WorldOptions(start_schedules=False, stack_name=f"amsync-inv-{uuid.uuid4().hex[:6]}")) as world:
+    with running_world("inv") as world:
         yield World(world)
 
 

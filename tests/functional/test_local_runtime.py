@@ -169,3 +169,40 @@ def test_schedules_fire_on_their_scaled_rate() -> None:
 def test_function_url_refuses_payloads_over_lambdas_limit(bare_runtime: LocalRuntime, size: int) -> None:
     resp = httpx.post(bare_runtime.webhook_url, content=b"x" * size, timeout=30)
     assert resp.status_code == 413
+
+
+def test_concurrent_invocations_run_in_containers_of_their_own_and_warm_ones_are_reused(
+        bare_runtime: LocalRuntime) -> None:
+    # Given the inventory function, started warm with a container per unit of its MaximumConcurrency (2)
+    fn = bare_runtime.functions["InventoryFunction"]
+    assert len(fn.modules) == 2
+    both_in = threading.Barrier(2, timeout=10)
+    ran_in: list[int] = []
+    originals = {id(m): m.handler for m in fn.modules}
+
+    def handler_of(module: Any) -> Any:
+        def handler(event: Any, context: Any) -> dict[str, Any]:
+            ran_in.append(id(module))
+            if event.get("together"):
+                both_in.wait()  # the two invocations overlap
+            return {"batchItemFailures": []}
+        return handler
+
+    for m in fn.modules:
+        m.handler = handler_of(m)
+    try:
+        # When two invocations run at once
+        threads = [threading.Thread(target=fn.invoke, args=({"Records": [], "together": True},)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # Then each ran in its own container (its own module: its own clients and Acumatica session)
+        assert len(set(ran_in)) == 2
+        # and invocations one after the other reuse a warm container: no cold start
+        for _ in range(3):
+            fn.invoke({"Records": []})
+        assert len(fn.modules) == 2 and set(ran_in) == set(originals)
+    finally:
+        for m in fn.modules:
+            m.handler = originals[id(m)]

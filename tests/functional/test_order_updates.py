@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from world_support import WorldDriver, running_world
 
-from amsync.data.connector_log import ConnectorLog
-from amsync.data.settings_store import SettingsStore
 from amsync.models.log import Group, LogEntry, Result
 from amsync.models.settings import OrderStatusMapping
-from amsync_local.walkthrough import AcumaticaUser, MagentoViewer, wrap
-from amsync_local.world import LocalWorld, WorldOptions
+from amsync_local.walkthrough import wrap
 
 
-class World:
-    def __init__(self, world: LocalWorld) -> None:
-        assert world.runtime is not None
-        self.world = world
-        env = world.runtime.functions["MagentoWriterFunction"].env
-        self.log = ConnectorLog(env["CONNECTOR_LOG_TABLE"])
-        self.store = SettingsStore(env["SETTINGS_TABLE"])
-        self.acu = AcumaticaUser.from_endpoints(world.endpoints())
-        self.mag = MagentoViewer.from_endpoints(world.endpoints())
-
-    def settle(self) -> None:
-        assert self.world.wait_settled(timeout=60), "pipeline did not settle"
-
-    def paid_order(self, lines: list[tuple[str, int]] | None = None) -> tuple[str, dict[str, Any]]:
-        nbr = self.acu.create_order(lines=lines)
-        self.acu.record_payment(nbr)
-        self.settle()
-        orders = self.mag.orders_for(nbr)
-        assert len(orders) == 1
-        return nbr, orders[0]
-
+class World(WorldDriver):
     def magento(self, entity_id: int) -> dict[str, Any]:
         return dict(self.world.magento.order(entity_id))
 
@@ -58,7 +35,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def w() -> Iterator[World]:
-    with LocalWorld(WorldOptions(start_schedules=False, stack_name=f"amsync-ou-{uuid.uuid4().hex[:6]}")) as world:
+    with running_world("ou") as world:
         yield World(world)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests_support import FakeWatermarks
 
 from amsync.data.bindings import Binding, LeaseHeld
 from amsync.models.magento import MagentoCustomer
@@ -155,19 +156,10 @@ class FakeMagento:
         return [dict(c) for c in rows[(current_page - 1) * page_size:current_page * page_size]]
 
 
-class FakeBinder:
+class FakeBinder(FakeWatermarks):
     def __init__(self) -> None:
-        self.marks: dict[str, str] = {}
+        super().__init__()
         self.leased = False
-
-    def watermark(self, name: str) -> str | None:
-        return self.marks.get(name)
-
-    def set_watermark(self, name: str, value: str, previous: str | None) -> bool:
-        if self.marks.get(name) != previous:
-            return False
-        self.marks[name] = value
-        return True
 
     def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding:
         if self.leased:

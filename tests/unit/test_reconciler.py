@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests_support import FakeWatermarks
 
 from amsync.data.bindings import Binding
 from amsync.models.messages import Kind, SyncRequest
@@ -36,22 +37,13 @@ class FakeAcumatica:
         return self.stock
 
 
-class FakeBinder:
+class FakeBinder(FakeWatermarks):
     def __init__(self, bound: dict[str, Binding] | None = None) -> None:
+        super().__init__()
         self.bound = bound or {}
-        self.marks: dict[str, str] = {}
 
     def get(self, kind: str, key: str) -> Binding | None:
         return self.bound.get(f"{kind}#{key}")
-
-    def watermark(self, name: str) -> str | None:
-        return self.marks.get(name)
-
-    def set_watermark(self, name: str, value: str, previous: str | None) -> bool:
-        if self.marks.get(name) != previous:
-            return False
-        self.marks[name] = value
-        return True
 
 
 def ports(acu: FakeAcumatica, binder: FakeBinder, published: list[SyncRequest], fail: bool = False) -> ReconcilerPorts:

@@ -20,12 +20,13 @@ from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, NotFound, RetryableError
 from amsync.consumer import NotReady
-from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
+from amsync.data.bindings import AlreadyBound, LeaseHeld
 from amsync.models.acumatica import to_decimal, unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_writer import CreateBinder
 
 SHIPPABLE = ("Confirmed", "Invoiced", "Completed")
 RELEASED = ("Open", "Closed")
@@ -53,20 +54,12 @@ class SettingsReads(Protocol):
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
 
 
-class FulfilmentBinder(Protocol):
-    def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
-    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
-    def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
-             extra: dict[str, Any] | None = None) -> Binding: ...
-
-
 @dataclass
 class FulfilmentPorts:
     acumatica: AcumaticaReads
     magento: MagentoFulfilment
     settings: SettingsReads
-    binder: FulfilmentBinder
+    binder: CreateBinder
     log: Callable[[list[LogEntry]], None]
     create_lease_s: float = 60.0
 

@@ -103,26 +103,25 @@ def _order_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[Syn
                       timestamp=int(changed.timestamp() * 1000) if changed else 0)
 
 
-def _shipment_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-    if _s(rec, "Status") not in RELEASED_SHIPMENT:
-        return
-    nbr = _s(rec, "ShipmentNbr")
-    orders = {f"{_s(o, 'OrderType')}/{_s(o, 'OrderNbr')}" for o in rec.get("Orders", []) or []}
+def _document_requests(ports: ReconcilerPorts, rec: dict[str, Any], kind: Kind, key: str,
+                       lines: list[dict[str, Any]]) -> Iterator[SyncRequest]:
+    """One request per order a released document touches whose Magento twin is not bound yet."""
+    orders = {f"{_s(o, 'OrderType')}/{_s(o, 'OrderNbr')}" for o in lines}
     for order_key in sorted(orders):
-        if ports.binder.get("shipment", f"{nbr}#{order_key}") is None:
-            yield SyncRequest(kind=Kind.SHIPMENT, key=nbr, order_key=order_key, source="reconciler",
+        if ports.binder.get(kind.value, f"{key}#{order_key}") is None:
+            yield SyncRequest(kind=kind, key=key, order_key=order_key, source="reconciler",
                               correlation_id=order_key, hint={"Status": _s(rec, "Status")})
+
+
+def _shipment_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
+    if _s(rec, "Status") in RELEASED_SHIPMENT:
+        yield from _document_requests(ports, rec, Kind.SHIPMENT, _s(rec, "ShipmentNbr"), rec.get("Orders", []) or [])
 
 
 def _invoice_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-    if _s(rec, "Status") not in RELEASED_INVOICE:
-        return
-    ref = f"{_s(rec, 'Type')}/{_s(rec, 'ReferenceNbr')}"
-    orders = {f"{_s(d, 'OrderType')}/{_s(d, 'OrderNbr')}" for d in rec.get("Details", []) or [] if _s(d, "OrderNbr")}
-    for order_key in sorted(orders):
-        if ports.binder.get("invoice", f"{ref}#{order_key}") is None:
-            yield SyncRequest(kind=Kind.INVOICE, key=ref, order_key=order_key, source="reconciler",
-                              correlation_id=order_key, hint={"Status": _s(rec, "Status")})
+    if _s(rec, "Status") in RELEASED_INVOICE:
+        yield from _document_requests(ports, rec, Kind.INVOICE, f"{_s(rec, 'Type')}/{_s(rec, 'ReferenceNbr')}",
+                                      [d for d in rec.get("Details", []) or [] if _s(d, "OrderNbr")])
 
 
 def _payment_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
