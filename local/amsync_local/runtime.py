@@ -109,7 +109,7 @@ class LoadedFunction:
         self.modules: list[ModuleType] = []  # every container's module, oldest first
         self._idle: list[ModuleType] = []
         self.init_ms: list[float] = []  # each cold start
-        self.handler: Callable[[Any, Any], Any] = self._run_in_container
+        self.handler: Callable[[Any, Any], Any] = self.run_in_container
 
     @property
     def module(self) -> ModuleType:
@@ -130,7 +130,7 @@ class LoadedFunction:
             self.modules.append(module)
         return module
 
-    def _run_in_container(self, event: Any, context: Any) -> Any:
+    def run_in_container(self, event: Any, context: Any) -> Any:
         with self._lock:
             module = self._idle.pop() if self._idle else None
         if module is None:
