@@ -221,13 +221,15 @@ def _reconcile(world: LocalWorld) -> None:
     """Fire the reconciler's schedule; a run refused by Acumatica's licence (429) is simply run again, as the
     next scheduled run would."""
     assert world.runtime is not None
+    last = ""
     for _ in range(20):
         try:
             world.runtime.fire_schedule("ReconcilerFunction")
             return
-        except Exception:  # noqa: BLE001 - recorded as a failed invocation; the schedule goes on
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed invocation; the schedule goes on
+            last = f"{type(exc).__name__}: {exc}"
             time.sleep(1)
-    raise RuntimeError("the reconciler failed 20 runs in a row")
+    raise RuntimeError(f"the reconciler failed 20 runs in a row; the last: {last}")
 
 
 def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:

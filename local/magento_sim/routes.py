@@ -6,7 +6,7 @@ import copy
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -16,7 +16,7 @@ from magento_sim import config as C
 from magento_sim import errors as E
 from magento_sim.documents import arg
 from magento_sim.errors import MagentoError
-from magento_sim.search import Filter, SearchCriteria, parse_search_criteria, search_result
+from magento_sim.search import Filter, SearchCriteria, parse_search_criteria, search_records, search_result
 from magento_sim.state import State
 
 
@@ -70,8 +70,17 @@ def admin_token(ctx: Ctx) -> str:
     return token
 
 
+View = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _search(ctx: Ctx, records: Iterable[dict[str, Any]], view: View = copy.deepcopy,
+            derived: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return search_records(records, view, ctx.sc, ctx.state.config, derived)
+
+
 def orders_list(ctx: Ctx) -> Any:
-    return _list(ctx, [sales.order_view(o) for o in ctx.state.orders.values()])
+    # the view rebuilds extension_attributes (shipping assignments); every other field is the stored one
+    return _search(ctx, ctx.state.orders.values(), sales.order_view, frozenset({"extension_attributes"}))
 
 
 def order_items(ctx: Ctx) -> Any:
@@ -102,8 +111,6 @@ def order_add_comment(ctx: Ctx) -> Any:
     return documents.add_comment(ctx.state, ctx.params["id"], arg(ctx.obj(), "statusHistory"))
 
 
-def _shipments(ctx: Ctx) -> list[dict[str, Any]]:
-    return [documents.shipment_view(s) for s in ctx.state.shipments.values()]
 
 
 def shipment_get(ctx: Ctx) -> Any:
@@ -152,19 +159,20 @@ ROUTES: list[Route] = [
           lambda c: documents.ship(c.state, c.params["orderId"], c.obj())),
     Route("POST", "/V1/order/{orderId}/invoice", S + "invoice",
           lambda c: documents.invoice(c.state, c.params["orderId"], c.obj())),
-    Route("GET", "/V1/shipments", S + "shipment", lambda c: _list(c, _shipments(c))),
+    Route("GET", "/V1/shipments", S + "shipment",
+          lambda c: _search(c, c.state.shipments.values(), documents.shipment_view)),
     Route("POST", "/V1/shipment/track", S + "ship", lambda c: documents.save_track(c.state, c.obj().get("entity"))),
     Route("GET", "/V1/shipment/{id}", S + "shipment", shipment_get),
     Route("POST", "/V1/shipment/", S + "ship", lambda c: documents.save_shipment(c.state, c.obj().get("entity"))),
     Route("GET", "/V1/invoices", S + "sales_invoice",
-          lambda c: _list(c, [copy.deepcopy(i) for i in c.state.invoices.values()])),
+          lambda c: _search(c, c.state.invoices.values())),
     Route("GET", "/V1/invoices/{id}", S + "sales_invoice", invoice_get),
     # catalog and customers
     Route("GET", "/V1/products", "Magento_Catalog::products", products_list),
     Route("GET", "/V1/products/{sku}", "Magento_Catalog::products",
           lambda c: catalog.get_product(c.state, c.params["sku"])),
     Route("GET", "/V1/customers/search", "Magento_Customer::customer",
-          lambda c: _list(c, [copy.deepcopy(x) for x in c.state.customers.values()])),
+          lambda c: _search(c, c.state.customers.values())),
     Route("GET", "/V1/customers/{customerId}", "Magento_Customer::customer",
           lambda c: catalog.get_customer(c.state, c.params["customerId"])),
     Route("POST", "/V1/customers", "Magento_Customer::manage",

@@ -225,3 +225,23 @@ def apply(items: list[dict[str, Any]], sc: SearchCriteria, config: SimConfig) ->
 def search_result(items: list[dict[str, Any]], sc: SearchCriteria, config: SimConfig) -> dict[str, Any]:
     page, total = apply(items, sc, config)
     return {"items": page, "search_criteria": sc.echo(), "total_count": total}
+
+
+def search_records(records: Iterable[dict[str, Any]], view: Callable[[dict[str, Any]], dict[str, Any]],
+                   sc: SearchCriteria, config: SimConfig, derived: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``search_result`` over the REST views of stored ``records``, building a view only for a record that
+    passes the filters (a collection grid filters in SQL before it loads a model): a filter whose field is a
+    top-level stored field is tested on the record itself; one on a ``derived`` field (or a private ``_`` one)
+    is tested on the view. Same answer as viewing every record first, in time linear in the matches."""
+    raw_groups = [g for g in sc.groups if all(_stored(f.field, derived) for f in g)]
+    view_groups = [g for g in sc.groups if g not in raw_groups]
+    raw_sc, view_sc = SearchCriteria(groups=raw_groups), SearchCriteria(groups=view_groups)
+    views = [v for v in (view(r) for r in records if matches(r, raw_sc)) if matches(v, view_sc)]
+    page, total = apply(views, SearchCriteria(sort_orders=sc.sort_orders, page_size=sc.page_size,
+                                              current_page=sc.current_page), config)
+    return {"items": page, "search_criteria": sc.echo(), "total_count": total}
+
+
+def _stored(path: str, derived: frozenset[str]) -> bool:
+    top = path.split(".", 1)[0]
+    return not top.startswith("_") and top not in derived

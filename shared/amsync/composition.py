@@ -96,8 +96,8 @@ class _Seats:
     def release(self) -> None:
         self.pool.release()
 
-    def abandon(self, session_left_s: float) -> None:
-        self.pool.abandon(session_left_s)
+    def hold_until(self, session_left_s: float) -> None:
+        self.pool.hold_until(session_left_s)
 
 
 def acumatica_client(settings: Settings) -> AcumaticaClient:

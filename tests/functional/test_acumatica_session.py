@@ -1,5 +1,6 @@
 """The Acumatica client's licence seat through a session's life, against the Acumatica simulator: a logout that
-fails is tried again; one that cannot be done keeps the seat taken until Acumatica ends the session itself."""
+fails is tried again; a session that cannot be closed stays the container's (its seat taken, nobody logs in over
+it) and the next invocation works in it and closes it."""
 
 from __future__ import annotations
 
@@ -63,23 +64,32 @@ def test_a_logout_refused_once_is_tried_again_and_the_seat_given_back(
     other.release()
 
 
-def test_a_session_that_cannot_be_closed_keeps_its_seat_until_it_expires(
+def test_a_session_that_cannot_be_closed_keeps_its_seat_and_is_closed_by_the_next_invocation(
         bare_runtime: Any, acu: AcumaticaSimulator) -> None:
     acu.faults.clear()
     acu.set_limits(max_sessions=1)
     pool = _pool(bare_runtime)
     client = _client(acu, pool)
     client.ship_vias()
-    # Given Acumatica refuses every revocation
+    logins = acu.sessions.counters.logins
+    # Given Acumatica refuses every revocation while the invocation ends
     acu.faults.add({"path": r"^/identity/connect/revocation$", "error_rate": 1.0, "error_status": 503})
     client.end_invocation()
     acu.faults.clear()
     # Then Acumatica still counts the session, and so does the seat pool: no other container logs in over it
-    assert acu.sessions.active() == 1 and pool.held is None
+    assert acu.sessions.active() == 1 and pool.held == 0
     with pytest.raises(NoSeat):
         _pool(bare_runtime).acquire()
     late = _client(acu, _pool(bare_runtime))
     with pytest.raises(RateLimited):
         late._ensure_session()  # what every call does first (the call itself would retry after Retry-After)
     assert acu.sessions.active() == 1  # nobody went past the licence
+    # When the container's next invocation comes, it works in the session it kept (no new login)
+    client.ship_vias()
+    assert acu.sessions.counters.logins == logins
+    # and its end closes the session and gives the seat back
+    client.end_invocation()
+    assert acu.sessions.active() == 0 and pool.held is None
+    assert late.ship_vias()
+    late.end_invocation()
     acu.reset()

@@ -65,14 +65,18 @@ def test_a_seat_whose_session_could_not_be_closed_stays_taken_until_the_session_
     # Given a container whose logout failed: Acumatica still counts its session for a while
     stuck = _pool(bare_runtime, 1, lease_s=0.2)
     stuck.acquire()
-    stuck.abandon(session_left_s=1.0)
+    stuck.hold_until(session_left_s=1.0)
     # Then the seat is not handed out before the session's end, even past the original lease
     time.sleep(0.4)
     with pytest.raises(NoSeat):
         _pool(bare_runtime, 1).acquire()
-    assert stuck.held is None
-    # and it is free once the session has expired
+    # and the container keeps it (its next invocation uses the session and gives the seat back when it closes)
+    assert stuck.held == 0
+    # If that invocation never comes, the seat is free once the session has expired
     time.sleep(0.8)
     late = _pool(bare_runtime, 1)
     assert late.acquire() == 0
+    # and the container that lost it no longer claims it
+    stuck.hold_until(session_left_s=1.0)
+    assert stuck.held is None
     late.release()

@@ -20,7 +20,7 @@ from amsync.adapters.errors import ApiError, AuthError, RateLimited, classify, p
 from amsync.adapters.http import dumps, loads, make_client, retrying, send
 
 SYSTEM = "Acumatica"
-COOKIE_IDLE_S = 600.0  # an abandoned cookie session ends after 10 idle minutes
+COOKIE_IDLE_S = 600.0  # a cookie session nobody closes ends after 10 idle minutes
 
 
 class SeatGuard(Protocol):
@@ -28,7 +28,7 @@ class SeatGuard(Protocol):
 
     def acquire(self) -> None: ...
     def release(self) -> None: ...
-    def abandon(self, session_left_s: float) -> None: ...
+    def hold_until(self, session_left_s: float) -> None: ...
 
 
 LOGIN_LIMIT_TEXT = "API Login Limit"
@@ -134,25 +134,25 @@ class AcumaticaClient:
 
     def logout(self) -> None:
         """Give the licence seat back: log a cookie session out, revoke a token. Both are idempotent, so a failed
-        attempt is tried again; a session that still cannot be closed keeps its seat leased until it expires."""
+        attempt is tried again. A session that still cannot be closed stays this container's: its seat lease is
+        stretched to the session's end, the next invocation uses the session and tries the logout again."""
         had_session = self._cookie_session or self._token is not None
-        session_left = (max(0.0, self._token_expires - time.monotonic()) + 60.0 if self._token is not None
-                        else COOKIE_IDLE_S)
-        closed = not had_session
+        if not had_session:
+            return
         for attempt in range(3):
-            if closed:
-                break
             try:
                 self._close_session()
-                closed = True
             except ApiError:
                 time.sleep(0.2 * (attempt + 1))
-        self._drop_session()
-        if had_session and self._seats is not None:
-            if closed:
+                continue
+            self._drop_session()
+            if self._seats is not None:
                 self._seats.release()
-            else:
-                self._seats.abandon(session_left)
+            return
+        session_left = (max(0.0, self._token_expires - time.monotonic()) + 60.0 if self._token is not None
+                        else COOKIE_IDLE_S)
+        if self._seats is not None:
+            self._seats.hold_until(session_left)
 
     def _close_session(self) -> None:
         if self._cookie_session:

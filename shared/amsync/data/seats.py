@@ -1,6 +1,6 @@
 """Acumatica licence seats shared by every container of every function: a lease per seat in DynamoDB.
 
-Acumatica refuses a login beyond the licence's API sessions ("API Login Limit"), and an abandoned session holds
+Acumatica refuses a login beyond the licence's API sessions ("API Login Limit"), and a session never closed holds
 its seat until it expires (10 idle minutes for a cookie, the token's hour for OAuth). Each container takes a seat
 before it logs in and gives it back when it logs out; a lease that outlives its holder expires with the session.
 """
@@ -93,9 +93,11 @@ class SeatPool:
             return n
         raise NoSeat(f"all {self.seats} Acumatica API seats are in use")
 
-    def abandon(self, session_left_s: float) -> None:
-        """The session could not be closed (logout failed): it holds its Acumatica seat until it expires, so the
-        lease is stretched to then and nobody takes the seat early. This container forgets it."""
+    def hold_until(self, session_left_s: float) -> None:
+        """The session could not be closed (logout failed): Acumatica counts it until it expires, so the lease is
+        stretched to then and nobody takes the seat early. This container keeps the seat (and the session: its
+        next invocation uses it and tries the logout again); if that invocation never comes the lease simply
+        ends with the session."""
         if self.held is None:
             return
         until = Decimal(str(round(time.time() + session_left_s, 3)))
@@ -107,7 +109,7 @@ class SeatPool:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-        self.held = None
+            self.held = None  # the lease had run out and another container took the seat
 
     def release(self) -> None:
         if self.held is None:
