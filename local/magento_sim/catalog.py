@@ -246,7 +246,7 @@ def salable_qty(state: State, sku: str, stock_id: Any) -> float:
                            {"value": stock_id})
     qty = sum(f(si["quantity"]) for (s, code), si in state.source_items.items()
               if s == sku and code in sources and si["status"] == 1)
-    qty += sum(f(r["quantity"]) for r in state.reservations if r["sku"] == sku and r["stock_id"] == sid)
+    qty += state.reserved(sku, sid or 0)
     return r4(qty)
 
 

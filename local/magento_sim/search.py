@@ -236,10 +236,25 @@ def search_records(records: Iterable[dict[str, Any]], view: Callable[[dict[str, 
     raw_groups = [g for g in sc.groups if all(_stored(f.field, derived) for f in g)]
     view_groups = [g for g in sc.groups if g not in raw_groups]
     raw_sc, view_sc = SearchCriteria(groups=raw_groups), SearchCriteria(groups=view_groups)
+    quick = [_equal_to(g[0]) for g in raw_groups if len(g) == 1 and (g[0].condition_type or "eq") == "eq"
+             and "." not in g[0].field]
+    if quick:
+        records = [r for r in records if all(test(r) for test in quick)]
     views = [v for v in (view(r) for r in records if matches(r, raw_sc)) if matches(v, view_sc)]
     page, total = apply(views, SearchCriteria(sort_orders=sc.sort_orders, page_size=sc.page_size,
                                               current_page=sc.current_page), config)
     return {"items": page, "search_criteria": sc.echo(), "total_count": total}
+
+
+def _equal_to(f: Filter) -> Callable[[dict[str, Any]], bool]:
+    """The ``eq`` test of a top-level field, specialised for its value (the same answer as ``_cmp(v, x) == 0``,
+    without its per-record parsing): what a grid filtered on an id or a number needs at every call."""
+    name, target = f.field, f.value
+    text, number = str(target).casefold(), _num(target)
+    if number is None:
+        return lambda r: (v := r.get(name)) is not None and str(v).casefold() == text
+    return lambda r: (v := r.get(name)) is not None and (
+        n == number if (n := _num(int(v) if isinstance(v, bool) else v)) is not None else str(v).casefold() == text)
 
 
 def _stored(path: str, derived: frozenset[str]) -> bool:

@@ -50,6 +50,7 @@ class State:
             self.products: dict[str, dict[str, Any]] = {}
             self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
             self.reservations: list[dict[str, Any]] = []
+            self._reserved: tuple[list[dict[str, Any]], int, dict[tuple[str, int], float]] = (self.reservations, 0, {})
             self.carts: dict[str, dict[str, Any]] = {}
             self.tokens: dict[str, dict[str, Any]] = {}
             self._order_locks = {}
@@ -64,6 +65,18 @@ class State:
                   ttl: float | None = None) -> None:
         self.tokens[token] = {"kind": kind, "resources": resources,
                               "expires_at": time.time() + ttl if ttl else None}
+
+    def reserved(self, sku: str, stock_id: int) -> float:
+        """Σ reservation quantities of a SKU on a stock (the table only grows: new rows are folded into running
+        sums, so a salable-qty read does not walk every reservation ever placed)."""
+        rows, folded, sums = self._reserved
+        if rows is not self.reservations:  # replaced wholesale (reset, a test): start over
+            rows, folded, sums = self.reservations, 0, {}
+        for r in rows[folded:]:
+            key = (r["sku"], r["stock_id"])
+            sums[key] = sums.get(key, 0.0) + float(r["quantity"])
+        self._reserved = (rows, len(rows), sums)
+        return sums.get((sku, stock_id), 0.0)
 
     def stock_sources(self, stock_id: int) -> list[str]:
         return [s["source_code"] for s in self.sources.values() if stock_id in s["_stocks"]]

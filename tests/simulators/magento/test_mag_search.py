@@ -124,3 +124,37 @@ def test_no_match_is_empty_200(api):
     # Then 200 with no items, not 404
     assert resp.status_code == 200
     assert resp.json()["items"] == [] and resp.json()["total_count"] == 0
+
+
+def test_searching_stored_records_answers_as_filtering_every_view() -> None:
+    # Given stored orders whose REST view differs from the record (a derived extension attribute, a private field)
+    from magento_sim.config import SimConfig
+    from magento_sim.search import Filter, SearchCriteria, search_records, search_result
+
+    def view(r: dict) -> dict:
+        v = {k: x for k, x in r.items() if not k.startswith("_")}
+        v["extension_attributes"] = {"carrier": r["_carrier"]}
+        return v
+
+    records = [{"entity_id": i, "increment_id": f"{i:09d}", "ext_order_id": f"SO{i % 7}", "grand_total": i * 1.5,
+                "is_virtual": i % 3 == 0, "state": "new" if i % 2 else "Processing", "_carrier": f"c{i % 4}"}
+               for i in range(1, 60)]
+    criteria = [
+        [[Filter("ext_order_id", "so3", "eq")]],
+        [[Filter("grand_total", "15", "eq")]],
+        [[Filter("grand_total", "15.0", "eq")], [Filter("state", "processing", None)]],
+        [[Filter("increment_id", "12", "eq")]],
+        [[Filter("is_virtual", "1", "eq")], [Filter("extension_attributes.carrier", "c2", "eq")]],
+        [[Filter("ext_order_id", "SO1", "eq"), Filter("ext_order_id", "SO2", "eq")]],
+        [[Filter("_carrier", "c1", "eq")]],
+        [[Filter("entity_id", "10", "gt")], [Filter("state", "new", "eq")]],
+    ]
+    for groups in criteria:
+        for page in (None, 2):
+            sc = SearchCriteria(groups=groups, sort_orders=[("grand_total", "DESC")], page_size=page and 3,
+                                current_page=page)
+            # When searched through the stored records and through every view
+            got = search_records(records, view, sc, SimConfig(), frozenset({"extension_attributes"}))
+            want = search_result([view(r) for r in records], sc, SimConfig())
+            # Then the answers are the same
+            assert got == want, groups
