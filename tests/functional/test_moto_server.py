@@ -69,3 +69,62 @@ def test_a_late_delete_racing_a_redelivery_leaves_the_fifo_group_open(backend: A
     backend.send_message(name, "second", group_id="g", deduplication_id="2")
     # Then it is delivered: the deleted message does not hold its group
     assert [m.body for m in backend.receive_message(name, 1, 0, 30)] == ["second"]
+
+
+def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    from amsync_local.moto_server import patch_dynamodb
+
+    patch_dynamodb()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+            GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                                   {"AttributeName": "sk", "KeyType": "RANGE"}]}])
+        # Given a table of 40 partitions of 10 items
+        for p in range(40):
+            for k in range(10):
+                ddb.put_item(TableName="t", Item={"pk": {"S": f"p{p}"}, "sk": {"S": f"{k:02d}"},
+                                                  "g": {"S": f"g{k % 3}"}, "n": {"N": str(k)}})
+        seen: list[int] = []
+        original = Table.all_items
+
+        def counting(self: Any) -> list[Any]:
+            items: list[Any] = original(self)
+            seen.append(len(items))
+            return items
+
+        Table.all_items = counting  # type: ignore[method-assign]
+        try:
+            # When one partition is queried (a range condition, newest first, a filter, pages of 3)
+            got, start = [], None
+            while True:
+                kw: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+                resp = ddb.query(TableName="t", KeyConditionExpression="pk = :p AND sk >= :s", Limit=3,
+                                 ExpressionAttributeValues={":p": {"S": "p7"}, ":s": {"S": "03"}, ":n": {"N": "8"}},
+                                 FilterExpression="n <> :n", ScanIndexForward=False, **kw)
+                got += [i["sk"]["S"] for i in resp["Items"]]
+                start = resp.get("LastEvaluatedKey")
+                if not start:
+                    break
+            # Then the answer is the partition's, and moto looked at that partition only
+            assert got == ["09", "07", "06", "05", "04", "03"]
+            assert seen and max(seen) <= 10
+            # and an index query still finds items across partitions
+            seen.clear()
+            resp = ddb.query(TableName="t", IndexName="by-g", KeyConditionExpression="g = :g",
+                             ExpressionAttributeValues={":g": {"S": "g1"}})
+            assert resp["Count"] == 40 * 3
+            # and a partition nobody wrote answers empty, without creating it
+            resp = ddb.query(TableName="t", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "nobody"}})
+            assert resp["Items"] == [] and ddb.describe_table(TableName="t")["Table"]["ItemCount"] == 400
+        finally:
+            Table.all_items = original  # type: ignore[method-assign]
