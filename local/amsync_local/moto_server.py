@@ -13,13 +13,18 @@
 3. "Now" from ``time.time()``: moto computes every message's visibility with datetime arithmetic on each send,
    receive and attribute read; the same clock from ``time.time()`` keeps deep queues fast.
 
+4. A send reads only the attribute it needs. moto validated and stored each message by computing the queue's
+   full attribute map several times, its approximate message counts included (three walks over every message
+   in the queue per computation): a send's cost grew with the queue's depth.
+
 And one to its DynamoDB:
 
-4. A Query on a table's own key reads that partition. moto's ``Table.query`` gathers (and sorts) every item of
+5. A Query on a table's own key reads that partition. moto's ``Table.query`` gathers (and sorts) every item of
    the table, then keeps the partition's: a Query's cost grew with the table (the connector log and the
    bindings grow with every order). It now starts from the partition's items; index queries are unchanged.
 
-Plus: no access log line per request (werkzeug's logging costs the server real time).
+Plus: no access log line per request (werkzeug's logging costs the server real time), and the list of moto's
+service packages (which its dispatcher reads from disk on every request) is read once.
 """
 
 from __future__ import annotations
@@ -100,6 +105,42 @@ def patch_sqs() -> None:
 
     queue.pending_message_groups = property(pending_message_groups)
 
+    _cheap_sends(sqs_models)
+
+
+def _cheap_sends(sqs_models: Any) -> None:
+    """Repair 4: while a send runs, ``Queue.attributes`` answers only what a send reads."""
+    sending = threading.local()
+    queue, backend = sqs_models.Queue, sqs_models.SQSBackend
+    full_attributes = queue.attributes.fget
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(sending, "depth", 0):  # what a send reads: whether the FIFO queue dedupes by content
+            return {"ContentBasedDeduplication": "true" if self.content_based_deduplication else "false"} \
+                if self.fifo_queue else {}
+        result: dict[str, Any] = full_attributes(self)
+        return result
+
+    queue.attributes = property(attributes)
+    for name in ("send_message", "send_message_batch"):
+        method = getattr(backend, name)
+
+        def send(*args: Any, _method: Callable[..., Any] = method, **kwargs: Any) -> Any:
+            sending.depth = getattr(sending, "depth", 0) + 1
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                sending.depth -= 1
+
+        setattr(backend, name, functools.wraps(method)(send))
+
+
+def patch_dispatch() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
 
 def patch_dynamodb() -> None:
     from moto.dynamodb.models.table import Table
@@ -138,6 +179,7 @@ def main(argv: list[str]) -> None:
     logging.disable(logging.WARNING)
     patch_sqs()
     patch_dynamodb()
+    patch_dispatch()
     from moto.server import main as moto_main
 
     moto_main(["-H", argv[0], "-p", argv[1]])

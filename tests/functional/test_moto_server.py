@@ -128,3 +128,32 @@ def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before
             assert resp["Items"] == [] and ddb.describe_table(TableName="t")["Table"]["ItemCount"] == 400
         finally:
             Table.all_items = original  # type: ignore[method-assign]
+
+
+def test_a_send_does_not_count_the_queue_and_content_deduplication_still_holds(backend: Any) -> None:
+    import moto.sqs.models as sqs_models
+
+    # Given a FIFO queue that dedupes by content, a hundred messages deep
+    name = f"deep-{time.monotonic_ns()}.fifo"
+    backend.create_queue(name, FifoQueue="true", ContentBasedDeduplication="true")
+    for i in range(100):
+        backend.send_message(name, f"m{i}", group_id=f"g{i % 5}")
+    counted = []
+    count = sqs_models.Queue.approximate_number_of_messages
+
+    def counting(self: Any) -> int:
+        counted.append(1)
+        return int(count.fget(self))
+
+    sqs_models.Queue.approximate_number_of_messages = property(counting)
+    try:
+        # When a message is sent, then the same body again
+        backend.send_message(name, "again", group_id="g1")
+        backend.send_message(name, "again", group_id="g1")
+        # Then the send did not walk the queue to count it, the duplicate was dropped,
+        assert counted == []
+        # and the queue's attributes still carry the counts
+        assert backend.get_queue_attributes(name, ["All"])["ApproximateNumberOfMessages"] == 101
+        assert counted
+    finally:
+        sqs_models.Queue.approximate_number_of_messages = count
