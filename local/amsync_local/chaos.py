@@ -64,6 +64,7 @@ class ChaosReport:
     doubled: list[str] = field(default_factory=list)
     dlq_left: list[str] = field(default_factory=list)  # still in a DLQ after the replay, listed with its body
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU of this process and of moto's (the whole local world)
 
     @property
     def ok(self) -> bool:
@@ -75,7 +76,8 @@ class ChaosReport:
                 ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
                 ("replayed", self.replayed), ("wrong", len(self.wrong)), ("missing", len(self.missing)),
                 ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
-                ("wall time (s)", round(self.wall_s, 1))]
+                ("wall time (s)", round(self.wall_s, 1)), ("CPU time (s)", round(self.cpu_s, 1)),
+                ("wall s per order", round(self.wall_s / max(self.orders, 1), 2))]
 
 
 class PatientTransport(httpx.HTTPTransport):
@@ -262,7 +264,7 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     rng = random.Random(seed)  # the faults' seeds
     workload = random.Random(seed * 7919 + 1)  # the orders: the same for a seed, whatever the handlers draw
     report = ChaosReport(orders=orders)
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), _cpu_seconds()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
                            acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
                            visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
@@ -294,9 +296,18 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         report.eligible = sum(p.eligible for p in plans)
         user.close()
     report.wall_s = time.monotonic() - started
+    report.cpu_s = _cpu_seconds() - cpu_before
     if not quiet:
         print_report(report)
     return report
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its ended children (moto's server ends with the world)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def print_report(report: ChaosReport) -> None:
