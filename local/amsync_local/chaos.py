@@ -33,6 +33,7 @@ from amsync_local.world import LocalWorld, WorldOptions
 CUSTOMERS = [("AACUSTOMER", 0.6), ("BIGBOX", 0.25), ("STAFF01", 0.15)]  # DEFAULT class needs payment; B2B; staff
 ITEMS = ["WATER2809", "JUICE100", "MUG500"]
 SHIP_VIAS = ["UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"]
+WAVE = 250  # orders entered (then fulfilled) at a time: the queues' depth stays that of a busy hour, whatever N
 SQS_FUNCTIONS = ["OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction", "InventoryFunction"]
 
 
@@ -278,8 +279,11 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         counter: Counter[str] = Counter()
         originals = _inject(world, rng, counter, crash_rate)
         try:
-            plans = _place(user, workload, orders)
-            _fulfil(user, workload, plans)
+            plans: list[OrderPlan] = []
+            for start in range(0, orders, WAVE):  # a day's orders arrive in waves, not all before the first ships
+                wave = _place(user, workload, min(WAVE, orders - start))
+                _fulfil(user, workload, wave)
+                plans += wave
             world.acumatica.wait_push_idle(timeout=max(120.0, orders * 1.0))
         finally:
             _calm(world, originals)
