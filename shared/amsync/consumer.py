@@ -20,12 +20,17 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
 from amsync.adapters.errors import ApiError
 from amsync.data.queues import change_visibility
 from amsync.observability import logger, metrics
 
 MAX_BACKOFF_S = 900
+# SQS's answers to a visibility change on a receipt whose visibility already ran out (the message is back in the
+# queue, and may already be in another receiver's hands)
+EXPIRED_RECEIPT = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight",
+                             "AWS.SimpleQueueService.MessageNotInflight"})
 
 
 class NotReady(Exception):
@@ -78,9 +83,22 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
         if rec is None:
             continue
         count = int(rec.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        try:
-            change_visibility(queue_url, rec["receiptHandle"],
-                              backoff_seconds(count, retry_base_s, retry_after.get(failure["itemIdentifier"])))
-        except Exception:  # the record still fails; it just comes back after the queue's own timeout
-            logger.exception("could not set the backoff of a failed record")
+        _back_off(queue_url, rec, backoff_seconds(count, retry_base_s, retry_after.get(failure["itemIdentifier"])))
     return response
+
+
+def _back_off(queue_url: str, rec: dict[str, Any], seconds: int) -> None:
+    """Hide a failed record for its backoff; if that fails it still fails, and comes back after the queue's own
+    visibility timeout."""
+    try:
+        change_visibility(queue_url, rec["receiptHandle"], seconds)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in EXPIRED_RECEIPT:
+            logger.exception("could not set the backoff of a failed record")
+            return
+        # its visibility ran out while it was handled: it is back in the queue already (expected, not an error)
+        logger.warning("failed record was visible again before its backoff was set",
+                       extra={"message_id": rec.get("messageId"), "error_code": code})
+    except Exception:
+        logger.exception("could not set the backoff of a failed record")
