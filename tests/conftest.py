@@ -18,6 +18,9 @@ for extra in (ROOT / "tests",):
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "amsync-tests")
 os.environ.setdefault("POWERTOOLS_DEV", "false")
+# Every Acumatica-simulator transaction in the suite (the worlds' too) is checked against the whole-store algorithm
+# (acumatica_sim/oracle.py): the incremental one the chaos and benchmark runs rely on answers the same.
+os.environ.setdefault("ACUMATICA_SIM_VERIFY", "1")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 from tests_support import WEBHOOK_SECRET, default_secrets  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -93,3 +94,5 @@ class SimConfig:
     fault_seed: int = 42
     hang_seconds: float = 30.0
     action_polls: int = 0  # number of 202 answers on the Location before the 204
+    # check every transaction against the whole-store algorithm (oracle.py): O(store) per write, for tests
+    verify_transactions: bool = field(default_factory=lambda: os.environ.get("ACUMATICA_SIM_VERIFY") == "1")

@@ -1,6 +1,6 @@
 """Business logic: create/update records from unwrapped PUT bodies and run the endpoint actions.
 
-Every function runs inside a transaction (see ``state.py``), mutates the store, and raises
+Every function runs inside a transaction (see ``app.py``), mutates the store, and raises
 ``ValidationFailed`` (422 with field errors) or ``ActionRefused`` (422 with a message); the caller rolls back.
 
 Assumptions (the contract is silent, behaviour modelled on Acumatica):
@@ -18,13 +18,14 @@ Assumptions (the contract is silent, behaviour modelled on Acumatica):
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from acumatica_sim.config import BRANCH, COUNTRIES, CUSTOMER_CLASSES, PAYMENT_METHODS, TAX_RATES
 from acumatica_sim.errors import ActionRefused, ValidationFailed
-from acumatica_sim.model import ZERO, Rec, Store, new_id
+from acumatica_sim.model import ZERO, OrderKey, Rec, Store, new_id, order_keys
 from acumatica_sim.values import day, money, parse_datetime, to_decimal
 
 NOT_FOUND = "'{}' cannot be found in the system."
@@ -617,48 +618,60 @@ def invoice_release(store: Store, inv: Rec, params: Rec, now: datetime) -> None:
     if inv["Status"] != "Balanced":
         raise ActionRefused(f"The document cannot be released because it has the {inv['Status']} status.")
     inv["released"], inv["Status"] = True, "Open"
-    for s in store.shipments.values():
-        if s["invoice"] == (inv["Type"], inv["ReferenceNbr"]):
-            s["Status"] = "Completed"
-    reconcile(store, now)
+    for s in store.linked("shipments", "invoice", (inv["Type"], inv["ReferenceNbr"])):
+        s["Status"] = "Completed"
+    reconcile(store, now, order_keys(inv["lines"]), invoices=[inv])
 
 
-def reconcile(store: Store, now: datetime) -> None:
+def reconcile(store: Store, now: datetime, orders: Iterable[OrderKey], payments: Iterable[Rec] = (),
+              invoices: Iterable[Rec] = ()) -> None:
     """Transfer released order payments to released invoices of those orders; update Closed statuses.
 
-    Payments are applied in the order they were entered (then their applications' order); one pass builds what
-    is paid per document and which applications point at each order, so a store of thousands of documents is
-    reconciled in linear time."""
-    paid: dict[tuple[str, str], Decimal] = {}
-    by_order: dict[tuple[str, str], list[tuple[int, int, Rec, Rec]]] = {}
-    for pi, p in enumerate(store.payments.values()):
-        for d in p["docs"]:
-            key = (d["DocType"], d["ReferenceNbr"])
-            paid[key] = paid.get(key, ZERO) + d["AmountPaid"]
-        if p["released"]:
-            for ai, a in enumerate(p["orders"]):
-                by_order.setdefault((a["OrderType"], a["OrderNbr"]), []).append((pi, ai, p, a))
-    for inv in store.invoices.values():
-        if not inv["released"]:
-            continue
-        doc = (inv["Type"], inv["ReferenceNbr"])
-        amount = store.invoice_amount(inv)
-        orders = {(ln["OrderType"], ln["OrderNbr"]) for ln in inv["lines"]}
-        for _, _, p, a in sorted((c for key in orders for c in by_order.get(key, [])), key=lambda c: c[:2]):
-            balance = amount - paid.get(doc, ZERO)
-            free = a["AppliedToOrder"] - a.get("Transferred", ZERO)
-            if balance <= 0 or free <= 0:
-                continue
-            amt = min(free, balance)
-            a["Transferred"] = a.get("Transferred", ZERO) + amt
-            p["docs"].append({"id": new_id(), "DocType": inv["Type"], "ReferenceNbr": inv["ReferenceNbr"],
-                              "AmountPaid": amt, "CustomerOrder": inv.get("CustomerOrder")})
-            paid[doc] = paid.get(doc, ZERO) + amt
-        if amount - paid.get(doc, ZERO) <= 0:
-            inv["Status"] = "Closed"
-    for p in store.payments.values():
+    Payments are applied in the order they were entered (then their applications' order), invoices taken in the
+    order they were created. Only the invoices of ``orders`` (plus ``invoices``) are looked at, with the payments
+    applied to their orders, and payment statuses are restated for those payments (plus ``payments``): after each
+    reconcile every released invoice is settled (paid, or nothing left to transfer from its orders' released
+    payments), and what unsettles one is a payment or an invoice being released, which the caller passes (a
+    deleted payment un-pays its invoices: their orders wait in ``Store.reconcile_scope`` for the next reconcile).
+    So this costs O(documents of the orders involved) and ends as the pass over every payment and invoice would
+    (``oracle.full_reconcile``; the oracle checks that the store is always settled)."""
+    keys = {(inv["Type"], inv["ReferenceNbr"]): inv for inv in invoices}
+    for key in store.reconcile_scope(orders):
+        keys.update({(inv["Type"], inv["ReferenceNbr"]): inv for inv in store.linked("invoices", "order", key)})
+    touched = {id(p): p for p in payments}
+    for inv in sorted(keys.values(), key=lambda inv: store.invoices.seq[(inv["Type"], inv["ReferenceNbr"])]):
+        if inv["released"]:
+            touched.update(_settle_invoice(store, inv))
+    for p in touched.values():
         if p["released"]:
             p["Status"] = "Closed" if store.payment_totals(p)["AppliedToDocuments"] >= p["PaymentAmount"] else "Open"
+
+
+def _settle_invoice(store: Store, inv: Rec) -> dict[int, Rec]:
+    """Transfer free released applications of the invoice's orders to it; the payments looked at."""
+    doc = (inv["Type"], inv["ReferenceNbr"])
+    amount = store.invoice_amount(inv)
+    paid = store.paid_to(doc)
+    candidates: list[tuple[int, int, Rec, Rec]] = []
+    for key in order_keys(inv["lines"]):
+        for p in store.linked("payments", "order", key):
+            if p["released"]:
+                seq = store.payments.seq[(p["Type"], p["ReferenceNbr"])]
+                candidates += [(seq, ai, p, a) for ai, a in enumerate(p["orders"])
+                               if (a["OrderType"], a["OrderNbr"]) == key]
+    for _, _, p, a in sorted(candidates, key=lambda c: c[:2]):
+        balance = amount - paid
+        free = a["AppliedToOrder"] - a.get("Transferred", ZERO)
+        if balance <= 0 or free <= 0:
+            continue
+        amt = min(free, balance)
+        a["Transferred"] = a.get("Transferred", ZERO) + amt
+        p["docs"].append({"id": new_id(), "DocType": inv["Type"], "ReferenceNbr": inv["ReferenceNbr"],
+                          "AmountPaid": amt, "CustomerOrder": inv.get("CustomerOrder")})
+        paid += amt
+    if amount - paid <= 0:
+        inv["Status"] = "Closed"
+    return {id(p): p for _, _, p, _ in candidates}
 
 
 def upsert_payment(store: Store, body: Rec, existing: Rec | None, now: datetime) -> Rec:
@@ -751,7 +764,7 @@ def payment_release(store: Store, p: Rec, params: Rec, now: datetime) -> None:
     if p["Status"] != "Balanced":
         raise ActionRefused(f"The document cannot be released because it has the {p['Status']} status.")
     p["released"], p["Status"] = True, "Open"
-    reconcile(store, now)
+    reconcile(store, now, order_keys(p["orders"]), payments=[p])
 
 
 def build_order(store: Store, body: Rec, now: datetime) -> Rec:

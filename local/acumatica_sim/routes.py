@@ -303,9 +303,7 @@ def delete(ctx: Ctx, ed: EntityDef, keys: list[str]) -> Response:
         linked = ed.name == "SalesOrder" and (store.order_shipments(rec) or store.order_applications(rec))
         if not ed.deletable or linked:
             raise ActionRefused("The record cannot be deleted because it is referenced by other documents.", 500)
-        table = getattr(store, ed.table)
-        for k in [k for k, v in table.items() if v is rec]:
-            del table[k]
+        del store.table(ed.table)[store.key_of(ed.table, rec)]
 
     ctx.sim.transact(fn)
     return Response(status_code=204)

@@ -80,7 +80,9 @@ def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before
 
     patch_dynamodb()
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        # AWS's own endpoint, which moto's mock answers (a local world in this process points the environment's
+        # endpoint at its server)
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
         ddb.create_table(
             TableName="t", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

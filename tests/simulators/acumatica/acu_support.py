@@ -63,6 +63,7 @@ def sim() -> Iterator[AcumaticaSimulator]:
     cfg.push.backoff_seconds = 0.01
     cfg.push.timeout_seconds = 2.0
     cfg.hang_seconds = 1.5
+    cfg.verify_transactions = True  # every transaction is also checked against the whole-store algorithm
     s = AcumaticaSimulator(cfg)
     s.start()
     yield s
