@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -225,6 +226,11 @@ def get_list(ctx: Ctx, ed: EntityDef) -> Response:
         return errors.bad_request("$top and $skip must be integers.")
     with ctx.sim.lock:
         recs = list(getattr(ctx.sim.store, ed.table).values())
+        candidates = _changed_since(ed, recs, q.get("$filter"))
+        if candidates is not None and recs:
+            recs = candidates
+            if not recs:
+                return JSONResponse([])
         trees = [(r, ed.tree(ctx.sim.store, r)) for r in recs]
         if not trees:  # field names are learnt from the records; an empty table answers an empty list
             return JSONResponse([])
@@ -233,6 +239,24 @@ def get_list(ctx: Ctx, ed: EntityDef) -> Response:
         hits = [r for r, t in trees if pred is None or pred(t)]
         hits = hits[skip:skip + top if top is not None else None]
         return JSONResponse([ctx.shape(ed, r, i + 1) for i, r in enumerate(hits)])
+
+
+_CHANGED_SINCE = re.compile(r"^\s*(\w+)\s+(gt|ge)\s+datetimeoffset'([^']*)'\s*$", re.IGNORECASE)
+
+
+def _changed_since(ed: EntityDef, recs: list[Rec], text: str | None) -> list[Rec] | None:
+    """For a filter that is only "<the entity's own stamp> gt|ge datetimeoffset'...'" (what a poller or a
+    reconciler asks: what changed since), the records whose stored stamp passes, so that only they are built into
+    trees (the tree carries the stored stamp; the filter is still applied to them). None for any other filter."""
+    m = _CHANGED_SINCE.match(text or "")
+    if m is None or ed.stamp is None or m.group(1) != ed.stamp:
+        return None
+    try:
+        since = parse_datetime(m.group(3))
+    except ValueError:
+        return None
+    op = m.group(2).lower()
+    return [r for r in recs if odata.compare(op, r.get(ed.stamp), since)]
 
 
 def _field_names(trees: list[dict[str, Any]]) -> dict[str, Any]:
