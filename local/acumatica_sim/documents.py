@@ -643,8 +643,7 @@ def reconcile(store: Store, now: datetime, orders: Iterable[OrderKey], payments:
         if inv["released"]:
             touched.update(_settle_invoice(store, inv))
     for p in touched.values():
-        if p["released"]:
-            p["Status"] = "Closed" if store.payment_totals(p)["AppliedToDocuments"] >= p["PaymentAmount"] else "Open"
+        restate_payment(store, p)
 
 
 def _settle_invoice(store: Store, inv: Rec) -> dict[int, Rec]:
@@ -660,18 +659,29 @@ def _settle_invoice(store: Store, inv: Rec) -> dict[int, Rec]:
                 candidates += [(seq, ai, p, a) for ai, a in enumerate(p["orders"])
                                if (a["OrderType"], a["OrderNbr"]) == key]
     for _, _, p, a in sorted(candidates, key=lambda c: c[:2]):
-        balance = amount - paid
-        free = a["AppliedToOrder"] - a.get("Transferred", ZERO)
-        if balance <= 0 or free <= 0:
-            continue
-        amt = min(free, balance)
-        a["Transferred"] = a.get("Transferred", ZERO) + amt
-        p["docs"].append({"id": new_id(), "DocType": inv["Type"], "ReferenceNbr": inv["ReferenceNbr"],
-                          "AmountPaid": amt, "CustomerOrder": inv.get("CustomerOrder")})
-        paid += amt
+        paid += transfer(p, a, inv, amount - paid)
     if amount - paid <= 0:
         inv["Status"] = "Closed"
     return {id(p): p for _, _, p, _ in candidates}
+
+
+def transfer(p: Rec, a: Rec, inv: Rec, balance: Decimal) -> Decimal:
+    """Move what payment ``p``'s order application ``a`` still holds, up to the invoice's open ``balance``, to the
+    invoice (a DocumentsToApply row); the amount moved (zero when either side has nothing left)."""
+    free = a["AppliedToOrder"] - a.get("Transferred", ZERO)
+    if balance <= 0 or free <= 0:
+        return ZERO
+    amt = min(free, balance)
+    a["Transferred"] = a.get("Transferred", ZERO) + amt
+    p["docs"].append({"id": new_id(), "DocType": inv["Type"], "ReferenceNbr": inv["ReferenceNbr"],
+                      "AmountPaid": amt, "CustomerOrder": inv.get("CustomerOrder")})
+    return amt
+
+
+def restate_payment(store: Store, p: Rec) -> None:
+    """A released payment is Closed once applied to documents in full, Open before."""
+    if p["released"]:
+        p["Status"] = "Closed" if store.payment_totals(p)["AppliedToDocuments"] >= p["PaymentAmount"] else "Open"
 
 
 def upsert_payment(store: Store, body: Rec, existing: Rec | None, now: datetime) -> Rec:

@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from acumatica_sim import commit
-from acumatica_sim.model import ACTIVE_ORDER_STATUSES, TABLES, ZERO, OrderIndex, Rec, Store, new_id
+from acumatica_sim.documents import restate_payment, transfer
+from acumatica_sim.model import ACTIVE_ORDER_STATUSES, TABLES, ZERO, OrderIndex, Rec, Store
 from acumatica_sim.queries import QUERIES, Row, Rows, diff, invoice_rows, order_row, payment_rows, shipment_rows
 from acumatica_sim.queries import stock_base_row as base_row
 from acumatica_sim.tables import Journal, Table
@@ -152,20 +153,11 @@ def full_reconcile(store: Store, now: datetime) -> None:
         amount = store.invoice_amount(inv)
         orders = {(ln["OrderType"], ln["OrderNbr"]) for ln in inv["lines"]}
         for _, _, p, a in sorted((c for key in orders for c in by_order.get(key, [])), key=lambda c: c[:2]):
-            balance = amount - paid.get(doc, ZERO)
-            free = a["AppliedToOrder"] - a.get("Transferred", ZERO)
-            if balance <= 0 or free <= 0:
-                continue
-            amt = min(free, balance)
-            a["Transferred"] = a.get("Transferred", ZERO) + amt
-            p["docs"].append({"id": new_id(), "DocType": inv["Type"], "ReferenceNbr": inv["ReferenceNbr"],
-                              "AmountPaid": amt, "CustomerOrder": inv.get("CustomerOrder")})
-            paid[doc] = paid.get(doc, ZERO) + amt
+            paid[doc] = paid.get(doc, ZERO) + transfer(p, a, inv, amount - paid.get(doc, ZERO))
         if amount - paid.get(doc, ZERO) <= 0:
             inv["Status"] = "Closed"
     for _, p in store.payments.raw_items():
-        if p["released"]:
-            p["Status"] = "Closed" if store.payment_totals(p)["AppliedToDocuments"] >= p["PaymentAmount"] else "Open"
+        restate_payment(store, p)
 
 
 # ================================================================================ the check
