@@ -17,12 +17,17 @@
    full attribute map several times, its approximate message counts included (three walks over every message
    in the queue per computation): a send's cost grew with the queue's depth.
 
-And one to its DynamoDB:
+And two to its DynamoDB:
 
 5. A Query reads its partition. moto's ``Table.query`` gathers (and sorts) every item of the table, then keeps
    the partition's: a Query's cost grew with the table (the connector log and the bindings grow with every
    order). A Query on the table's key now starts from the partition's items; one on an index from the items
    with that index key, grouped once and grouped again after any write.
+6. One table operation at a time. moto's conditional write reads the current item, tests the condition, then
+   stores, from whichever server thread handles the request, without a lock: two concurrent
+   ``attribute_not_exists`` puts could both pass (the connector's create lease was then taken twice and an
+   order created twice). DynamoDB applies each conditional write atomically, so every backend operation here
+   holds a lock of its own (not SQS's: a table write never waits on a queue).
 
 Plus: no access log line per request (werkzeug's logging costs the server real time), and the list of moto's
 service packages (which its dispatcher reads from disk on every request) is read once.
@@ -226,6 +231,18 @@ def patch_dynamodb() -> None:
     Table.query = query
     for name in _DDB_WRITES:
         setattr(DynamoDBBackend, name, partitions.counting(getattr(DynamoDBBackend, name)))
+    lock = threading.RLock()
+    for name, member in list(vars(DynamoDBBackend).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(DynamoDBBackend, name, _serialised(member, lock))
+
+
+def _serialised(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+    return wrapper
 
 
 def main(argv: list[str]) -> None:

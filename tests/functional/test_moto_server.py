@@ -167,3 +167,56 @@ def test_a_send_does_not_count_the_queue_and_content_deduplication_still_holds(b
         assert counted
     finally:
         sqs_models.Queue.approximate_number_of_messages = count
+
+
+def test_two_concurrent_conditional_puts_cannot_both_pass() -> None:
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.exceptions import ConditionalCheckFailed
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    from amsync_local.moto_server import patch_dynamodb
+
+    patch_dynamodb()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        ddb.create_table(TableName="leases", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        backend = dynamodb_backends["123456789012"]["us-east-1"]
+        # Given a writer whose "create if absent" is paused between reading the item and storing its own
+        get_item = Table.get_item
+        paused = threading.Event()
+
+        def slow_get_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+            current = get_item(self, *args, **kwargs)
+            if threading.current_thread().name == "first" and not paused.is_set():
+                paused.set()
+                time.sleep(0.2)
+            return current
+
+        outcomes: dict[str, str] = {}
+
+        def take(who: str) -> None:
+            try:
+                backend.put_item("leases", {"pk": {"S": "order#SO/1"}, "by": {"S": who}},
+                                 condition_expression="attribute_not_exists(pk)")
+                outcomes[who] = "taken"
+            except ConditionalCheckFailed:
+                outcomes[who] = "refused"
+
+        Table.get_item = slow_get_item  # type: ignore[method-assign]
+        try:
+            first = threading.Thread(target=take, args=("first",), name="first")
+            first.start()
+            assert paused.wait(2)
+            # When a second writer asks for the same item meanwhile
+            take("second")
+            first.join()
+        finally:
+            Table.get_item = get_item  # type: ignore[method-assign]
+        # Then exactly one of them has it (DynamoDB applies a conditional write atomically), and it is the first
+        assert outcomes == {"first": "taken", "second": "refused"}
+        item = ddb.get_item(TableName="leases", Key={"pk": {"S": "order#SO/1"}})["Item"]
+        assert item["by"]["S"] == "first"
