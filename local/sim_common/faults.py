@@ -1,6 +1,8 @@
 """Fault injection for the simulators, configurable per route at run time.
 
-A rule matches requests by method and path regex and can add latency, answer an error status instead of
+A rule matches requests by method and path regex and can add latency (the request is read whole first, as a
+web server buffers it before the application runs, so a request that outlives its client's timeout is still
+processed, and a write committed, after the client gave up), answer an error status instead of
 processing, hang past the client's timeout without processing (``timeout``), or process the request and
 then hang so the client never sees the committed answer (``drop_after_commit``). Rates are probabilities
 drawn from a seeded RNG; ``remaining`` limits a rule to the next N matching requests.
@@ -121,6 +123,7 @@ class FaultInjector:
                 return
             latency, kind, rule = injector._decide(scope["method"], scope["path"])
             if latency:
+                receive = await _buffered(receive)
                 await asyncio.sleep(latency / 1000)
             if kind == "error" and rule is not None:
                 status = injector._rng.choice(rule.error_statuses) if rule.error_statuses else rule.error_status
@@ -146,3 +149,17 @@ class FaultInjector:
 
         return wrapped
 
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the request body now; the returned ``receive`` replays it, then reports what the client did since."""
+    messages: list[Any] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return replay

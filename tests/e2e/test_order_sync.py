@@ -221,7 +221,42 @@ def test_concurrent_writers_for_one_order_create_it_once(e2e: E2E) -> None:
     held_off = [o for o in outcomes if o not in done]
     assert len(done) == 1 and len(held_off) == 1, outcomes
     assert held_off[0] in ("NotReady", "RetryableError", "TransportError", "ServerError"), outcomes
+    e2e.world.magento.faults.clear()  # the loser may not have reached Magento: its slow create is not used up
     assert write_order(msg, ports) == "duplicate"
+    assert len(e2e.mag.orders_for(nbr)) == 1
+
+
+def test_a_create_magento_commits_after_the_writer_gave_up_is_not_made_twice(e2e: E2E) -> None:
+    from amsync.adapters.errors import TransportError
+    from amsync.consumer import NotReady
+    from amsync.services.order_writer import write_order
+
+    # Given an eligible order, and Magento taking longer over its create than the writer waits (it goes on, and
+    # commits after the writer has given up)
+    nbr = e2e.acu.create_order()
+    e2e.settle()
+    msg = _captured_create(e2e, nbr)
+    ports = e2e.runtime.functions["MagentoWriterFunction"].module.ports
+    options = e2e.world.options
+    e2e.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": (options.http_timeout_s + 2) * 1000,
+                                  "remaining": 1})
+    with pytest.raises(TransportError):
+        write_order(msg, ports)
+    # When the retry comes before Magento has committed
+    # Then it does not create the order again: it waits out the doubt
+    with pytest.raises(NotReady):
+        write_order(msg, ports)
+    assert e2e.mag.orders_for(nbr) == []
+    # and once the doubt has passed, a retry finds the order Magento committed and binds it
+    deadline = time.monotonic() + options.create_lease_s + 10
+    outcome = ""
+    while not outcome:
+        try:
+            outcome = write_order(msg, ports)
+        except NotReady:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    assert outcome == "recovered"
     assert len(e2e.mag.orders_for(nbr)) == 1
 
 

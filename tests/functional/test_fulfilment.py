@@ -241,3 +241,22 @@ def test_lost_answers_are_looked_up_and_bound_never_sent_twice(w: World) -> None
         assert "timed out" in rows[0].message
         assert "earlier attempt committed" in rows[1].message and rows[1].entity_id == str(doc["entity_id"])
     assert w.order(order["entity_id"])["state"] == "complete"
+
+
+def test_a_partial_shipment_magento_commits_after_the_writer_gave_up_is_not_shipped_twice(w: World) -> None:
+    # Given a synced order of 2 x WATER2809, and Magento taking longer over the next ship than the connector waits
+    # (it goes on and commits a few seconds after the connector gave up: the retry comes before that)
+    nbr, order = w.paid_order(lines=[("WATER2809", 2)])
+    slow_s = w.world.options.http_timeout_s + 4
+    w.world.magento.faults.add({"path": "/ship$", "latency_ms": slow_s * 1000, "remaining": 1})
+    # When a shipment of 1 (Magento would take a second shipment of the other one) is confirmed
+    shipped_at = time.monotonic()
+    w.ship(nbr, ["SLOW-1"], qty={1: 1})
+    w.settle(timeout=90)
+    time.sleep(max(0.0, shipped_at + slow_s + 1 - time.monotonic()))  # the slow ship has done all it will
+    # Then Magento holds one shipment of 1: the retry waited out the doubt, then found it and bound it
+    shipments = w.mag.shipments_of(order["entity_id"])
+    assert [_qty(s["items"], "qty") for s in shipments] == [{"WATER2809": Decimal("1")}]
+    rows = [r for r in w.rows(nbr, Group.SHIPMENT) if r.action and r.action.value == "Create"]
+    assert [r.result for r in rows] == [Result.FAILURE, Result.SUCCESS]
+    assert "may still commit it" in rows[0].message and "earlier attempt committed" in rows[1].message

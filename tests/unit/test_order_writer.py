@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from amsync.adapters.errors import RateLimited, RetryableError, ServerError, TransportError
 from amsync.data.bindings import AlreadyBound, Binding
 from amsync.models.log import LogEntry
 from amsync.models.messages import MagentoOrderWrite
@@ -35,6 +38,7 @@ class FakeAcumatica:
 class FakeBinder:
     def __init__(self) -> None:
         self.items: dict[str, Binding] = {}
+        self.released: list[tuple[str, float]] = []
 
     def get(self, kind: str, key: str) -> Binding | None:
         return self.items.get(f"{kind}#{key}")
@@ -47,8 +51,8 @@ class FakeBinder:
         self.items[f"{kind}#{key}"] = b
         return b
 
-    def release_creating(self, kind: str, key: str) -> None:
-        return None
+    def release_creating(self, kind: str, key: str, hold_s: float = 0.0) -> None:
+        self.released.append((key, hold_s))
 
     def bind(self, kind: str, key: str, entity_id: int, increment_id: str | None,
              extra: dict[str, Any] | None = None) -> Binding:
@@ -95,3 +99,30 @@ def test_write_back_none_leaves_the_acumatica_order_alone() -> None:
     ports, mag, acu, rows = _ports()
     assert write_order(_msg(write_back=False), ports) == "created"
     assert acu.written == []
+
+
+@pytest.mark.parametrize(("error", "held"), [
+    (TransportError("magento", "create order", "timed out (ReadTimeout)"), True),
+    (ServerError("magento", "create order", "Bad Gateway", status=502), True),
+    (ServerError("magento", "create order", "Backend fetch failed", status=503), True),
+    (RateLimited("magento", "create order", "Too Many Requests", status=429), False),
+    (TransportError("magento", "create order", "could not connect (ConnectError)", sent=False), False),
+])
+def test_a_failed_create_keeps_its_lease_while_magento_may_still_commit_it(error: RetryableError,
+                                                                            held: bool) -> None:
+    # Given Magento failing the create in a way that may (or surely may not) have left it committing
+    ports, mag, acu, rows = _ports()
+    ports.create_lease_s = 42.0
+
+    def failing(entity: dict[str, Any]) -> dict[str, Any]:
+        raise error
+
+    mag.create_order = failing  # type: ignore[method-assign]
+    # When the writer tries
+    with pytest.raises(RetryableError):
+        write_order(_msg(), ports)
+    # Then the lease is held a full lease longer when the outcome is unknown, and freed at once otherwise
+    binder = ports.binder
+    assert isinstance(binder, FakeBinder)
+    assert binder.released == [("SO/SOT00024", 42.0 if held else 0.0)]
+    assert ("may still commit it" in rows[-1].message) is held

@@ -29,17 +29,36 @@ class ApiError(Exception):
 class RetryableError(ApiError):
     retryable = True
 
+    @property
+    def may_have_committed(self) -> bool:
+        """Whether the remote may have done (or may still be doing) the write: then nobody repeats it before
+        the doubt has passed and a lookup has said it is absent."""
+        return True
+
 
 class TransportError(RetryableError):
     """Timeout or connection failure: the request may or may not have been processed."""
+
+    def __init__(self, system: str, operation: str, message: str, *, sent: bool = True) -> None:
+        super().__init__(system, operation, message)
+        self.sent = sent
+
+    @property
+    def may_have_committed(self) -> bool:
+        return self.sent  # a refused connection or a connect timeout never delivered the request
 
 
 class RateLimited(RetryableError):
     """429 (or Acumatica's licence refusal "API Login Limit"): back off, honour Retry-After."""
 
+    @property
+    def may_have_committed(self) -> bool:
+        return False  # refused before any work
+
 
 class ServerError(RetryableError):
-    """5xx: the remote failed; a write may still have committed."""
+    """5xx: the remote failed; a write may still have committed (even a 503: Varnish answers 503 when Magento
+    outlives its first-byte timeout, and Magento goes on to commit)."""
 
 
 class FatalError(ApiError):

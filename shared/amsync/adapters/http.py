@@ -48,6 +48,9 @@ def send(client: httpx.Client, system: str, operation: str, method: str, url: st
     """One HTTP exchange; transport failures become TransportError (outcome unknown)."""
     try:
         return client.request(method, url, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
+        raise TransportError(system, operation, f"could not connect ({type(exc).__name__}: {exc})",
+                             sent=False) from exc
     except httpx.TimeoutException as exc:
         raise TransportError(system, operation, f"timed out ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:

@@ -105,12 +105,14 @@ class Binder:
             raise
         return Binding(kind, acumatica_key, None, None, "creating", now, {})
 
-    def release_creating(self, kind: str, acumatica_key: str) -> None:
-        """Give the lease back after an attempt whose outcome is unknown: the next attempt looks up first."""
+    def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0) -> None:
+        """Give the lease back after a failed attempt, now or after ``hold_s`` seconds (while a create Magento
+        may still commit could land): the next attempt looks up first."""
+        until = Decimal(str(round(time.time() + hold_s, 3))) if hold_s > 0 else Decimal(0)
         try:
             self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
-                                UpdateExpression="SET lease_until = :zero", ConditionExpression=Attr("state").eq(
-                                    "creating"), ExpressionAttributeValues={":zero": Decimal(0)})
+                                UpdateExpression="SET lease_until = :until", ConditionExpression=Attr("state").eq(
+                                    "creating"), ExpressionAttributeValues={":until": until})
         except ClientError as exc:
             if not _conflict(exc):
                 raise

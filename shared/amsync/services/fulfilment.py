@@ -5,7 +5,8 @@ already bound? -> done | order not in Magento yet -> ``NotReady`` (comes back wi
 take the create lease | look the document up on the Magento order (the marker in its comment: an earlier attempt
 may have committed and lost its answer) -> bind | else ship / invoice once -> bind at once.
 Magento's "does not allow a shipment/invoice to be created" refusal is answered by looking up too, never by a
-second call. A timeout or 5xx gives the lease back and re-raises: the record returns and starts with the lookup.
+second call. A timeout or 5xx re-raises and holds the lease one more lease (Magento may still commit it): the record
+returns and starts with the lookup.
 
 Binder keys: ``shipment#005139#SO/SOT00024`` and ``invoice#Invoice/AR012116#SO/SOT00024``: one Acumatica shipment
 that covers several orders gives each Magento order its own shipment.
@@ -26,7 +27,7 @@ from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
 from amsync.services.log_rows import now, sync_row
-from amsync.services.order_writer import CreateBinder
+from amsync.services.order_writer import CreateBinder, give_back_lease
 
 SHIPPABLE = ("Confirmed", "Invoiced", "Completed")
 RELEASED = ("Open", "Closed")
@@ -269,8 +270,8 @@ def _create(doc: _Doc, body: dict[str, Any], calls: _Calls, ports: FulfilmentPor
     try:
         created = calls.create(ports, order_id, body)
     except RetryableError as exc:
-        ports.log([_row(doc, Result.FAILURE, started, increment, f"{exc}; will look it up and retry", None, details)])
-        ports.binder.release_creating(doc.kind, doc.binder_key)
+        then = give_back_lease(ports.binder, doc.kind, doc.binder_key, exc, ports.create_lease_s)
+        ports.log([_row(doc, Result.FAILURE, started, increment, f"{exc}; {then}", None, details)])
         raise
     except FatalError as exc:
         if calls.nothing_left in exc.remote_message:

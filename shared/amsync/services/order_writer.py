@@ -2,8 +2,8 @@
 
 already bound? -> done (or an update) | mark "creating" | look the order up by ext_order_id (an earlier attempt
 may have committed and lost its answer) -> bind | else create once -> bind at once -> write the Magento number back
-to Acumatica. A timeout or 5xx on create is not retried here: the record comes back later and starts with the
-lookup. The binding's conditional write is the durable guard against two Magento orders for one Acumatica order.
+to Acumatica. A timeout or 5xx on create is not retried here: the lease is held one more lease (Magento may still
+be committing it), then the record comes back and starts with the lookup. The binding's conditional write is the durable guard against two Magento orders for one Acumatica order.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class CreateBinder(Protocol):
 
     def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
     def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
+    def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0) -> None: ...
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
              extra: dict[str, Any] | None = None) -> Binding: ...
 
@@ -80,9 +80,8 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     try:
         created = ports.magento.create_order(payload)
     except RetryableError as exc:
-        ports.log([_row(msg, Result.FAILURE, started, f"{exc}; will look the order up and retry",
-                        {"request": {"entity": payload}})])
-        ports.binder.release_creating("order", msg.order_key)
+        then = give_back_lease(ports.binder, "order", msg.order_key, exc, ports.create_lease_s)
+        ports.log([_row(msg, Result.FAILURE, started, f"{exc}; {then}", {"request": {"entity": payload}})])
         raise
     except FatalError as exc:
         ports.log([_row(msg, Result.FAILURE, started, f"Magento refused the order: {exc.remote_message}",
@@ -92,6 +91,17 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     bound = _bind(msg, created, ports)
     _finish(msg, bound, ports, started, "created", {"request": {"entity": payload}, "response": _summary(created)})
     return "created"
+
+
+def give_back_lease(binder: CreateBinder, kind: str, key: str, exc: RetryableError, hold_s: float) -> str:
+    """After a create that failed retryably: free the lease now if Magento surely did nothing (429, no
+    connection), else hold it ``hold_s`` more seconds, so that a create still running in Magento (a timeout, a
+    5xx from a proxy) commits before anyone looks it up and creates it again. Returns what happens next."""
+    if exc.may_have_committed:
+        binder.release_creating(kind, key, hold_s)
+        return f"Magento may still commit it: it is looked up, not created again, after {hold_s:g} s"
+    binder.release_creating(kind, key)
+    return "Magento did not take the request: it is looked up and retried"
 
 
 def _lookup(msg: MagentoOrderWrite, payload: dict[str, Any], ports: WriterPorts) -> dict[str, Any] | None:
