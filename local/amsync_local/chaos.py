@@ -119,7 +119,8 @@ def _inject(world: LocalWorld, rng: random.Random, counter: Counter[str], crash_
                                 "error_status": 429, "retry_after": 1})
     world.magento.faults.seed(rng.randrange(1 << 30))
     world.magento.faults.add({"path": r"^/rest/", "error_rate": 0.04, "error_statuses": [500, 503, 429],
-                              "retry_after": 1, "timeout_rate": 0.02, "drop_after_commit_rate": 0.04})
+                              "retry_after": 1, "timeout_rate": 0.02, "drop_after_commit_rate": 0.03,
+                              "commit_late_rate": 0.01})
     assert world.runtime is not None
     originals = {}
     for name in SQS_FUNCTIONS:

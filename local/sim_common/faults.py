@@ -3,8 +3,10 @@
 A rule matches requests by method and path regex and can add latency (the request is read whole first, as a
 web server buffers it before the application runs, so a request that outlives its client's timeout is still
 processed, and a write committed, after the client gave up), answer an error status instead of
-processing, hang past the client's timeout without processing (``timeout``), or process the request and
-then hang so the client never sees the committed answer (``drop_after_commit``). Rates are probabilities
+processing, hang past the client's timeout without processing (``timeout``), process the request and then hang
+so the client never sees the committed answer (``drop_after_commit``), or hang past the client's timeout and
+then process it (``commit_late``: the write lands after the client gave up, as PHP goes on once nginx or Varnish
+has answered 504/503). Rates are probabilities
 drawn from a seeded RNG; ``remaining`` limits a rule to the next N matching requests.
 """
 
@@ -35,6 +37,7 @@ class FaultRule:
     retry_after: int | None = None  # Retry-After header on injected 429/503
     timeout_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
+    commit_late_rate: float = 0.0
     remaining: int | None = None
     id: int = 0
 
@@ -54,7 +57,8 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._next_id = 1
-        self.stats: dict[str, int] = {"latency": 0, "error": 0, "timeout": 0, "drop_after_commit": 0}
+        self.stats: dict[str, int] = {"latency": 0, "error": 0, "timeout": 0, "drop_after_commit": 0,
+                                      "commit_late": 0}
 
     # -- configuration -------------------------------------------------------------------------------------
     def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
@@ -108,7 +112,7 @@ class FaultInjector:
     def _draw_kind(self, r: FaultRule) -> str | None:
         x = self._rng.random()
         for kind, rate in (("error", r.error_rate), ("timeout", r.timeout_rate),
-                           ("drop_after_commit", r.drop_after_commit_rate)):
+                           ("drop_after_commit", r.drop_after_commit_rate), ("commit_late", r.commit_late_rate)):
             if x < rate:
                 return kind
             x -= rate
@@ -135,6 +139,15 @@ class FaultInjector:
             if kind == "timeout":
                 await asyncio.sleep(injector.hang_seconds)
                 await Response(status_code=504)(scope, receive, send)
+                return
+            if kind == "commit_late":
+                receive = await _buffered(receive)
+                await asyncio.sleep(injector.hang_seconds)
+
+                async def gone(message: Any) -> None:
+                    return None
+
+                await app(scope, receive, gone)
                 return
             if kind == "drop_after_commit":
                 # Let the app commit, swallow its answer, then hang: the client times out on a done write.

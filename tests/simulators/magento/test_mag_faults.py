@@ -1,4 +1,4 @@
-"""Fault injection through /_sim/faults: latency, Magento 500, edge 429, timeout, drop-after-commit."""
+"""Fault injection through /_sim/faults: latency, Magento 500, edge 429, timeout, drop-after-commit, commit-late."""
 
 from __future__ import annotations
 
@@ -70,6 +70,22 @@ def test_drop_after_commit_order_exists(sim, api):
     # Then the order exists anyway: the connector must search ext_order_id before retrying
     found = api.get("/orders", sc([("ext_order_id", "SOT00024", "eq")])).json()
     assert found["total_count"] == 1
+
+
+def test_commit_late_order_lands_after_the_client_gave_up(sim, api):
+    # Given order creation that takes longer than the client waits, and then commits
+    _fault(sim, path=r"/V1/orders/create", commit_late_rate=1.0, remaining=1)
+    # When the client times out
+    with pytest.raises(httpx.TimeoutException):
+        api.put("/orders/create", order_body(), timeout=0.3)
+    # Then the order is not there yet, and is there once the slow request has run (a lookup right after the
+    # timeout misses it)
+    assert api.get("/orders", sc([("ext_order_id", "SOT00024", "eq")])).json()["total_count"] == 0
+    deadline = time.monotonic() + 10
+    while api.get("/orders", sc([("ext_order_id", "SOT00024", "eq")])).json()["total_count"] == 0:
+        assert time.monotonic() < deadline, "the late commit never landed"
+        time.sleep(0.1)
+    assert sim.faults.stats["commit_late"] == 1
 
 
 def test_fault_rules_listed_and_cleared(sim):
