@@ -3,7 +3,8 @@
 already bound? -> done (or an update) | mark "creating" | look the order up by ext_order_id (an earlier attempt
 may have committed and lost its answer) -> bind | else create once -> bind at once -> write the Magento number back
 to Acumatica. A timeout or 5xx on create is not retried here: the lease is held one more lease (Magento may still
-be committing it), then the record comes back and starts with the lookup. The binding's conditional write is the durable guard against two Magento orders for one Acumatica order.
+be committing it), then the record comes back and starts with the lookup. The binding's conditional write is the
+durable guard against two Magento orders for one Acumatica order.
 """
 
 from __future__ import annotations
