@@ -34,7 +34,12 @@ EXPIRED_RECEIPT = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight",
 
 
 class NotReady(Exception):
-    """The record cannot be handled yet (e.g. a shipment whose order is not in Magento): try again later."""
+    """The record cannot be handled yet (e.g. a shipment whose order is not in Magento): try again later, not
+    before ``retry_after`` seconds when that is known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def backoff_seconds(receive_count: int, base: int, retry_after: float | None = None) -> int:
@@ -53,7 +58,7 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
         logger.append_keys(message_id=record.message_id)
         try:
             handle(record)
-        except ApiError as exc:
+        except (ApiError, NotReady) as exc:
             if exc.retry_after:
                 retry_after[record.message_id] = exc.retry_after
             raise

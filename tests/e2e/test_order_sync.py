@@ -240,12 +240,15 @@ def test_a_create_magento_commits_after_the_writer_gave_up_is_not_made_twice(e2e
     options = e2e.world.options
     e2e.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": (options.http_timeout_s + 2) * 1000,
                                   "remaining": 1})
-    with pytest.raises(TransportError):
+    with pytest.raises(TransportError) as failed:
         write_order(msg, ports)
-    # When the retry comes before Magento has committed
-    # Then it does not create the order again: it waits out the doubt
-    with pytest.raises(NotReady):
+    # (and the record is told to come back once the doubt has passed)
+    assert failed.value.retry_after == options.create_lease_s + 1
+    # When a retry comes before Magento has committed
+    # Then it does not create the order again: it waits out the doubt, and says how long that is
+    with pytest.raises(NotReady, match="may still commit in Magento") as early:
         write_order(msg, ports)
+    assert early.value.retry_after is not None and 1 < early.value.retry_after <= options.create_lease_s + 1
     assert e2e.mag.orders_for(nbr) == []
     # and once the doubt has passed, a retry finds the order Magento committed and binds it
     deadline = time.monotonic() + options.create_lease_s + 10

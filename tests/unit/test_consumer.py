@@ -32,6 +32,20 @@ def test_a_failed_record_is_reported_and_hidden_for_at_least_its_retry_after(mon
     assert hidden and hidden[0][0] == "rh-b" and hidden[0][1] >= 30
 
 
+def test_a_record_not_ready_until_a_known_time_is_hidden_until_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    hidden: list[tuple[str, int]] = []
+    monkeypatch.setattr(consumer, "change_visibility", lambda url, rh, s: hidden.append((rh, s)))
+
+    def held(record: Any) -> None:
+        raise consumer.NotReady("an earlier create may still commit in Magento", retry_after=61)
+
+    # When a record cannot be handled for another 61 s (a create lease held in doubt)
+    response = consumer.consume(_event("a"), None, held, queue_url="q", fifo=True, retry_base_s=5)
+    # Then it comes back no sooner: a receive spent early would only be refused again
+    assert response == {"batchItemFailures": [{"itemIdentifier": "a"}]}
+    assert hidden == [("rh-a", 61)]
+
+
 @pytest.mark.parametrize(("code", "level"), [("ReceiptHandleIsInvalid", "WARNING"),
                                              ("AWS.SimpleQueueService.MessageNotInflight", "WARNING"),
                                              ("AccessDenied", "ERROR")])

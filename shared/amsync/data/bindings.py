@@ -44,7 +44,13 @@ class AlreadyBound(Exception):
 
 
 class LeaseHeld(Exception):
-    """Another writer holds the create lease: try again after it ends or expires."""
+    """Another writer holds the create lease, or an earlier create's outcome is in doubt: try again after it ends
+    or expires. ``retry_after``: the seconds left of a lease held in doubt (None for a live writer's lease, which
+    usually ends much sooner, with a bind)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _conflict(exc: ClientError) -> bool:
@@ -98,8 +104,14 @@ class Binder:
             )
         except ClientError as exc:
             if _conflict(exc):
-                existing = self.get(kind, acumatica_key)
-                if existing is not None and existing.state == "creating":
+                item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
+                                        ConsistentRead=True).get("Item")
+                existing = _to_binding(item) if item else None
+                if item is not None and existing is not None and existing.state == "creating":
+                    if item.get("in_doubt"):
+                        left = max(0.0, float(item.get("lease_until", 0)) - now)
+                        raise LeaseHeld(f"{kind} {acumatica_key}: an earlier create may still commit in Magento; "
+                                        f"it is looked up in {left:.0f} s", retry_after=left + 1) from exc
                     raise LeaseHeld(f"{kind} {acumatica_key}: another create is in flight") from exc
                 raise AlreadyBound(existing) from exc
             raise
@@ -111,8 +123,9 @@ class Binder:
         until = Decimal(str(round(time.time() + hold_s, 3))) if hold_s > 0 else Decimal(0)
         try:
             self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
-                                UpdateExpression="SET lease_until = :until", ConditionExpression=Attr("state").eq(
-                                    "creating"), ExpressionAttributeValues={":until": until})
+                                UpdateExpression="SET lease_until = :until, in_doubt = :doubt",
+                                ConditionExpression=Attr("state").eq("creating"),
+                                ExpressionAttributeValues={":until": until, ":doubt": hold_s > 0})
         except ClientError as exc:
             if not _conflict(exc):
                 raise

@@ -329,7 +329,7 @@ def _create(job: _Job, own_id: str) -> str:
         assert exc.existing is not None
         return _update(job, exc.existing)
     except LeaseHeld as exc:
-        raise NotReady(str(exc)) from exc
+        raise NotReady(str(exc), retry_after=exc.retry_after) from exc
     mappings = [m for m in ports.settings.mappings("customerclass") if isinstance(m, CustomerClassMapping)]
     cls = customer_class_for(c, mappings, job.prefs.default_customer_class)
     body = map_customer(c, own_id, customer_class=cls, owns_name=True)

@@ -254,7 +254,7 @@ def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: Ful
     except AlreadyBound:
         return "duplicate"
     except LeaseHeld as exc:
-        raise NotReady(str(exc)) from exc
+        raise NotReady(str(exc), retry_after=exc.retry_after) from exc
     found = _find(doc, calls, ports, order_id)
     if found is not None:
         _bind(doc, found, ports, order_id)

@@ -69,7 +69,7 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
         assert exc.existing is not None
         return _already_bound(msg, exc.existing, ports)
     except LeaseHeld as exc:
-        raise NotReady(str(exc)) from exc
+        raise NotReady(str(exc), retry_after=exc.retry_after) from exc
     started = now()
     payload = msg.payload
     existing = _lookup(msg, payload, ports)
@@ -100,6 +100,7 @@ def give_back_lease(binder: CreateBinder, kind: str, key: str, exc: RetryableErr
     5xx from a proxy) commits before anyone looks it up and creates it again. Returns what happens next."""
     if exc.may_have_committed:
         binder.release_creating(kind, key, hold_s)
+        exc.retry_after = max(exc.retry_after or 0.0, hold_s + 1)  # the record's next attempt comes after the doubt
         return f"Magento may still commit it: it is looked up, not created again, after {hold_s:g} s"
     binder.release_creating(kind, key)
     return "Magento did not take the request: it is looked up and retried"
