@@ -65,6 +65,7 @@ class ChaosReport:
     missing: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
     dlq_left: list[str] = field(default_factory=list)  # still in a DLQ after the replay, listed with its body
+    dlq_reasons: list[str] = field(default_factory=list)  # each message DLQ'd under the faults: entity, last error
     wall_s: float = 0.0
     cpu_s: float = 0.0  # CPU of this process and of moto's (the whole local world)
 
@@ -253,6 +254,7 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
             depth = queues.depth(ids[dlq])["visible"]
             report.dlqd += depth
             if depth:
+                report.dlq_reasons += _dlq_reasons(world, dlq, queues.peek(ids[dlq], 50))
                 report.replayed += queues.move_messages(ids[dlq], ids[source], group_of=message_group)
     world.wait_settled(timeout)
     _reconcile(world)
@@ -261,6 +263,22 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
         if dlq in ids:
             for m in queues.peek(ids[dlq], 50):
                 report.dlq_left.append(f"{dlq}: {m['body']!s:.200}")
+
+
+def _dlq_reasons(world: LocalWorld, dlq: str, messages: list[dict[str, Any]]) -> list[str]:
+    """What ``amsync dlq list`` would show of each message: its queue, its entity and its last Failure row."""
+    from amsync.data.connector_log import ConnectorLog
+    from amsync.services.operations import message_notes
+
+    assert world.runtime is not None
+    log = ConnectorLog(world.runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"])
+    reasons = []
+    for m in messages:
+        notes = message_notes(str(m["body"]))
+        last = next((e for e in log.timeline(notes, limit=20) if e.result and e.result.value == "Failure"),
+                    None) if notes else None
+        reasons.append(f"{dlq}: {notes or '?'}; last error: {last.message[:160] if last else '(none logged)'}")
+    return reasons
 
 
 def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
@@ -331,6 +349,8 @@ def print_report(report: ChaosReport) -> None:
                          ("in a DLQ", report.dlq_left)):
         for item in items[:20]:
             console.print(f"[red]{label}[/red] {item}")
+    for item in report.dlq_reasons[:20]:
+        console.print(f"[yellow]DLQ'd, then replayed[/yellow] {item}")
 
 
 def main() -> int:

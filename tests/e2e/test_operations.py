@@ -77,6 +77,11 @@ def test_a_record_that_keeps_failing_lands_in_its_dlq_with_its_last_error_then_r
     assert queues.depth(dlq)["visible"] == 1
     failures = [r for r in e2e.rows(nbr) if r.result == Result.FAILURE]
     assert len(failures) == 5 and "Internal Error" in failures[-1].message
+    # (the chaos run lists each DLQ'd message the same way before it replays them)
+    from amsync_local.chaos import _dlq_reasons
+
+    [reason] = _dlq_reasons(e2e.world, "MagentoOrderDLQ", queues.peek(dlq, 10))
+    assert reason.startswith(f"MagentoOrderDLQ: {nbr}; last error: Magento create order: Internal Error")
     listed = cli("--json", "dlq", "list", "MagentoOrderDLQ")
     rows = json.loads(listed.output)
     assert listed.exit_code == 0 and [r["Entity"] for r in rows] == [nbr] and "Internal Error" in rows[0]["Last error"]
