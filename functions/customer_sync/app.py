@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import customer_sync_ports, release_sessions
+from amsync.composition import customer_sync_ports, give_up, release_sessions
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import SyncRequest
@@ -21,6 +21,7 @@ from amsync.services.customer_sync import sync_customer
 settings = Settings.from_env()
 ports = customer_sync_ports(settings)
 end_invocation = release_sessions(ports)
+to_dlq = give_up(settings, "CustomerDLQ")
 
 
 def _handle(record: SQSRecord) -> None:
@@ -34,4 +35,5 @@ def _handle(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return consume(event, context, _handle, queue_url=settings.customer_queue_url, fifo=False,
-                   retry_base_s=settings.retry_base_delay_s, after=end_invocation)
+                   retry_base_s=settings.retry_base_delay_s, after=end_invocation,
+                   give_up=to_dlq)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import inventory_ports, release_sessions
+from amsync.composition import give_up, inventory_ports, release_sessions
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import SyncRequest
@@ -21,6 +21,7 @@ from amsync.services.inventory import sync_stock_batch
 settings = Settings.from_env()
 ports = inventory_ports(settings)
 end_invocation = release_sessions(ports)
+to_dlq = give_up(settings, "InventoryDLQ")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -42,4 +43,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="StockSynced", unit="Count", value=1)
 
     return consume(event, context, _handle, queue_url=settings.inventory_queue_url, fifo=False,
-                   retry_base_s=settings.retry_base_delay_s, after=end_invocation)
+                   retry_base_s=settings.retry_base_delay_s, after=end_invocation,
+                   give_up=to_dlq)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import order_update_hook, release_sessions, writer_ports
+from amsync.composition import give_up, order_update_hook, release_sessions, writer_ports
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import MagentoOrderWrite
@@ -17,6 +17,7 @@ from amsync.services.order_writer import write_order
 settings = Settings.from_env()
 ports = writer_ports(settings)
 end_invocation = release_sessions(ports)
+to_dlq = give_up(settings, "MagentoOrderDLQ")
 ports.on_update = order_update_hook(settings, ports)
 
 
@@ -31,4 +32,5 @@ def _handle(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return consume(event, context, _handle, queue_url=settings.magento_order_queue_url, fifo=True,
-                   retry_base_s=settings.retry_base_delay_s, after=end_invocation)
+                   retry_base_s=settings.retry_base_delay_s, after=end_invocation,
+                   give_up=to_dlq)

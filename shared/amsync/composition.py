@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities_changed_since
 from amsync.adapters.errors import RateLimited
 from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
+from amsync.consumer import GiveUp
 from amsync.data import queues
 from amsync.data.bindings import Binder
 from amsync.data.connector_log import ConnectorLog
 from amsync.data.seats import NoSeat, SeatPool
 from amsync.data.secrets import get_json_secret
 from amsync.data.settings_store import SettingsStore
-from amsync.models.log import LogEntry
+from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Group, LogEntry, Result, Side
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
 from amsync.observability import echo_log_entry, record_api_call
 from amsync.services.intake import WebhookSecret
+from amsync.services.operations import message_notes
 from amsync.services.order_sync import OrderSyncPorts
 from amsync.services.order_writer import WriterPorts
 from amsync.services.reconciler import ReconcilerPorts
@@ -149,6 +153,30 @@ def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
         for e in entries:
             echo_log_entry(e)
     return write
+
+
+_GROUPS = {Kind.ORDER: Group.ORDER, Kind.SHIPMENT: Group.SHIPMENT, Kind.INVOICE: Group.INVOICE,
+           Kind.PAYMENT: Group.PAYMENT, Kind.STOCK: Group.INVENTORY, Kind.CUSTOMER: Group.CUSTOMER}
+
+
+def give_up(settings: Settings, dlq: str) -> GiveUp:
+    """A consumer's last receive before ``dlq``: a Failure row for the message's entity, with the replay command."""
+    write = log_writer(settings)
+
+    def record(body: str, what: str) -> None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {}
+        kind = Kind(data["kind"]) if isinstance(data, dict) and data.get("kind") in set(Kind) else Kind.ORDER
+        notes = message_notes(body)
+        write([LogEntry(side=Side.MAGENTO, group=_GROUPS[kind], result=Result.FAILURE, notes=notes, entity_key=notes,
+                        direction=DIRECTION_M2A if kind is Kind.CUSTOMER else DIRECTION_A2M,
+                        correlation_id=str(data.get("correlation_id") or "") if isinstance(data, dict) else "",
+                        complete_time=datetime.now(UTC),
+                        message=f"{what}; once the cause is fixed: amsync dlq replay {dlq}"
+                                + (f" --entity {notes}" if notes else ""))])
+    return GiveUp(max_receives=settings.max_receive_count, dlq=dlq, record=record)
 
 
 def order_sync_ports(settings: Settings) -> OrderSyncPorts:

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     http_timeout: float = 10.0
     # First backoff (seconds) of a record that must wait (order not in Magento yet, 429/5xx); doubles per attempt.
     retry_base_delay_s: int = Field(default=10, ge=1)
+    # Receives before a record goes to its DLQ: the queues' RedrivePolicy maxReceiveCount (the template keeps both).
+    max_receive_count: int = Field(default=5, ge=1)
     # How long a Magento create may be in flight before another attempt may take over (> one call's timeout).
     create_lease_s: float = Field(default=60.0, gt=0)
     # Largest push body the webhook accepts (Acumatica rows are small; a huge post is hostile or a misconfigured GI).

@@ -4,12 +4,17 @@ A record handler raises to fail its record (it comes back later, and goes to the
 maxReceiveCount); it returns normally when the record is done, including when the outcome was a logged business
 failure that retrying cannot fix. Failed records are hidden for an exponential backoff with jitter (at least the
 server's Retry-After), so a 429 or a not-yet-synced order is not hammered.
+
+Every failed record is logged with its error. The last receive before the DLQ (``GiveUp.max_receives``, the
+queue's maxReceiveCount) also writes a Failure row to the connector log, with the error, so what waits in a DLQ
+always has its reason where ops look (``amsync dlq list``, the log grid), whatever stage failed.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -48,11 +53,22 @@ def backoff_seconds(receive_count: int, base: int, retry_after: float | None = N
     return max(delay, int(retry_after or 0), 1)
 
 
+@dataclass(frozen=True)
+class GiveUp:
+    """What a consumer does on a record's last receive before its DLQ."""
+
+    max_receives: int  # the queue's RedrivePolicy maxReceiveCount
+    dlq: str  # the DLQ's logical name, for the replay command in the row
+    record: Callable[[str, str], None]  # (message body, what happened) -> a Failure row in the connector log
+
+
 def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], None], *, queue_url: str,
-            fifo: bool, retry_base_s: int, after: Callable[[], None] | None = None) -> dict[str, Any]:
+            fifo: bool, retry_base_s: int, after: Callable[[], None] | None = None,
+            give_up: GiveUp | None = None) -> dict[str, Any]:
     """Run ``handle`` on every record; return Lambda's partial batch response. ``after`` runs at the end of the
     invocation whatever happened (e.g. giving an Acumatica licence seat back when seats are scarce)."""
     retry_after: dict[str, float] = {}
+    errors: dict[str, str] = {}
 
     def record_handler(record: SQSRecord) -> None:
         logger.append_keys(message_id=record.message_id)
@@ -61,6 +77,13 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
         except (ApiError, NotReady) as exc:
             if exc.retry_after:
                 retry_after[record.message_id] = exc.retry_after
+            errors[record.message_id] = f"{type(exc).__name__}: {exc}"
+            logger.warning("record failed; it comes back after its backoff",
+                           extra={"error": errors[record.message_id]})
+            raise
+        except Exception as exc:
+            errors[record.message_id] = f"{type(exc).__name__}: {exc}"
+            logger.exception("record failed unexpectedly; it comes back after its backoff")
             raise
 
     processor: BatchProcessor | SqsFifoPartialProcessor
@@ -80,16 +103,29 @@ def consume(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], N
                 after()
             except Exception:
                 logger.exception("end-of-invocation cleanup failed")
-    failures = response.get("batchItemFailures", [])
+    failures = [records[f["itemIdentifier"]] for f in response.get("batchItemFailures", [])
+                if f["itemIdentifier"] in records]
     if failures:
         metrics.add_metric(name="Retried", unit="Count", value=len(failures))
-    for failure in failures:
-        rec = records.get(failure["itemIdentifier"])
-        if rec is None:
-            continue
+    for rec in failures:
         count = int(rec.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        _back_off(queue_url, rec, backoff_seconds(count, retry_base_s, retry_after.get(failure["itemIdentifier"])))
+        if give_up is not None and count >= give_up.max_receives:
+            _give_up(give_up, rec, count, errors.get(rec["messageId"]))
+            _back_off(queue_url, rec, 0)  # its DLQ takes it at its next receive: no backoff to wait out
+            continue
+        _back_off(queue_url, rec, backoff_seconds(count, retry_base_s, retry_after.get(rec["messageId"])))
     return response
+
+
+def _give_up(give_up: GiveUp, rec: dict[str, Any], count: int, error: str | None) -> None:
+    what = error or "not tried: held back behind a failed record of its FIFO group"
+    message = f"failed {count} times, goes to {give_up.dlq}; last error: {what}"
+    logger.error("record goes to its DLQ", extra={"message_id": rec.get("messageId"), "error": what,
+                                                  "dlq": give_up.dlq, "receives": count})
+    try:
+        give_up.record(str(rec.get("body", "")), message)
+    except Exception:
+        logger.exception("could not log a record going to its DLQ")
 
 
 def _back_off(queue_url: str, rec: dict[str, Any], seconds: int) -> None:

@@ -75,13 +75,16 @@ def test_a_record_that_keeps_failing_lands_in_its_dlq_with_its_last_error_then_r
         e2e.world.magento.faults.clear()
     # Then after maxReceiveCount attempts the write waits in the DLQ, and the log says why
     assert queues.depth(dlq)["visible"] == 1
-    failures = [r for r in e2e.rows(nbr) if r.result == Result.FAILURE]
-    assert len(failures) == 5 and "Internal Error" in failures[-1].message
+    failures = sorted((r for r in e2e.rows(nbr) if r.result == Result.FAILURE), key=lambda r: r.log_id)
+    assert len(failures) == 6 and all("Internal Error" in r.message for r in failures)
+    # (five attempts, then the row of the last receive: where it went, why, and how to replay it)
+    assert failures[-1].message.startswith("failed 5 times, goes to MagentoOrderDLQ; last error: ServerError: ")
+    assert failures[-1].message.endswith(f"amsync dlq replay MagentoOrderDLQ --entity {nbr}")
     # (the chaos run lists each DLQ'd message the same way before it replays them)
     from amsync_local.chaos import _dlq_reasons
 
     [reason] = _dlq_reasons(e2e.world, "MagentoOrderDLQ", queues.peek(dlq, 10))
-    assert reason.startswith(f"MagentoOrderDLQ: {nbr}; last error: Magento create order: Internal Error")
+    assert reason.startswith(f"MagentoOrderDLQ: {nbr}; last error: failed 5 times, goes to MagentoOrderDLQ")
     listed = cli("--json", "dlq", "list", "MagentoOrderDLQ")
     rows = json.loads(listed.output)
     assert listed.exit_code == 0 and [r["Entity"] for r in rows] == [nbr] and "Internal Error" in rows[0]["Last error"]

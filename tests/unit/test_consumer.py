@@ -59,5 +59,40 @@ def test_a_backoff_that_cannot_be_set_still_reports_the_failure(
     response = consumer.consume(_event("a", "b"), None, _fail_b, queue_url="q", fifo=False, retry_base_s=5)
     # Then the record is still reported failed, and the log says so at the level the cause deserves
     assert response == {"batchItemFailures": [{"itemIdentifier": "b"}]}
-    rows = [r for r in caplog.records if "backoff" in r.getMessage()]
+    rows = [r for r in caplog.records if "backoff" in r.getMessage() and "record failed" not in r.getMessage()]
     assert [r.levelname for r in rows] == [level]
+
+
+def test_the_last_receive_before_the_dlq_logs_why_for_the_record_and_for_those_held_behind_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hidden: list[tuple[str, int]] = []
+    monkeypatch.setattr(consumer, "change_visibility", lambda url, rh, s: hidden.append((rh, s)))
+    rows: list[tuple[str, str]] = []
+    give_up = consumer.GiveUp(max_receives=5, dlq="OrderDLQ", record=lambda body, what: rows.append((body, what)))
+    event = _event("a", "b", "c")
+    for rec, count in zip(event["Records"], ("4", "5", "5"), strict=True):
+        rec["attributes"].update(ApproximateReceiveCount=count, MessageGroupId="SO/1")
+        rec["body"] = f'{{"id": "{rec["messageId"]}"}}'
+
+    def fail_all(record: Any) -> None:
+        raise RateLimited("Acumatica", "get order", "API Login Limit", status=429)
+
+    # When a FIFO batch of one order fails: the first record on its 4th receive, two more (never tried) on their 5th
+    response = consumer.consume(event, None, fail_all, queue_url="q", fifo=True, retry_base_s=5, give_up=give_up)
+    # Then all three are failed; the ones on their last receive write why, and go to the DLQ without a backoff
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == ["a", "b", "c"]
+    assert [body for body, _ in rows] == ['{"id": "b"}', '{"id": "c"}']
+    assert all(what.startswith("failed 5 times, goes to OrderDLQ; last error: ") for _, what in rows)
+    assert all("not tried: held back behind a failed record" in what for _, what in rows)
+    assert [s for rh, s in hidden if rh in ("rh-b", "rh-c")] == [0, 0] and dict(hidden)["rh-a"] >= 1
+
+
+def test_a_record_that_fails_on_its_last_receive_logs_its_own_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer, "change_visibility", lambda url, rh, s: None)
+    rows: list[str] = []
+    give_up = consumer.GiveUp(max_receives=2, dlq="MagentoOrderDLQ", record=lambda body, what: rows.append(what))
+    # When a record fails with Magento's words on its 2nd receive (the queue's last)
+    consumer.consume(_event("b"), None, _fail_b, queue_url="q", fifo=False, retry_base_s=5, give_up=give_up)
+    # Then the row carries that error
+    assert rows == ["failed 2 times, goes to MagentoOrderDLQ; last error: RateLimited: Magento create: slow down "
+                    "(HTTP 429)"]

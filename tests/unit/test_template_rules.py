@@ -47,7 +47,7 @@ def test_every_sqs_source_reports_partial_failures_with_bounded_concurrency(cfn:
         assert props.get("ScalingConfig", {}).get("MaximumConcurrency", 0) >= 2, lid
 
 
-def test_every_queue_has_a_dlq_of_its_own_type(cfn: dict[str, Any]) -> None:
+def test_every_queue_has_a_dlq_of_its_own_type(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
     queues = _of_type(cfn, "AWS::SQS::Queue")
     dlqs = {_logical(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
             for q in queues.values() if "RedrivePolicy" in q["Properties"]}
@@ -59,6 +59,9 @@ def test_every_queue_has_a_dlq_of_its_own_type(cfn: dict[str, Any]) -> None:
         policy = q["Properties"].get("RedrivePolicy")
         assert policy, f"{lid} has no DLQ"
         assert 3 <= policy["maxReceiveCount"] <= 5, lid
+        # the consumers log a record's last receive before its DLQ: they are told the same count
+        assert str(policy["maxReceiveCount"]) == sam["Globals"]["Function"]["Environment"]["Variables"][
+            "MAX_RECEIVE_COUNT"], lid
         dlq = queues[_logical(policy["deadLetterTargetArn"])]
         assert bool(dlq["Properties"].get("FifoQueue")) == bool(q["Properties"].get("FifoQueue")), lid
 
