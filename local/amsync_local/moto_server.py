@@ -1,6 +1,6 @@
-"""moto's server as the local runtime runs it: in a process of its own, with two repairs to its SQS.
+"""moto's server as the local runtime runs it: in a process of its own, with repairs to its SQS and DynamoDB.
 
-`python -m amsync_local.moto_server HOST PORT`
+`python -m amsync_local.moto_server HOST PORT [PORT_FILE]` (PORT 0: any free port, written to PORT_FILE)
 
 1. One queue operation at a time. moto's SQS backend mutates a queue's message list and its set of in-flight
    ("pending") messages from whichever server thread handles a request, without a lock. Under a real load
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import threading
 import time
@@ -246,13 +247,24 @@ def _serialised(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
 
 
 def main(argv: list[str]) -> None:
+    """``HOST PORT [PORT_FILE]``: serve moto on HOST:PORT; PORT 0 takes any free port, written to PORT_FILE once
+    the server listens (a port picked by the parent and bound later could be taken meanwhile)."""
     logging.disable(logging.WARNING)
     patch_sqs()
     patch_dynamodb()
     patch_dispatch()
-    from moto.server import main as moto_main
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
 
-    moto_main(["-H", argv[0], "-p", argv[1]])
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(argv[0], int(argv[1]), app, threaded=True)
+    os.environ["MOTO_PORT"] = str(server.server_port)  # as moto's own main sets it
+    if len(argv) > 2:
+        tmp = f"{argv[2]}.tmp"
+        with open(tmp, "w") as f:
+            f.write(str(server.server_port))
+        os.replace(tmp, argv[2])
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -55,12 +56,6 @@ from amsync_local.template import PROJECT_ROOT, FunctionSpec, SqsSource, functio
 REGION = "us-east-1"
 _ENV_LOCK = threading.Lock()
 MAX_URL_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -171,8 +166,8 @@ class LocalRuntime:
         stack_name: str = "amsync-local",
     ) -> None:
         self.host = host
-        self.aws_port = aws_port or free_port(host)
-        self.webhook_port = webhook_port or free_port(host)
+        self.aws_port = aws_port  # 0: any free port, known once started (each server binds its own)
+        self.webhook_port = webhook_port
         self.parameters = parameters or {}
         self.secrets = secrets or {}
         self.visibility_scale = visibility_scale
@@ -210,7 +205,7 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> LocalRuntime:
-        self._moto = start_moto(self.host, self.aws_port)
+        self._moto, self.aws_port = start_moto(self.host, self.aws_port)
         os.environ.update({
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -467,6 +462,7 @@ class LocalRuntime:
             do_POST = do_GET = do_PUT = do_DELETE = _serve
 
         self._http = ThreadingHTTPServer((self.host, self.webhook_port), Handler)
+        self.webhook_port = int(self._http.server_address[1])
         self._http.daemon_threads = True
         t = threading.Thread(target=self._http.serve_forever, name="function-url", daemon=True)
         t.start()
@@ -508,23 +504,29 @@ class LocalRuntime:
         return False
 
 
-def start_moto(host: str, port: int, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+def start_moto(host: str, port: int = 0, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], int]:
     """moto's server in a process of its own (``amsync_local.moto_server``: with its SQS made safe under
-    concurrent requests): AWS's side of the work runs beside the functions, not under their interpreter lock."""
-    proc = subprocess.Popen([sys.executable, "-m", "amsync_local.moto_server", host, str(port)],  # noqa: S603
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    atexit.register(stop_moto, proc)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited at start (code {proc.returncode})")
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return proc
-        except OSError:
+    concurrent requests): AWS's side of the work runs beside the functions, not under their interpreter lock.
+    Port 0: the server binds any free port itself and says which (no window for another process to take it).
+    Returns the process and its port."""
+    with tempfile.TemporaryDirectory(prefix="amsync-moto-") as tmp:
+        port_file = os.path.join(tmp, "port")
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "amsync_local.moto_server", host, str(port), port_file],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(stop_moto, proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto server exited at start (code {proc.returncode}; port {port or 'any'})")
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    bound = int(f.read())
+                with socket.create_connection((host, bound), timeout=1):
+                    return proc, bound
             time.sleep(0.05)
     stop_moto(proc)
-    raise RuntimeError(f"moto server did not listen on {host}:{port} within {timeout:.0f}s")
+    raise RuntimeError(f"moto server did not listen on {host}:{port or 'any port'} within {timeout:.0f}s")
 
 
 def stop_moto(proc: subprocess.Popen[bytes]) -> None:
