@@ -14,17 +14,18 @@ class ServerThread:
     """Serve ``app`` on ``host:port`` (port 0 picks a free one) until :meth:`stop`."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "sim") -> None:
-        if port == 0:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
-        self.host, self.port, self.name = host, port, name
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+        # Bound here and handed to uvicorn: a free port looked up first and bound later could be taken meanwhile.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port, self.name = host, int(self._socket.getsockname()[1]), name
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1, access_log=False)
         self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only on the main thread; we run it elsewhere.
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name=f"{name}-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name=f"{name}-http", daemon=True)
 
     @property
     def url(self) -> str:
@@ -42,3 +43,4 @@ class ServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=5)
+        self._socket.close()
