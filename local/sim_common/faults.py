@@ -143,24 +143,21 @@ class FaultInjector:
             if kind == "commit_late":
                 receive = await _buffered(receive)
                 await asyncio.sleep(injector.hang_seconds)
-
-                async def gone(message: Any) -> None:
-                    return None
-
-                await app(scope, receive, gone)
+                await app(scope, receive, _nowhere)  # the client is gone: the answer goes nowhere
                 return
             if kind == "drop_after_commit":
                 # Let the app commit, swallow its answer, then hang: the client times out on a done write.
-                async def swallow(message: Any) -> None:
-                    return None
-
-                await app(scope, receive, swallow)
+                await app(scope, receive, _nowhere)
                 await asyncio.sleep(injector.hang_seconds)
                 await Response(status_code=504)(scope, receive, send)
                 return
             await app(scope, receive, send)
 
         return wrapped
+
+
+async def _nowhere(message: Any) -> None:
+    """An ASGI ``send`` that drops the answer."""
 
 
 async def _buffered(receive: Receive) -> Receive:

@@ -21,7 +21,7 @@ from amsync.data.settings_store import SettingsStore
 from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Group, LogEntry, Result, Side
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
 from amsync.observability import echo_log_entry, record_api_call
-from amsync.services.intake import WebhookSecret
+from amsync.services.intake import LOG_GROUP, WebhookSecret
 from amsync.services.operations import message_notes
 from amsync.services.order_sync import OrderSyncPorts
 from amsync.services.order_writer import WriterPorts
@@ -155,8 +155,7 @@ def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
     return write
 
 
-_GROUPS = {Kind.ORDER: Group.ORDER, Kind.SHIPMENT: Group.SHIPMENT, Kind.INVOICE: Group.INVOICE,
-           Kind.PAYMENT: Group.PAYMENT, Kind.STOCK: Group.INVENTORY, Kind.CUSTOMER: Group.CUSTOMER}
+_GROUPS = {**LOG_GROUP, Kind.PAYMENT: Group.PAYMENT, Kind.CUSTOMER: Group.CUSTOMER}  # a message's own kind
 
 
 def give_up(settings: Settings, dlq: str) -> GiveUp:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from amsync.models.acumatica import unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
+from amsync.services.intake import LOG_GROUP
 from amsync.services.log_rows import now, sync_row
 
 OVERLAP = timedelta(seconds=5)
@@ -190,9 +191,7 @@ def _hand_on(ports: ReconcilerPorts, requests: list[SyncRequest]) -> None:
         return
     ports.publish(requests)  # raises before the watermark moves if SQS refuses
     started = now()
-    group = {Kind.ORDER: Group.ORDER, Kind.SHIPMENT: Group.SHIPMENT, Kind.INVOICE: Group.INVOICE,
-             Kind.STOCK: Group.INVENTORY}
-    ports.log([sync_row(group.get(r.kind, Group.ORDER), Action.PUBLISHER, Result.SUCCESS,
+    ports.log([sync_row(LOG_GROUP.get(r.kind, Group.ORDER), Action.PUBLISHER, Result.SUCCESS,
                         notes=r.notes,
                         started=started, message="found by the reconciler (no push brought it)",
                         correlation_id=r.correlation_id, details={"request": r.model_dump(mode="json")})
