@@ -11,12 +11,12 @@ export SAM_CLI_TELEMETRY := 0
 # the two tool virtualenvs install side by side on a fresh machine
 MAKEFLAGS += --jobs=2
 
-.PHONY: help setup demo local test lint typecheck template-check unit functional e2e bench chaos build deploy clean
+.PHONY: help setup demo local test lint typecheck template-check build-check unit functional e2e bench chaos build deploy clean
 
 help:
 	@echo "make demo    - run the connector on the local world (simulators + moto + local runtime), walkthrough end to end"
 	@echo "make local   - start the local world in the foreground; writes .local/endpoints.json"
-	@echo "make test    - lint, type check, template checks and the whole test suite"
+	@echo "make test    - lint, type check, template checks, build check and the whole test suite"
 	@echo "make bench   - benchmark figures into bench/results.json"
 	@echo "make build / deploy - sam build / sam deploy --guided"
 
@@ -49,7 +49,16 @@ template-check: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml
 
-test: setup
+# sam build for arm64 without a container (sam downloads the aarch64 wheels of the layer's and the functions'
+# requirements; python3.11 on PATH), into a folder of its own, then check that nothing built is for another
+# architecture (tests/build_check.py: every ELF file's machine, every wheel's tag).
+BUILD_CHECK_DIR := .aws-sam/build-check
+build-check: $(STAMP) $(SAM_STAMP)
+	rm -rf $(BUILD_CHECK_DIR)
+	$(SAM) build --template template.yaml --build-dir $(BUILD_CHECK_DIR) --cached --cache-dir .aws-sam/cache-check
+	$(BIN)/python tests/build_check.py $(BUILD_CHECK_DIR) --arch arm64
+
+test: setup build-check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
@@ -64,6 +73,7 @@ chaos: $(STAMP)
 
 build: $(SAM_STAMP)
 	$(SAM) build
+	$(PYTHON) tests/build_check.py .aws-sam/build --arch arm64
 
 deploy: build
 	$(SAM) deploy --guided

@@ -65,7 +65,7 @@ def _clients(obj: Any, depth: int = 0) -> list[Any]:
     found = []
     if hasattr(obj, "_http") and isinstance(obj._http, httpx.Client):
         found.append(obj)
-    elif is_dataclass(obj) and depth < 2:
+    elif is_dataclass(obj) and not isinstance(obj, type) and depth < 2:
         for f in fields(obj):
             found.extend(_clients(getattr(obj, f.name), depth + 1))
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version as installed_version
 from typing import Any
 
 import typer
@@ -40,12 +41,20 @@ err = Console(stderr=True)
 _state: dict[str, Any] = {}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"amsync {installed_version('amsync')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(stack: str = typer.Option(None, help="stack name (default: samconfig.toml, or the local world)"),
              profile: str = typer.Option(None, help="AWS profile"),
              region: str = typer.Option(None, help="AWS region"),
              local: bool = typer.Option(None, "--local/--aws", help="the local world (make local) or AWS"),
-             as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
+             as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+             _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                           help="print the installed version and exit")) -> None:
     _state.update(stack=stack, profile=profile, region=region, local=local, json=as_json)
 
 
@@ -141,15 +150,19 @@ def logs(typer_ctx: typer.Context,
 
 @logs_app.command("show")
 def logs_show(log_id: str, side: str = typer.Option("magento", help="magento or acumatica")) -> None:
-    """One entry with its View details (request/response, secrets removed)."""
+    """One entry with its View details (request/response, secrets removed); once they expired
+    (ConnectorLogDetailTtlDays), the row's summary with personal data masked."""
     if not log_id.isdigit() or len(log_id) != 19:
         raise typer.BadParameter("a Log Id is 19 digits")
-    entry = ConnectorLog(ctx().settings.connector_log_table).get(
+    view = ConnectorLog(ctx().settings.connector_log_table).view(
         log_id, Side.MAGENTO if side == "magento" else Side.ACUMATICA)
-    if entry is None:
+    if view is None:
         err.print(f"[red]no log entry {log_id} on the {side} side[/red]")
         raise typer.Exit(1)
-    console.print_json(entry.model_dump_json())
+    if view.details_expired_after_days is not None:
+        err.print(f"[yellow]details expired after {view.details_expired_after_days} days[/yellow] (personal data "
+                  "is not kept longer): shown is the row's summary, personal data masked")
+    console.print_json(view.entry.model_dump_json())
 
 
 # ---------------------------------------------------------------------- resync

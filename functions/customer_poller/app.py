@@ -20,6 +20,8 @@ ports = customer_poller_ports(settings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = poll_customers(ports)
     metrics.add_metric(name="CustomersPublished", unit="Count", value=len(result.published))
+    if result.lag_seconds is not None:  # a run that found the poll lease taken reports nothing
+        metrics.add_metric(name="CustomerPollLagSeconds", unit="Seconds", value=result.lag_seconds)
     logger.info("customers polled", extra={"outcome": result.outcome, "published": len(result.published),
                                            "watermark": result.watermark})
     return {"outcome": result.outcome, "published": len(result.published), "watermark": result.watermark}

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import customer_sync_ports, give_up, release_sessions
+from amsync.composition import customer_sync_ports, give_up, invocation_deadline, release_sessions
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import SyncRequest
@@ -19,7 +19,8 @@ from amsync.observability import logger, metrics
 from amsync.services.customer_sync import sync_customer
 
 settings = Settings.from_env()
-ports = customer_sync_ports(settings)
+deadline = invocation_deadline(settings)  # this container's: its clients consult it, consume sets it
+ports = customer_sync_ports(settings, deadline)
 end_invocation = release_sessions(ports)
 to_dlq = give_up(settings, "CustomerDLQ")
 
@@ -36,4 +37,4 @@ def _handle(record: SQSRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return consume(event, context, _handle, queue_url=settings.customer_queue_url, fifo=False,
                    retry_base_s=settings.retry_base_delay_s, after=end_invocation,
-                   give_up=to_dlq)
+                   give_up=to_dlq, deadline=deadline, record_s=settings.record_budget_s)

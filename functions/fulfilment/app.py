@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import fulfilment_ports, give_up, publish_requests, release_sessions
+from amsync.composition import fulfilment_ports, give_up, invocation_deadline, publish_requests, release_sessions
 from amsync.config import Settings
 from amsync.consumer import NotReady, consume
 from amsync.models.messages import SyncRequest
@@ -15,7 +15,8 @@ from amsync.observability import logger, metrics
 from amsync.services.fulfilment import handle_fulfilment
 
 settings = Settings.from_env()
-ports = fulfilment_ports(settings)
+deadline = invocation_deadline(settings)  # this container's: its clients consult it, consume sets it
+ports = fulfilment_ports(settings, deadline)
 end_invocation = release_sessions(ports)
 to_dlq = give_up(settings, "FulfilmentDLQ")
 # A record still "not ready" (its order not in Magento yet) after this many receives is put back as a new message
@@ -42,4 +43,4 @@ def _handle(record: SQSRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return consume(event, context, _handle, queue_url=settings.fulfilment_queue_url, fifo=True,
                    retry_base_s=settings.retry_base_delay_s, after=end_invocation,
-                   give_up=to_dlq)
+                   give_up=to_dlq, deadline=deadline, record_s=settings.record_budget_s)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import give_up, inventory_ports, release_sessions
+from amsync.composition import give_up, inventory_ports, invocation_deadline, release_sessions
 from amsync.config import Settings
 from amsync.consumer import consume
 from amsync.models.messages import SyncRequest
@@ -19,7 +19,8 @@ from amsync.observability import logger, metrics
 from amsync.services.inventory import sync_stock_batch
 
 settings = Settings.from_env()
-ports = inventory_ports(settings)
+deadline = invocation_deadline(settings)  # this container's: its clients consult it, consume sets it
+ports = inventory_ports(settings, deadline)
 end_invocation = release_sessions(ports)
 to_dlq = give_up(settings, "InventoryDLQ")
 
@@ -34,7 +35,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             requests[r["messageId"]] = SyncRequest.model_validate_json(r["body"])
         except ValueError as exc:  # not ours to fix here: it fails until the DLQ keeps it
             invalid[r["messageId"]] = exc
-    outcomes = sync_stock_batch(requests, ports) | invalid
+    with deadline.running(context):  # the batch's calls are bounded by the invocation's time left too
+        outcomes = sync_stock_batch(requests, ports) | invalid
 
     def _handle(record: SQSRecord) -> None:
         error = outcomes.get(record.message_id)
@@ -44,4 +46,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     return consume(event, context, _handle, queue_url=settings.inventory_queue_url, fifo=False,
                    retry_base_s=settings.retry_base_delay_s, after=end_invocation,
-                   give_up=to_dlq)
+                   give_up=to_dlq, deadline=deadline, record_s=settings.record_budget_s)

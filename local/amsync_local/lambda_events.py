@@ -13,7 +13,8 @@ from typing import Any
 class LambdaContext:
     """What the Python runtime passes as ``context`` (the fields Powertools and our handlers read)."""
 
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: int, region: str, account: str = "123456789012"):
+    def __init__(self, function_name: str, memory_mb: int, timeout_s: float, region: str,
+                 account: str = "123456789012"):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = memory_mb
@@ -24,6 +25,8 @@ class LambdaContext:
         self._deadline = time.monotonic() + timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
+        """Until the invocation's deadline: the function's (scaled) timeout from the invoke; the local runtime
+        ends the invocation when this reaches 0."""
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 

@@ -29,6 +29,16 @@ And two to its DynamoDB:
    order created twice). DynamoDB applies each conditional write atomically, so every backend operation here
    holds a lock of its own (not SQS's: a table write never waits on a queue).
 
+And IAM, as AWS applies it:
+
+7. The IAM gate. moto checks no IAM by default, and its optional check authorises most requests against the
+   resource ``*``. Every request signed with credentials of a role (assumed through STS: the local runtime signs
+   each function's calls as the function's own role, created by CloudFormation from template.yaml) or of an IAM
+   user (the operator policy test) is evaluated here against that principal's policies with AWS's rules
+   (``amsync_local.iam_policy``), and refused as AWS refuses it (``AccessDeniedException`` / ``AccessDenied``).
+   Requests signed with the local world's root key (the harness, tests inspecting state, the CLI by default)
+   pass, as the account root does.
+
 Plus: no access log line per request (werkzeug's logging costs the server real time), and the list of moto's
 service packages (which its dispatcher reads from disk on every request) is read once.
 """
@@ -36,12 +46,14 @@ service packages (which its dispatcher reads from disk on every request) is read
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 _LOCK = threading.Lock()
@@ -246,6 +258,131 @@ def _serialised(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
     return wrapper
 
 
+class IamGate:
+    """Repair 7: a WSGI layer in front of moto that refuses what the request's principal may not do."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.checked = 0
+        self.denied = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        from amsync_local.iam_policy import credential_scope
+
+        scope = credential_scope(environ.get("HTTP_AUTHORIZATION", ""))
+        principal = _principal(scope[0]) if scope else None
+        if scope is None or principal is None:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        refusal = _refusal(principal, scope[1], scope[2], environ, body)
+        self.checked += 1
+        if refusal is None:
+            return self.app(environ, start_response)
+        self.denied += 1
+        status, headers, payload = refusal
+        start_response(f"{status} {'Forbidden' if status == 403 else 'Bad Request'}",
+                       [*headers.items(), ("Content-Length", str(len(payload))),
+                        ("x-amzn-RequestId", "local-iam-gate")])
+        return [payload]
+
+
+@dataclass(frozen=True)
+class _Principal:
+    arn: str
+    account: str
+    documents: tuple[Any, ...]
+
+
+def _principal(access_key: str) -> _Principal | None:
+    """The role (assumed through STS) or IAM user an access key belongs to (a key of either kind that moto does
+    not know is allowed nothing); None for any other key: the local world's root."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    if access_key.startswith("ASIA"):
+        for partition in sts_backends.get(DEFAULT_ACCOUNT_ID, {}).values():
+            assumed = partition.get_assumed_role_from_access_key(access_key)
+            if assumed is None:
+                continue
+            iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+            role = next((r for r in iam.roles.values() if r.arn == assumed.role_arn), None)
+            docs = () if role is None else (*role.policies.values(), *_managed(role.managed_policies))
+            return _Principal(assumed.arn, DEFAULT_ACCOUNT_ID, docs)
+        return _Principal(f"unknown session key {access_key}", DEFAULT_ACCOUNT_ID, ())  # allowed nothing
+    if access_key.startswith("AKIA"):
+        iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+        user = iam.get_user_from_access_key_id(access_key)
+        if user is None:
+            return _Principal(f"unknown access key {access_key}", DEFAULT_ACCOUNT_ID, ())
+        docs: list[Any] = [*user.policies.values(), *_managed(user.managed_policies)]
+        for group in iam.get_groups_for_user(user.name):
+            docs += [*group.policies.values(), *_managed(group.managed_policies)]
+        return _Principal(user.arn, DEFAULT_ACCOUNT_ID, tuple(docs))
+    return None
+
+
+def _managed(policies: dict[str, Any]) -> list[Any]:
+    return [v.document for p in policies.values() for v in p.versions if v.is_default]
+
+
+def _refusal(principal: _Principal, region: str, service: str, environ: dict[str, Any],
+             body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    from amsync_local.iam_policy import (
+        Decision,
+        RequestFacts,
+        Unmapped,
+        denial_message,
+        denial_response,
+        evaluate,
+        required_access,
+        statements,
+    )
+
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    facts = RequestFacts(service=service, region=region, account=principal.account,
+                         method=environ.get("REQUEST_METHOD", "GET"), path=environ.get("PATH_INFO", "/"),
+                         query=environ.get("QUERY_STRING", ""), headers=headers, body=body,
+                         secret_arn=lambda sid: _secret_arn(principal.account, region, sid),
+                         context={"aws:PrincipalArn": principal.arn, "aws:PrincipalAccount": principal.account,
+                                  "aws:RequestedRegion": region, "aws:SecureTransport": "true"})
+    needs = required_access(facts)
+    if isinstance(needs, Unmapped):
+        decision = Decision(False, reason=needs.reason)
+    else:
+        decision = evaluate(statements(principal.documents), needs, facts.context)
+    _audit(principal, needs, decision)
+    if decision.allowed:
+        return None
+    return denial_response(service, headers, denial_message(principal.arn, decision))
+
+
+_AUDIT_LOCK = threading.Lock()
+
+
+def _audit(principal: _Principal, needs: Any, decision: Any) -> None:
+    """With AMSYNC_IAM_AUDIT=<file>: one line per access checked (principal, action, resource, verdict), so the
+    grants the code really uses can be compared with the template's (docs/local.md, "IAM")."""
+    path = os.environ.get("AMSYNC_IAM_AUDIT")
+    if not path or not isinstance(needs, list):
+        return
+    verdict = "allow" if decision.allowed else "deny"
+    with _AUDIT_LOCK, open(path, "a") as f:
+        for access in needs:
+            f.write(f"{principal.arn}\t{access.action}\t{access.resource}\t{verdict}\n")
+
+
+def _secret_arn(account: str, region: str, secret_id: str) -> str | None:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secret = secretsmanager_backends[account][region].secrets.get(secret_id)
+    return None if secret is None else str(secret.arn)
+
+
 def main(argv: list[str]) -> None:
     """``HOST PORT [PORT_FILE]``: serve moto on HOST:PORT; PORT 0 takes any free port, written to PORT_FILE once
     the server listens (a port picked by the parent and bound later could be taken meanwhile)."""
@@ -256,7 +393,7 @@ def main(argv: list[str]) -> None:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = IamGate(DomainDispatcherApplication(create_backend_app))
     server = make_server(argv[0], int(argv[1]), app, threaded=True)
     os.environ["MOTO_PORT"] = str(server.server_port)  # as moto's own main sets it
     if len(argv) > 2:

@@ -7,21 +7,32 @@ What it plays, for every function of the template:
   deleted; a raised exception fails the whole batch), and leaves failed records to come back after the queue's
   visibility timeout; moto counts receives and redrives to the DLQ after ``maxReceiveCount``. FIFO groups are
   respected by moto (a group with a message in flight delivers nothing more).
-- The Function URL: an HTTP server on loopback handing the handler a payload-2.0 event.
+- The Function URL: an HTTP server on loopback handing the handler a payload-2.0 event; with the function's
+  reserved concurrency running, a further request is refused 429 (``{"Message":"Rate Exceeded."}``) as Lambda does.
 - Schedules: ``rate(...)`` expressions fired on their rate.
+- IAM: each function's AWS calls (init, invocations and its event source's polling) are signed as the function's
+  own execution role, assumed through moto's STS; the moto server's IAM gate allows or refuses each with the
+  role's policies as AWS would (``amsync_local.identity``, ``amsync_local.iam_policy``, docs/local.md "IAM").
 - Containers: each function runs in execution environments of its own, as on Lambda. A container is a fresh
   import of the handler's module (its cold start, with the function's environment as the deployed (moto)
   function has it), so its clients, sessions and caches are its own; one invocation at a time runs in a
   container, a busy function gets a new container, and an idle one is reused warm. SQS-driven functions start
   warm with as many containers as their sources' ``MaximumConcurrency`` allows. Handlers read configuration
   only at import, so functions can share one process.
+- Timeouts: an invocation ends at its function's ``Timeout`` as Lambda ends it: the context's
+  ``get_remaining_time_in_millis()`` counts down to that deadline, and at it the handler's thread is stopped at
+  its next Python bytecode (``amsync_local.timeouts``: a thread cannot be killed, so a blocking call already
+  under way, such as a request already sent, completes first, as it would at the server). The invocation fails
+  with "Task timed out after N seconds" whatever the handler did meanwhile: none of its batch's records is deleted
+  (they come back after the visibility timeout), and its container is discarded, never reused.
 
-What it does not play: per-invocation timeouts (a thread cannot be killed; tests inject slowness at the
-simulators instead), memory limits, reserved concurrency, and process isolation (the ``amsync`` package's own
-module-level state, such as its logger and boto3 client cache, is shared by every container of the process).
-``visibility_scale`` (applied to every queue's VisibilityTimeout after the stack is created) and
-``schedule_scale`` shrink the template's timeouts and rates so tests and demos need not wait minutes; the
-template's own values are what the scale multiplies.
+What it does not play: memory limits, reserved concurrency other than the Function URL's (nor its request rate
+cap), Lambda's separate init phase (a cold start's import counts toward the invocation's time here), and process
+isolation (the ``amsync`` package's own module-level state, such as its logger and boto3 client cache, is shared
+by every container of the process).
+``visibility_scale`` (applied to every queue's VisibilityTimeout after the stack is created), ``schedule_scale``
+and ``timeout_scale`` (every function's Timeout) shrink the template's timeouts and rates so tests and demos need
+not wait minutes; the template's own values are what the scale multiplies.
 """
 
 from __future__ import annotations
@@ -49,9 +60,20 @@ from typing import Any
 
 import boto3
 
+from amsync_local.identity import FunctionRole, acting_as, assume_function_roles
+from amsync_local.identity import install as install_function_identity
 from amsync_local.lambda_events import LambdaContext, function_url_event, scheduled_event, sqs_record
 from amsync_local.stack import DeployedStack, deploy_stack
-from amsync_local.template import PROJECT_ROOT, FunctionSpec, SqsSource, function_specs, load_sam_template, rate_seconds
+from amsync_local.template import (
+    PROJECT_ROOT,
+    TEMPLATE_PATH,
+    FunctionSpec,
+    SqsSource,
+    function_specs,
+    load_sam_template,
+    rate_seconds,
+)
+from amsync_local.timeouts import InvocationTimeout, call_with_timeout
 
 REGION = "us-east-1"
 _ENV_LOCK = threading.Lock()
@@ -105,6 +127,10 @@ class LoadedFunction:
         self._idle: list[ModuleType] = []
         self.init_ms: list[float] = []  # each cold start
         self.handler: Callable[[Any, Any], Any] = self.run_in_container
+        self.role: FunctionRole | None = None  # its execution role: every AWS call it makes is signed as this
+        self.timeout_s: float = float(spec.timeout)  # the template's Timeout times the runtime's timeout_scale
+        self.discarded: list[ModuleType] = []  # containers whose invocation timed out (never used again)
+        self._started = 0
 
     @property
     def module(self) -> ModuleType:
@@ -113,8 +139,10 @@ class LoadedFunction:
 
     def cold_start(self) -> ModuleType:
         t0 = time.perf_counter()
-        with patched_environ(self.env):
-            mod_name = f"amsync_fn_{self.spec.logical_id}_{len(self.modules)}"
+        with self._lock:
+            mod_name = f"amsync_fn_{self.spec.logical_id}_{self._started}"
+            self._started += 1
+        with patched_environ(self.env), acting_as(self.role, mod_name):  # init runs with the role too
             module_spec = importlib.util.spec_from_file_location(mod_name, self._path)
             assert module_spec and module_spec.loader
             module = importlib.util.module_from_spec(module_spec)
@@ -130,11 +158,22 @@ class LoadedFunction:
             module = self._idle.pop() if self._idle else None
         if module is None:
             module = self.cold_start()
+        timed_out = False
         try:
-            return getattr(module, self._attr)(event, context)
+            with acting_as(self.role, module.__name__):
+                return call_with_timeout(getattr(module, self._attr), event, context, self._seconds_left(context),
+                                         self.timeout_s)
+        except InvocationTimeout:
+            timed_out = True
+            raise
         finally:
-            with self._lock:
-                self._idle.append(module)
+            with self._lock:  # Lambda starts a new environment after a timeout: never reuse this one
+                (self.discarded if timed_out else self._idle).append(module)
+
+    def _seconds_left(self, context: Any) -> float:
+        """The invocation ends when its context says it does (the context carries the scaled timeout)."""
+        clock = getattr(context, "get_remaining_time_in_millis", None)
+        return clock() / 1000 if callable(clock) else self.timeout_s
 
     def prewarm(self, containers: int) -> None:
         for _ in range(containers - len(self.modules)):
@@ -143,7 +182,7 @@ class LoadedFunction:
                 self._idle.append(module)
 
     def invoke(self, event: Any) -> Any:
-        ctx = LambdaContext(self.name, self.spec.memory, self.spec.timeout, REGION)
+        ctx = LambdaContext(self.name, self.spec.memory, self.timeout_s, REGION)
         return self.handler(event, ctx)
 
 
@@ -160,10 +199,12 @@ class LocalRuntime:
         secrets: dict[str, str] | None = None,
         visibility_scale: float = 1.0,
         schedule_scale: float = 1.0,
+        timeout_scale: float = 1.0,
         poll_wait_s: int = 1,
         start_pollers: bool = True,
         start_schedules: bool = True,
         stack_name: str = "amsync-local",
+        template_path: Path = TEMPLATE_PATH,
     ) -> None:
         self.host = host
         self.aws_port = aws_port  # 0: any free port, known once started (each server binds its own)
@@ -172,10 +213,12 @@ class LocalRuntime:
         self.secrets = secrets or {}
         self.visibility_scale = visibility_scale
         self.schedule_scale = schedule_scale
+        self.timeout_scale = timeout_scale  # every function's Timeout (and its context's clock) times this
         self.poll_wait_s = poll_wait_s
         self._start_pollers = start_pollers
         self._start_schedules = start_schedules
         self.stack_name = stack_name
+        self.template_path = template_path  # tests deploy a changed copy (e.g. a policy with an action removed)
         self.functions: dict[str, LoadedFunction] = {}
         self.stack: DeployedStack | None = None
         self.invocations: list[Invocation] = []
@@ -216,8 +259,9 @@ class LocalRuntime:
         os.environ.pop("AWS_PROFILE", None)
         _reset_process_caches()
         self._put_secrets()
-        self.stack = deploy_stack(self.endpoint_url, self.stack_name, REGION, self.parameters)
+        self.stack = deploy_stack(self.endpoint_url, self.stack_name, REGION, self.parameters, self.template_path)
         self._scale_visibility()
+        install_function_identity()
         self._load_functions()
         if self._start_pollers:
             for fn in self.functions.values():
@@ -245,7 +289,13 @@ class LocalRuntime:
             stop_moto(self._moto)
             self._moto = None
 
-    def boto(self, service: str) -> Any:
+    def boto(self, service: str, role: FunctionRole | None = None) -> Any:
+        """A client of the local world's root, or (``role``) one that signs as a function's execution role."""
+        if role is not None:
+            c = role.credentials
+            return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
+                                aws_access_key_id=c.access_key, aws_secret_access_key=c.secret_key,
+                                aws_session_token=c.token)
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -272,7 +322,10 @@ class LocalRuntime:
     # ------------------------------------------------------------------ functions
     def _load_functions(self) -> None:
         assert self.stack is not None
-        for lid, spec in function_specs(load_sam_template()).items():
+        specs = function_specs(load_sam_template(self.template_path))
+        roles = assume_function_roles(self.boto("sts"), self.boto("lambda"),
+                                      {lid: self.stack.physical_ids[lid] for lid in specs})
+        for lid, spec in specs.items():
             name = self.stack.physical_ids[lid]
             env = {k: str(v) for k, v in self.stack.function_env.get(lid, {}).items()}
             env.update({
@@ -283,6 +336,8 @@ class LocalRuntime:
             module_file, _, attr = spec.handler.rpartition(".")
             path = PROJECT_ROOT / spec.code_uri / f"{module_file.replace('.', '/')}.py"
             fn = LoadedFunction(spec, name, env, path, attr)
+            fn.role = roles[lid]
+            fn.timeout_s = spec.timeout * self.timeout_scale
             fn.prewarm(max(1, sum(src.maximum_concurrency or 5 for src in spec.sqs)))
             self.functions[lid] = fn
 
@@ -312,7 +367,7 @@ class LocalRuntime:
     def _start_poller(self, fn: LoadedFunction, src: SqsSource) -> None:
         assert self.stack is not None
         queue_url = self.stack.physical_ids[src.queue]
-        sqs = self.boto("sqs")
+        sqs = self.boto("sqs", fn.role)  # an event source mapping polls with the function's execution role
         attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         queue_arn = attrs["Attributes"]["QueueArn"]
         concurrency = src.maximum_concurrency or 5
@@ -329,7 +384,7 @@ class LocalRuntime:
                     self._busy -= 1
 
         def loop() -> None:
-            client = self.boto("sqs")
+            client = self.boto("sqs", fn.role)
             while not self._stop.is_set():
                 if not slots.acquire(timeout=0.2):
                     continue
@@ -391,7 +446,7 @@ class LocalRuntime:
             failed = set(ids)
         cpu_ms = (time.thread_time() - c0) * 1000
         duration = (time.perf_counter() - t0) * 1000
-        client = self.boto("sqs")
+        client = self.boto("sqs", fn.role)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             chunk = done[i:i + 10]
@@ -426,6 +481,11 @@ class LocalRuntime:
         url_fn = next(fn for fn in self.functions.values() if fn.spec.has_url)
         runtime = self
         url_id = uuid.uuid4().hex[:32]
+        # The function's reserved concurrency, as deployed (template parameter): Lambda runs at most that many
+        # invocations at once and refuses the rest; a Function URL answers those 429.
+        reserved = self.boto("lambda").get_function_concurrency(FunctionName=url_fn.name).get(
+            "ReservedConcurrentExecutions")
+        slots = threading.BoundedSemaphore(int(reserved)) if reserved is not None else None
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -443,11 +503,17 @@ class LocalRuntime:
                 path, _, query = self.path.partition("?")
                 event = function_url_event(self.command, path, query, dict(self.headers.items()), body,
                                            self.client_address[0], url_id, REGION)
+                if slots is not None and not slots.acquire(blocking=False):
+                    self._reply(429, {"content-type": "application/json"}, b'{"Message":"Rate Exceeded."}')
+                    return
                 try:
                     result = runtime.invoke(url_fn.spec.logical_id, event, source="url")
                 except Exception:
                     self._reply(502, {"content-type": "application/json"}, b'{"Message":"Internal Server Error"}')
                     return
+                finally:
+                    if slots is not None:
+                        slots.release()
                 status, headers, payload = _url_response(result)
                 self._reply(status, headers, payload)
 

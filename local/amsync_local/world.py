@@ -35,6 +35,7 @@ class WorldOptions:
     acumatica_port: int = 0
     magento_port: int = 0
     visibility_scale: float = 0.02  # 180 s -> ~4 s: a failed record comes back quickly enough to watch
+    timeout_scale: float = 1.0  # the functions' Timeout (tests play a 30 s function in 3 s with 0.1)
     schedule_scale: float = 1.0
     start_schedules: bool = True
     retry_base_delay_s: int = 1
@@ -49,6 +50,7 @@ class WorldOptions:
     stack_name: str = "amsync-local"
     function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
     extra_parameters: dict[str, str] = field(default_factory=dict)
+    template_path: Path | None = None  # a changed copy of template.yaml (tests); None: the project's own
 
 
 class LocalWorld:
@@ -94,8 +96,9 @@ class LocalWorld:
                 SECRET_NAMES["magento"]: json.dumps({"token": self.magento.token}),
                 SECRET_NAMES["webhook"]: json.dumps({"header": WEBHOOK_HEADER, "current": self.webhook_secret}),
             },
-            visibility_scale=o.visibility_scale, schedule_scale=o.schedule_scale,
+            visibility_scale=o.visibility_scale, schedule_scale=o.schedule_scale, timeout_scale=o.timeout_scale,
             start_schedules=o.start_schedules, stack_name=o.stack_name,
+            **({"template_path": o.template_path} if o.template_path is not None else {}),
         )
         self.runtime.start()
         if o.function_log is not None:

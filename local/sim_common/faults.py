@@ -59,6 +59,9 @@ class FaultInjector:
         self._next_id = 1
         self.stats: dict[str, int] = {"latency": 0, "error": 0, "timeout": 0, "drop_after_commit": 0,
                                       "commit_late": 0}
+        # Requests a rule matched that are not finished yet (a slow write still to commit, an answer going nowhere):
+        # 0 tells a test that the faults have done all they will, where a sleep could only guess.
+        self.in_progress = 0
 
     # -- configuration -------------------------------------------------------------------------------------
     def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
@@ -126,10 +129,23 @@ class FaultInjector:
                 await app(scope, receive, send)
                 return
             latency, kind, rule = injector._decide(scope["method"], scope["path"])
+            if rule is None:
+                await app(scope, receive, send)
+                return
+            with injector._lock:
+                injector.in_progress += 1
+            try:
+                await faulted(scope, receive, send, latency, kind, rule)
+            finally:
+                with injector._lock:
+                    injector.in_progress -= 1
+
+        async def faulted(scope: Scope, receive: Receive, send: Send, latency: int, kind: str | None,
+                          rule: FaultRule) -> None:
             if latency:
                 receive = await _buffered(receive)
                 await asyncio.sleep(latency / 1000)
-            if kind == "error" and rule is not None:
+            if kind == "error":
                 status = injector._rng.choice(rule.error_statuses) if rule.error_statuses else rule.error_status
                 response = injector._error_body(status)
                 if rule.retry_after is not None and status in (429, 503):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities_changed_since
-from amsync.adapters.errors import RateLimited
+from amsync.adapters.errors import OutOfTime, RateLimited
 from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
 from amsync.consumer import GiveUp
@@ -18,10 +18,12 @@ from amsync.data.connector_log import ConnectorLog
 from amsync.data.seats import NoSeat, SeatPool
 from amsync.data.secrets import get_json_secret
 from amsync.data.settings_store import SettingsStore
+from amsync.deadline import Deadline
+from amsync.flood_sampler import FloodSampler
 from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Group, LogEntry, Result, Side
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
-from amsync.observability import echo_log_entry, record_api_call
-from amsync.services.intake import LOG_GROUP, WebhookSecret
+from amsync.observability import echo_log_entry, logger, metrics, record_api_call
+from amsync.services.intake import LOG_GROUP, Rejection, WebhookSecret
 from amsync.services.operations import message_notes
 from amsync.services.order_sync import OrderSyncPorts
 from amsync.services.order_writer import WriterPorts
@@ -35,8 +37,10 @@ class AwsIntakePorts:
         self.settings = settings
         self.binder = Binder(settings.bindings_table)
         self.store = SettingsStore(settings.settings_table)
-        self.connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days)
+        self.connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days,
+                                          settings.connector_log_detail_ttl_days)
         self._secret: WebhookSecret | None = None
+        self.rejections = FloodSampler()  # per container, like the ports
 
     def secret(self) -> WebhookSecret:
         return WebhookSecret.from_secret(get_json_secret(self.settings.webhook_secret_name))
@@ -57,6 +61,17 @@ class AwsIntakePorts:
         self.connector_log.write_many(entries)
         for e in entries:
             echo_log_entry(e)
+
+    def rejected(self, rejection: Rejection) -> None:
+        """The ``WebhookRejected`` metric for every refused post (one series: the reason is no dimension), and a
+        warning line for those the sampler lets through. Nothing goes to DynamoDB."""
+        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+        suppressed = self.rejections.admit()
+        if suppressed is not None:
+            logger.warning("push rejected", extra={
+                "status": rejection.status, "reason": rejection.reason, "check": rejection.note,
+                "body_bytes": rejection.body_bytes, "header_names": list(rejection.header_names),
+                "suppressed_before": suppressed})
 
 
 def queue_for(settings: Settings, kind: Kind) -> str:
@@ -95,6 +110,8 @@ class _Seats:
         try:
             self.pool.acquire()
         except NoSeat as exc:
+            if exc.cut_short:  # no failure of the record: its invocation ran out of time to wait
+                raise OutOfTime("Acumatica", "login", f"no seat: {exc}") from exc
             raise RateLimited("Acumatica", "login", str(exc), retry_after=5.0) from exc
 
     def release(self) -> None:
@@ -104,15 +121,21 @@ class _Seats:
         self.pool.hold_until(session_left_s)
 
 
-def acumatica_client(settings: Settings) -> AcumaticaClient:
+def invocation_deadline(settings: Settings) -> Deadline:
+    """A container's deadline: its queue consumer sets it per invocation, its clients and seat pool consult it."""
+    return Deadline(reserve_s=settings.deadline_reserve_s)
+
+
+def acumatica_client(settings: Settings, deadline: Deadline | None = None) -> AcumaticaClient:
     """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
     keep = settings.acumatica_session_policy == "keep"
     seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
-                            lease_s=3600 if keep else 300, wait_s=settings.acumatica_seat_wait_s))
+                            lease_s=3600 if keep else 300, wait_s=settings.acumatica_seat_wait_s,
+                            deadline=deadline, then_s=settings.http_timeout))
     client = AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
                              credentials=lambda: get_json_secret(settings.acumatica_secret_name),
                              connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
-                             on_call=record_api_call, seats=seats, keep_session=keep)
+                             on_call=record_api_call, seats=seats, keep_session=keep, deadline=deadline)
     return client
 
 
@@ -138,15 +161,17 @@ def release_sessions(*holders: object) -> Callable[[], None]:
     return end
 
 
-def magento_client(settings: Settings, store_code: str = "default") -> MagentoClient:
+def magento_client(settings: Settings, store_code: str = "default",
+                   deadline: Deadline | None = None) -> MagentoClient:
     return MagentoClient(settings.magento_base,
                          token=lambda fresh: str(get_json_secret(settings.magento_secret_name, force=fresh)["token"]),
                          store_code=store_code, connect_timeout=settings.http_connect_timeout,
-                         timeout=settings.http_timeout, on_call=record_api_call)
+                         timeout=settings.http_timeout, on_call=record_api_call, deadline=deadline)
 
 
 def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
-    connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days)
+    connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days,
+                                 settings.connector_log_detail_ttl_days)
 
     def write(entries: list[LogEntry]) -> None:
         connector_log.write_many(entries)
@@ -178,19 +203,21 @@ def give_up(settings: Settings, dlq: str) -> GiveUp:
     return GiveUp(max_receives=settings.max_receive_count, dlq=dlq, record=record)
 
 
-def order_sync_ports(settings: Settings) -> OrderSyncPorts:
+def order_sync_ports(settings: Settings, deadline: Deadline | None = None) -> OrderSyncPorts:
     def forward(msg: MagentoOrderWrite) -> None:
         queues.send(settings.magento_order_queue_url, msg, group_id=fifo_group(msg.order_key),
                     dedup_key=f"{msg.order_key}|{msg.action}|{msg.acumatica_last_modified}|{msg.acumatica_status}",
                     correlation_id=msg.correlation_id)
 
-    return OrderSyncPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+    return OrderSyncPorts(acumatica=acumatica_client(settings, deadline),
+                          magento=magento_client(settings, deadline=deadline),
                           settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
                           log=log_writer(settings), forward=forward)
 
 
-def writer_ports(settings: Settings) -> WriterPorts:
-    return WriterPorts(magento=magento_client(settings), acumatica=acumatica_client(settings),
+def writer_ports(settings: Settings, deadline: Deadline | None = None) -> WriterPorts:
+    return WriterPorts(magento=magento_client(settings, deadline=deadline),
+                       acumatica=acumatica_client(settings, deadline),
                        binder=Binder(settings.bindings_table), log=log_writer(settings),
                        create_lease_s=settings.create_lease_s)
 
@@ -203,8 +230,9 @@ from amsync.services.inventory import InventoryPorts  # noqa: E402
 from amsync.services.order_updates import OrderUpdatePorts, apply_order_update  # noqa: E402
 
 
-def fulfilment_ports(settings: Settings) -> FulfilmentPorts:
-    return FulfilmentPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+def fulfilment_ports(settings: Settings, deadline: Deadline | None = None) -> FulfilmentPorts:
+    return FulfilmentPorts(acumatica=acumatica_client(settings, deadline),
+                           magento=magento_client(settings, deadline=deadline),
                            settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
                            log=log_writer(settings), create_lease_s=settings.create_lease_s)
 
@@ -227,8 +255,9 @@ def order_update_hook(settings: Settings,
     return on_update
 
 
-def inventory_ports(settings: Settings) -> InventoryPorts:
-    return InventoryPorts(acumatica=acumatica_client(settings), magento=magento_client(settings),
+def inventory_ports(settings: Settings, deadline: Deadline | None = None) -> InventoryPorts:
+    return InventoryPorts(acumatica=acumatica_client(settings, deadline),
+                          magento=magento_client(settings, deadline=deadline),
                           settings=SettingsStore(settings.settings_table), log=log_writer(settings))
 
 
@@ -272,7 +301,8 @@ def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
                                log=log_writer(settings))
 
 
-def customer_sync_ports(settings: Settings) -> CustomerSyncPorts:
-    return CustomerSyncPorts(magento=magento_client(settings), acumatica=acumatica_client(settings),
+def customer_sync_ports(settings: Settings, deadline: Deadline | None = None) -> CustomerSyncPorts:
+    return CustomerSyncPorts(magento=magento_client(settings, deadline=deadline),
+                             acumatica=acumatica_client(settings, deadline),
                              settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
                              log=log_writer(settings), create_lease_s=settings.create_lease_s)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 
 class Settings(BaseModel):
@@ -29,6 +29,9 @@ class Settings(BaseModel):
     bindings_table: str
     connector_log_table: str
     connector_log_ttl_days: int = Field(default=90, ge=1)
+    # How long a row's View details (request/response: names, addresses, phones, e-mails) are kept; then only the
+    # row's masked summary is left. Shorter than the row's own TTL.
+    connector_log_detail_ttl_days: int = Field(default=14, ge=1)
     order_queue_url: str
     magento_order_queue_url: str
     fulfilment_queue_url: str
@@ -37,6 +40,9 @@ class Settings(BaseModel):
     # HTTP timeouts (seconds) for both APIs: well under the function timeout.
     http_connect_timeout: float = 5.0
     http_timeout: float = 10.0
+    # Kept back from every invocation for its end (failed records' visibility, re-sends, giving a seat back): no
+    # record, call or retry is started that would eat into it.
+    deadline_reserve_s: float = Field(default=1.0, ge=0)
     # First backoff (seconds) of a record that must wait (order not in Magento yet, 429/5xx); doubles per attempt.
     retry_base_delay_s: int = Field(default=10, ge=1)
     # Receives before a record goes to its DLQ: the queues' RedrivePolicy maxReceiveCount (the template keeps both).
@@ -45,6 +51,20 @@ class Settings(BaseModel):
     create_lease_s: float = Field(default=60.0, gt=0)
     # Largest push body the webhook accepts (Acumatica rows are small; a huge post is hostile or a misconfigured GI).
     max_push_bytes: int = 256 * 1024
+
+    @model_validator(mode="after")
+    def _details_expire_before_their_row(self) -> Settings:
+        if self.connector_log_detail_ttl_days >= self.connector_log_ttl_days:
+            raise ValueError(f"CONNECTOR_LOG_DETAIL_TTL_DAYS ({self.connector_log_detail_ttl_days}) must be less than "
+                             f"CONNECTOR_LOG_TTL_DAYS ({self.connector_log_ttl_days}): personal data in a row's "
+                             "details may not outlive the row's masked summary")
+        return self
+
+    @property
+    def record_budget_s(self) -> float:
+        """The time one queued record may need: a lookup and a write that each take their whole HTTP timeout. A
+        record is started only while its invocation has this much left (and every call is bounded on its own)."""
+        return 2 * self.http_timeout
 
     @property
     def acumatica_base(self) -> str:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from amsync.config import Settings
+from amsync.data import connector_log
+from amsync.data.aws import table
 from amsync.data.connector_log import ConnectorLog
-from amsync.models.log import Action, Group, LogEntry, Result, Side
+from amsync.models.log import Action, Group, LogEntry, Result, Side, log_id_time
+from amsync_cli.context import StackContext
 
 
 def _log(rt: Any) -> ConnectorLog:
@@ -53,3 +64,101 @@ def test_secrets_are_removed_from_view_details(bare_runtime: Any) -> None:
     headers = got.details["request"]["headers"]
     assert headers == {"Authorization": "***", "X-AMSync-Key": "***"} and got.details["request"]["password"] == "***"
     assert got.details["request"]["body"] == {"sku": "A"}
+
+
+PERSONAL = {"request": {"entity": {"ext_order_id": "SOTPII", "customer_email": "jane.doe@example.com",
+                                   "billing_address": {"firstname": "Jane", "lastname": "Doe",
+                                                       "street": ["1 Main St"], "city": "Springfield",
+                                                       "postcode": "62704", "telephone": "+1 555 010 2030"}}},
+            "response": {"message": "Invalid email address 'jane@@example'"}}
+LEAKS = ("jane.doe@", "jane@@", "Jane", "Doe", "1 Main St", "Springfield", "62704", "555 010 2030")
+
+
+def _personal_entry(notes: str) -> LogEntry:
+    return LogEntry(side=Side.MAGENTO, group=Group.ORDER, action=Action.CREATE, result=Result.FAILURE, notes=notes,
+                    entity_key=notes, message="Magento refused the order: Invalid email address 'jane@@example'",
+                    details=PERSONAL)
+
+
+def _count_calls(name: str) -> list[str]:
+    """The DynamoDB operations the connector's own client sends to table ``name`` from now on."""
+    calls: list[str] = []
+    events = table(name).meta.client.meta.events
+    events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name), unique_id="count-calls")
+    return calls
+
+
+def _stop_counting(name: str) -> None:
+    table(name).meta.client.meta.events.unregister("before-call.dynamodb", unique_id="count-calls")
+
+
+def test_personal_details_are_kept_beside_the_row_for_less_time_written_in_the_same_request(
+        bare_runtime: Any) -> None:
+    # Given the row TTL of 30 days and the details' of 14
+    name = bare_runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"]
+    log = ConnectorLog(name, 30, 14)
+    calls = _count_calls(name)
+    try:
+        # When an entry with personal data is written, and one without
+        entry = log.write(_personal_entry("SOTPII"))
+        personal_calls = list(calls)
+        calls.clear()
+        log.write(LogEntry(side=Side.MAGENTO, notes="SOTPLAIN", entity_key="SOTPLAIN", details={"sku": "A"}))
+        plain_calls = list(calls)
+    finally:
+        _stop_counting(name)
+    # Then each costs one request, as before (the row and its details go in one BatchWriteItem)
+    assert personal_calls == ["BatchWriteItem"] and plain_calls == ["PutItem"]
+    # and the listings show the row's summary: business fields kept, personal data masked, in details and message
+    [row] = log.timeline("SOTPII")
+    listed = row.model_dump_json()
+    assert all(leak not in listed for leak in LEAKS), listed
+    assert row.details["request"]["entity"]["ext_order_id"] == "SOTPII"
+    # while `logs show` gives the whole details and message
+    view = log.view(entry.log_id, Side.MAGENTO)
+    assert view is not None and view.details_expired_after_days is None
+    assert view.entry.details == PERSONAL and view.entry.message == entry.message
+    # and the details item expires 14 days from now, the row 30
+    dynamodb = bare_runtime.boto("dynamodb")
+    [detail] = dynamodb.query(TableName=name, KeyConditionExpression="pk = :p",
+                              ExpressionAttributeValues={":p": {"S": f"details#{entry.log_id}"}})["Items"]
+    stored_row = dynamodb.get_item(TableName=name, Key={"pk": {"S": f"M#{log_id_time(entry.log_id):%Y-%m-%d}"},
+                                                        "sk": {"S": entry.log_id}})["Item"]
+    now = time.time()
+    assert abs(int(detail["expires_at"]["N"]) - (now + 14 * 86400)) < 120
+    assert abs(int(stored_row["expires_at"]["N"]) - (now + 30 * 86400)) < 120
+    assert all(leak not in json.dumps(stored_row) for leak in LEAKS)
+
+
+def test_once_the_details_expired_show_gives_the_masked_summary_even_before_ttl_deleted_them(
+        bare_runtime: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given an entry written 20 days ago: its details expired 6 days ago, its row lives 10 more days, and TTL has
+    # not deleted the details item yet (it deletes lazily, days late)
+    env = bare_runtime.functions["OrderSyncFunction"].env
+    log = ConnectorLog(env["CONNECTOR_LOG_TABLE"], 30, 14)
+    written = time.time() - 20 * 86400
+    monkeypatch.setattr(connector_log, "time", SimpleNamespace(time=lambda: written))
+    entry = log.write(_personal_entry("SOTOLD"))
+    monkeypatch.undo()
+    dynamodb = bare_runtime.boto("dynamodb")
+    still_there = dynamodb.query(TableName=env["CONNECTOR_LOG_TABLE"], KeyConditionExpression="pk = :p",
+                                 ExpressionAttributeValues={":p": {"S": f"details#{entry.log_id}"}})["Items"]
+    assert still_there
+    # When it is read by Log Id
+    view = log.view(entry.log_id, Side.MAGENTO)
+    # Then the read filters the expired details out itself: the row's masked summary, and why
+    assert view is not None and view.details_expired_after_days == 14
+    shown = view.entry.model_dump_json()
+    assert all(leak not in shown for leak in LEAKS), shown
+    assert view.entry.details["request"]["entity"]["ext_order_id"] == "SOTPII" and view.entry.notes == "SOTOLD"
+    # and `amsync logs show` says so
+    from amsync_cli import main
+
+    main._state.clear()
+    main._state["ctx"] = StackContext("bare", "us-east-1", {}, Settings.from_env(env), None, None)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main.app, ["logs", "show", entry.log_id], catch_exceptions=False)
+    main._state.clear()
+    assert res.exit_code == 0, res.output
+    assert "details expired after 14 days" in " ".join(res.stderr.split())
+    assert all(leak not in res.stdout for leak in LEAKS) and '"ext_order_id": "SOTPII"' in res.stdout

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +47,19 @@ class World(WorldDriver):
         inv = self.acu.prepare_invoice(shp)
         self.acu.release_invoice(inv)
         return inv
+
+    def handed_back(self, key: str) -> bool:
+        """Whether FulfilmentFunction has tried a request for ``key`` and handed it back to its queue."""
+        return any(mid in inv.failed_ids and json.loads(body).get("key") == key
+                   for inv in list(self.runtime.invocations) if inv.function == "FulfilmentFunction"
+                   for mid, body in zip(inv.message_ids, inv.bodies, strict=True))
+
+
+def wait_for(what: Callable[[], bool], timeout: float, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, f"{name}: not within {timeout} s"
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +169,8 @@ def test_a_shipment_of_an_order_not_yet_in_magento_waits_and_lands_after_the_ord
     # Given an unpaid order (not eligible: not in Magento) whose shipment is confirmed
     nbr = w.acu.create_order(lines=[("WATER2809", 2)], ship_via="UPSGROUND")
     shp = w.ship(nbr, ["EARLY-1"])
-    time.sleep(3)  # the shipment is tried and put back (NotReady) while the order waits
+    # Then the shipment is tried and handed back (NotReady) while the order is not in Magento
+    wait_for(lambda: w.handed_back(shp), 60, "the shipment was never tried")
     assert w.mag.orders_for(nbr) == []
     # When the payment makes the order eligible
     w.acu.record_payment(nbr)
@@ -253,7 +268,9 @@ def test_a_partial_shipment_magento_commits_after_the_writer_gave_up_is_not_ship
     shipped_at = time.monotonic()
     w.ship(nbr, ["SLOW-1"], qty={1: 1})
     w.settle(timeout=90)
-    time.sleep(max(0.0, shipped_at + slow_s + 1 - time.monotonic()))  # the slow ship has done all it will
+    # (and the slow ship has done all it will: Magento finished it, so a second shipment would be there by now)
+    wait_for(lambda: w.world.magento.faults.in_progress == 0, shipped_at + slow_s + 30 - time.monotonic(),
+             "the slow ship never finished")
     # Then Magento holds one shipment of 1: the retry waited out the doubt, then found it and bound it
     shipments = w.mag.shipments_of(order["entity_id"])
     assert [_qty(s["items"], "qty") for s in shipments] == [{"WATER2809": Decimal("1")}]

@@ -150,6 +150,57 @@ def test_function_url_gets_a_payload_v2_event_and_its_answer_is_served(bare_runt
     assert ev["requestContext"]["http"]["method"] == "POST"
 
 
+def test_function_url_refuses_posts_beyond_the_reserved_concurrency_with_429(bare_runtime: LocalRuntime) -> None:
+    # Given the webhook's reserved concurrency as deployed from the template (WebhookReservedConcurrency)
+    fn = bare_runtime.functions["WebhookFunction"]
+    reserved = bare_runtime.boto("lambda").get_function_concurrency(FunctionName=fn.name)[
+        "ReservedConcurrentExecutions"]
+    assert reserved >= 1
+    inside, release = threading.Semaphore(0), threading.Event()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        inside.release()
+        release.wait(20)
+        return {"statusCode": 202, "headers": {"content-type": "application/json"}, "body": '{"ok":true}'}
+
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def post() -> None:
+        resp = httpx.post(bare_runtime.webhook_url, json={"a": 1}, timeout=30)
+        with lock:
+            answers.append(resp)
+
+    original = fn.handler
+    fn.handler = handler
+    held = [threading.Thread(target=post) for _ in range(reserved)]
+    try:
+        # When as many posts as the reservation are running and three more arrive at once
+        for th in held:
+            th.start()
+        for _ in range(reserved):
+            assert inside.acquire(timeout=20), "the reserved invocations did not all start"
+        excess = [threading.Thread(target=post) for _ in range(3)]
+        for th in excess:
+            th.start()
+        for th in excess:
+            th.join(20)
+        # Then the excess is refused as Lambda's Function URL refuses it, without running the handler
+        assert [(r.status_code, r.json()) for r in answers] == [(429, {"Message": "Rate Exceeded."})] * 3
+    finally:
+        release.set()
+        for th in held:
+            th.join(20)
+        fn.handler = original
+    # and the reserved ones were served; once they are done, the next post runs again
+    assert sorted(r.status_code for r in answers) == [202] * reserved + [429] * 3
+    fn.handler = lambda e, c: {"statusCode": 202, "body": "{}"}
+    try:
+        assert httpx.post(bare_runtime.webhook_url, json={}, timeout=30).status_code == 202
+    finally:
+        fn.handler = original
+
+
 def test_schedules_fire_on_their_scaled_rate() -> None:
     from tests_support import default_secrets_for_tests
 

@@ -32,6 +32,28 @@ def test_every_resource_of_the_transformed_template_is_created_in_moto(bare_runt
     assert esm[0]["BatchSize"] == 10 and esm[0]["ScalingConfig"]["MaximumConcurrency"] == 2
 
 
+def test_bindings_and_settings_resist_deletion_unless_told(bare_runtime) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from amsync_local.stack import deploy_stack
+
+    ddb = bare_runtime.boto("dynamodb")
+    # Given the stack deployed with the template's defaults: the connector's memory cannot be deleted
+    for lid in ("BindingsTable", "SettingsTable"):
+        name = bare_runtime.stack.physical_ids[lid]
+        assert ddb.describe_table(TableName=name)["Table"]["DeletionProtectionEnabled"] is True, lid
+        with pytest.raises(ClientError, match="DeletionProtectionEnabled"):
+            ddb.delete_table(TableName=name)
+    # When a stack is deployed with TableDeletionProtection=false (a test stack that is to be torn down)
+    other = deploy_stack(bare_runtime.endpoint_url, f"{bare_runtime.stack_name}-teardown", bare_runtime.stack.region,
+                         {"TableDeletionProtection": "false"})
+    # Then its tables go (moto alone would read the parameter's string "false" as true)
+    for lid in ("BindingsTable", "SettingsTable", "ConnectorLogTable"):
+        assert ddb.describe_table(TableName=other.physical_ids[lid])["Table"]["DeletionProtectionEnabled"] is False
+        ddb.delete_table(TableName=other.physical_ids[lid])
+
+
 def test_functions_get_their_own_environment_from_the_template(bare_runtime) -> None:  # type: ignore[no-untyped-def]
     names = {lid: fn.env["POWERTOOLS_SERVICE_NAME"] for lid, fn in bare_runtime.functions.items()}
     assert names["WebhookFunction"] == "webhook" and names["OrderSyncFunction"] == "order_sync"

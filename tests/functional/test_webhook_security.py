@@ -1,8 +1,10 @@
 """The webhook behind its Function URL refuses hostile and malformed posts (issue: webhook security, bad input).
 
 Every case of ``webhook_corpus.CASES`` goes through the real HTTP route of the local runtime: it gets its 4xx with
-a clear reason, nothing reaches a pipeline queue, nothing crashes, and the refusal is in the Acumatica connector
-log without the secret. Valid posts, by contrast, are accepted once and deduplicated after.
+a clear reason, the webhook runs without crashing, and it writes nothing: no item in any table, no message in any
+queue (the Function URL is public; junk must cost little). A flood of 1,000 of them changes no table or queue,
+counts each in the ``WebhookRejected`` metric and logs only a sample. Valid posts, by contrast, are accepted once
+and deduplicated after.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +22,23 @@ from typing import Any
 import httpx
 import pytest
 from boto3.dynamodb.conditions import Key
-from webhook_corpus import CASES, CURRENT, GOOD, HEADER, PREVIOUS, SECRETS, Case, body, order_row, push
+from webhook_corpus import (
+    ACCEPTED_CONTENT_TYPES,
+    CASES,
+    CURRENT,
+    GOOD,
+    HEADER,
+    PREVIOUS,
+    SECRETS,
+    Case,
+    body,
+    order_row,
+    push,
+)
 
+from amsync import observability
 from amsync.data.connector_log import ConnectorLog
+from amsync.flood_sampler import FloodSampler
 from amsync.models.log import LogEntry, Side, log_id_time
 from amsync_local.runtime import LocalRuntime
 
@@ -81,6 +98,33 @@ class Env:
     def received(self) -> dict[str, int]:
         return {q: len(r.seen()) for q, r in self.recorders.items()}
 
+    def item_counts(self) -> dict[str, int]:
+        """Items in each of the stack's tables (Scan, Select=COUNT): what a post may have written."""
+        ddb = self.rt.boto("dynamodb")
+        assert self.rt.stack is not None
+        out = {}
+        for lid, res in self.rt.stack.transformed["Resources"].items():
+            if res["Type"] != "AWS::DynamoDB::Table":
+                continue
+            kwargs: dict[str, Any] = {"TableName": self.rt.stack.physical_ids[lid], "Select": "COUNT"}
+            out[lid] = 0
+            while True:
+                page = ddb.scan(**kwargs)
+                out[lid] += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        assert set(out) >= {"SettingsTable", "BindingsTable", "ConnectorLogTable"}, out
+        return out
+
+    def all_queues(self) -> dict[str, int]:
+        """Visible + in-flight messages of every queue of the stack, DLQs included."""
+        return {q: d["visible"] + d["in_flight"] for q, d in self.rt.queue_depths(include_dlq=True).items()}
+
+    def webhook_runs(self) -> list[Any]:
+        """The webhook invocations the runtime recorded (one per post that reached the Lambda)."""
+        return [i for i in list(self.rt.invocations) if i.function == "WebhookFunction" and i.source == "url"]
+
     def newest(self, limit: int = 20) -> list[LogEntry]:
         return self.log.newest(Side.ACUMATICA, limit=limit)
 
@@ -122,57 +166,103 @@ def _no_secret(entries: list[LogEntry]) -> None:
         assert not any(s in text for s in SECRETS), text[:300]
 
 
-def test_the_corpus_is_large_and_varied() -> None:
-    assert len(CASES) >= 60
-    assert len({c.id for c in CASES}) == len(CASES)
-    statuses = {c.status for c in CASES}
-    assert {400, 401, 413, 422} <= statuses and all(400 <= s < 500 for s in statuses)
+def _answer_matches(case: Case, status: int, headers: httpx.Headers, text: str) -> bool:
+    """The case's status, and its reason: in the JSON ``error`` when the Lambda answered, else in the raw answer."""
+    if status != case.status:
+        return False
+    if not case.reaches_lambda:
+        return case.reason in text
+    error = json.loads(text).get("error") if headers.get("content-type") == "application/json" else None
+    return isinstance(error, str) and case.reason in error and not any(s in error for s in SECRETS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_a_hostile_post_gets_a_4xx_with_its_reason_is_logged_and_enqueues_nothing(env: Env, case: Case) -> None:
-    # Given the log and the consumers as they are
-    mark = log_mark()
-    received_before = env.received()
+def test_a_hostile_post_gets_its_4xx_with_its_reason_and_writes_nothing(env: Env, case: Case) -> None:
+    # Given the tables, queues and consumers as they are
+    items, runs, received = env.item_counts(), len(env.webhook_runs()), env.received()
     # When the post arrives through the Function URL
     resp = httpx.post(env.url, headers=case.headers, content=case.body, timeout=30)
     # Then its 4xx (never a 5xx) with a reason that says what is wrong
-    assert resp.status_code == case.status, resp.text[:500]
-    if case.reaches_lambda:
-        assert resp.headers["content-type"] == "application/json"
-        error = resp.json()["error"]
-        assert isinstance(error, str) and case.reason in error, error
-        assert not any(s in error for s in SECRETS)
-    else:
-        assert case.reason in resp.text
-    # and nothing is enqueued, nor reached a consumer
+    assert _answer_matches(case, resp.status_code, resp.headers, resp.text), (resp.status_code, resp.text[:500])
+    # and the webhook did run on it, to its end (the runtime recorded the invocation before the answer went out):
+    # the absence below is "nothing written", not "nothing written yet"
+    new_runs = env.webhook_runs()[runs:]
+    assert [r.error for r in new_runs] == ([None] if case.reaches_lambda else [])
+    # and nothing was written: no item in any table, nothing enqueued, nothing reached a consumer
+    assert env.item_counts() == items
     assert env.depths() == dict.fromkeys(PIPELINE, 0)
-    assert env.received() == received_before
-    # and the refusal is logged at ERROR, without the secret
-    new = env.logged_since(mark)
-    if not case.reaches_lambda:
-        assert new == []  # the Function URL refused it before the Lambda ran
-        return
-    assert len(new) == 1, [e.message for e in new]
-    entry = new[0]
-    assert entry.level == "ERROR" and entry.action_type == "Rejected push"
-    assert entry.message == f"HTTP {case.status}: {error}"
-    assert entry.details["status"] == case.status and entry.details["body_bytes"] == len(case.body)
-    _no_secret(new)
+    assert env.received() == received
 
 
-def test_after_the_corpus_no_consumer_saw_a_record_and_the_log_holds_every_refusal(env: Env) -> None:
-    time.sleep(0.5)
-    assert env.received() == dict.fromkeys(PIPELINE, 0)
-    assert env.depths() == dict.fromkeys(PIPELINE, 0)
-    # the Acumatica side of the connector log, as the console reads it: every refusal, at ERROR, no secret
-    entries = env.newest(limit=500)
-    reaching = [c for c in CASES if c.reaches_lambda]
-    refused = [e for e in entries if e.action_type == "Rejected push"]
-    assert len(refused) >= len(reaching)
-    assert {e.level for e in refused} == {"ERROR"}
-    assert {e.details["status"] for e in refused} == {c.status for c in reaching}
-    _no_secret(entries)
+# Eight invocations at once in one process share Powertools' one metric set (on Lambda each has a process of its own):
+# an invocation may find its metric already flushed by another and say so. Every add is counted below regardless.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_a_flood_of_1000_bad_posts_changes_no_table_or_queue_and_logs_only_a_sample(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given 1,000 posts drawn from the whole corpus (wrong, missing and misplaced secrets, wrong content types,
+    # malformed JSON, oversize bodies, bad keys...), and 8 warm webhook containers with a sampler each that logs
+    # the first 5 refusals of its minute (a minute that does not end during the test), then one in 50
+    posts = [CASES[i % len(CASES)] for i in range(1000)]
+    assert {c.status for c in posts} >= {400, 401, 413, 415, 422}
+    webhook = env.rt.functions["WebhookFunction"]
+    webhook.prewarm(8)
+    containers = list(webhook.modules)
+    for module in containers:
+        monkeypatch.setattr(module.ports, "rejections", FloodSampler(burst=5, every=50, clock=lambda: 0.0))
+    metric_names: list[str] = []
+    warnings: list[dict[str, Any]] = []
+    add_metric, warning = observability.metrics.add_metric, observability.logger.warning
+
+    def count_metric(*args: Any, **kwargs: Any) -> Any:
+        metric_names.append(kwargs["name"])
+        return add_metric(*args, **kwargs)
+
+    def keep_warning(msg: Any, *args: Any, **kwargs: Any) -> Any:
+        warnings.append({"msg": msg, **kwargs.get("extra", {})})
+        return warning(msg, *args, **kwargs)
+
+    monkeypatch.setattr(observability.metrics, "add_metric", count_metric)
+    monkeypatch.setattr(observability.logger, "warning", keep_warning)
+    items, runs, received = env.item_counts(), len(env.webhook_runs()), env.received()
+    assert not any(env.all_queues().values())
+
+    # When they arrive, 8 at a time
+    with httpx.Client(timeout=60) as client:
+        def send(case: Case) -> tuple[int, httpx.Headers, str]:
+            r = client.post(env.url, headers=case.headers, content=case.body)
+            return r.status_code, r.headers, r.text
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(send, posts))
+
+    # Then each got its own status and reason
+    wrong = [(c.id, status, text[:120]) for c, (status, headers, text) in zip(posts, answers, strict=True)
+             if not _answer_matches(c, status, headers, text)]
+    assert wrong == []
+    # and the webhook ran on every post that reached it, to its end, in the containers it had
+    reaching = sum(c.reaches_lambda for c in posts)
+    assert [r.error for r in env.webhook_runs()[runs:]] == [None] * reaching
+    assert webhook.modules == containers
+    # and not one item was written to any table, nor a message to any queue (DLQs included)
+    assert env.item_counts() == items
+    assert env.all_queues() == dict.fromkeys(env.all_queues(), 0)
+    # and each refusal is counted once in the WebhookRejected metric (nothing else counted), while the log holds a
+    # sample: at most 5 lines per container plus one per 50 refusals, each saying how many went unlogged before it
+    assert metric_names == ["WebhookRejected"] * reaching
+    lines = [w for w in warnings if w["msg"] == "push rejected"]
+    assert 0 < len(lines) <= 5 * len(containers) + reaching // 50
+    unlogged = sum(w["suppressed_before"] for w in lines)
+    assert reaching - 49 * len(containers) <= len(lines) + unlogged <= reaching
+    assert not any(s in json.dumps(lines) for s in SECRETS)
+
+    # When a valid push follows the flood
+    marker = push([order_row("SOT09999")], push_id=str(uuid.uuid4()))
+    assert httpx.post(env.url, headers=GOOD, content=body(marker), timeout=30).status_code == 202
+    # Then it reaches its consumer, and it alone: the consumers were listening all along, so no message of the
+    # flood is still on its way
+    env.settle({"OrderQueue": received["OrderQueue"] + 1})
+    assert env.received() == {q: n + (q == "OrderQueue") for q, n in received.items()}
+    assert env.recorders["OrderQueue"].seen()[-1]["key"] == "SO/SOT09999"
 
 
 # ---------------------------------------------------------------------------------------------- valid posts
@@ -252,3 +342,13 @@ def test_the_same_id_under_another_query_is_not_a_duplicate(env: Env) -> None:
                                           query="AMSync-Shipments", push_id=push_id)))
     assert first.json()["status"] == second.json()["status"] == "accepted"
     env.settle({})
+
+
+@pytest.mark.parametrize("content_type", ACCEPTED_CONTENT_TYPES)
+def test_each_content_type_acumatica_may_send_is_accepted(env: Env, content_type: str) -> None:
+    before = env.received()["OrderQueue"]
+    doc = push([order_row("SOT00060")], push_id=_new_id())
+    resp = httpx.post(env.url, headers=[("Content-Type", content_type), (HEADER, CURRENT)], content=body(doc),
+                      timeout=30)
+    assert resp.status_code == 202 and resp.json() == {"status": "accepted", "published": 1}
+    env.settle({"OrderQueue": before + 1})

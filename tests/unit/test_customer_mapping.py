@@ -254,3 +254,23 @@ def test_poll_keeps_only_the_configured_websites_and_caps_one_run() -> None:
     assert [r.key for r in sent] == ["1", "2"]
     poll_customers(_poller(FakeMagento(rows), binder2, capped, sent))
     assert [r.key for r in sent] == ["1", "2", "3"]
+
+
+def test_poll_lag_is_zero_when_caught_up_and_the_watermark_age_when_a_run_is_capped() -> None:
+    import time
+    from calendar import timegm
+
+    rows = [_c(1, "2024-05-01 10:00:01"), _c(2, "2024-05-01 10:00:02"), _c(3, "2024-05-01 10:00:03")]
+    # Given a run that reads every change: it is not behind, however old the changes (a quiet store is not late)
+    caught_up = poll_customers(_poller(FakeMagento(rows), FakeBinder()))
+    assert caught_up.lag_seconds == 0.0
+    # When a run is capped at poll_max_customers: the rest waits, and the lag is the age of the watermark it leaves
+    binder = FakeBinder()
+    capped = CustomerSyncPreferences(poll_max_customers=2, poll_page_size=2)
+    behind = poll_customers(_poller(FakeMagento(rows), binder, capped))
+    expected = time.time() - timegm(time.strptime("2024-05-01 10:00:02", "%Y-%m-%d %H:%M:%S"))
+    assert behind.watermark == "2024-05-01 10:00:02|2"
+    assert behind.lag_seconds is not None and abs(behind.lag_seconds - expected) < 60
+    # and a run that finds the poll lease taken did not poll: it reports no lag at all
+    binder.leased = True
+    assert poll_customers(_poller(FakeMagento(rows), binder)).lag_seconds is None

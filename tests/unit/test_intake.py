@@ -13,7 +13,7 @@ from amsync.models.log import Action, LogEntry, Side
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import DEFAULT_QUERIES
 from amsync.services import intake
-from amsync.services.intake import WebhookSecret, handle_push
+from amsync.services.intake import UNAUTHENTICATED, Rejection, WebhookSecret, handle_push
 
 HEADER = "X-AMSync-Key"
 CURRENT = "test-webhook-secret-1"
@@ -24,13 +24,14 @@ TICKS = 638780593445170000
 
 
 class FakePorts:
-    """IntakePorts in memory: what was published, logged and marked seen."""
+    """IntakePorts in memory: what was published, logged, marked seen and refused."""
 
     def __init__(self, values: tuple[str, ...] = (CURRENT, PREVIOUS)) -> None:
         self._secret = WebhookSecret(HEADER, values)
         self.published: list[SyncRequest] = []
         self.logged: list[LogEntry] = []
         self.seen: set[tuple[str, str]] = set()
+        self.rejections: list[Rejection] = []
         self.publish_error: Exception | None = None
 
     def secret(self) -> WebhookSecret:
@@ -52,6 +53,13 @@ class FakePorts:
 
     def log(self, entries: list[LogEntry]) -> None:
         self.logged.extend(entries)
+
+    def rejected(self, rejection: Rejection) -> None:
+        self.rejections.append(rejection)
+
+    def wrote_nothing(self) -> bool:
+        """Nothing published, logged (the connector log is DynamoDB) or marked seen."""
+        return self.published == [] and self.logged == [] and self.seen == set()
 
 
 def _push(inserted: list[dict[str, Any]] | None = None, deleted: list[dict[str, Any]] | None = None, *,
@@ -233,14 +241,13 @@ def test_both_live_secrets_are_accepted_and_both_are_compared_every_time(
 
     monkeypatch.setattr(intake.hmac, "compare_digest", spy)
     ports = FakePorts()
-    result = _post(ports, _push([_order("SOT00024")]), {HEADER.lower(): presented})
+    result = _post(ports, _push([_order("SOT00024")]), {HEADER.lower(): presented, "content-type": "application/json"})
     assert (result.status == 202) is accepted
     # every live value is compared, whichever matches (or none): timing tells nothing
     assert compared == [CURRENT.encode(), PREVIOUS.encode()]
     if not accepted:
-        assert result.status == 401 and result.body == {"error": "the X-AMSync-Key header does not match the "
-                                                                  "configured secret"}
-        assert ports.published == [] and ports.seen == set()
+        assert result.status == 401 and result.body == {"error": UNAUTHENTICATED}
+        assert ports.wrote_nothing()
 
 
 def test_one_live_secret_only_compares_that_one() -> None:
@@ -250,38 +257,62 @@ def test_one_live_secret_only_compares_that_one() -> None:
         WebhookSecret.from_secret({"header": HEADER, "current": ""})
 
 
+def test_every_authentication_failure_gets_the_same_answer_naming_no_header() -> None:
+    # Given a stranger probing: no header, the header under other names, twice, with wrong values
+    probes: list[dict[str, str]] = [{}, {"Authorization": f"Bearer {CURRENT}"}, {"X-Api-Key": CURRENT},
+                                    {HEADER: "nope"}, {HEADER.lower(): "nope"},
+                                    {HEADER: "nope", HEADER.lower(): CURRENT}]
+    answers = set()
+    for headers in probes:
+        ports = FakePorts()
+        result = _post(ports, _push([_order("SOT1")]), {**headers, "Content-Type": "application/json"})
+        answers.add((result.status, json.dumps(result.body)))
+        # Then nothing is written, and the operator's line says which check failed
+        assert ports.wrote_nothing()
+        [rejection] = ports.rejections
+        assert rejection.status == 401 and HEADER in rejection.note
+    # Then every probe gets one and the same 401: a right header name with a wrong value answers like a wrong name
+    assert answers == {(401, json.dumps({"error": UNAUTHENTICATED}))}
+    assert "key" not in UNAUTHENTICATED.lower() and "header" not in UNAUTHENTICATED.lower()
+
+
 @pytest.mark.parametrize(("headers", "body", "status", "reason"), [
-    ({}, None, 401, "missing the X-AMSync-Key header"),
-    ({"Authorization": f"Bearer {CURRENT}"}, None, 401, "missing the X-AMSync-Key header"),
-    ({HEADER: "nope"}, None, 401, "does not match"),
-    ({HEADER: "nope", HEADER.lower(): CURRENT}, None, 401, "sent more than once"),
-    ({HEADER: "nope"}, {**_push([_order("SOT1")]), HEADER: CURRENT}, 401, "does not match"),
-    ({}, {"secret": CURRENT, "note": f"my key is {CURRENT} and {PREVIOUS}"}, 401, "missing"),
+    ({}, None, 401, "not authenticated"),
+    ({"Authorization": f"Bearer {CURRENT}"}, None, 401, "not authenticated"),
+    ({HEADER: "nope"}, None, 401, "not authenticated"),
+    ({HEADER: "nope", HEADER.lower(): CURRENT}, None, 401, "not authenticated"),
+    ({HEADER: "nope"}, {**_push([_order("SOT1")]), HEADER: CURRENT}, 401, "not authenticated"),
+    ({}, {"secret": CURRENT, "note": f"my key is {CURRENT} and {PREVIOUS}"}, 401, "not authenticated"),
+    ({f"X-{CURRENT}": "1"}, None, 401, "not authenticated"),
     (GOOD, {**_push([_order("SOT1")]), "Query": f"q-{CURRENT}"}, 422, "unknown query 'q-***'"),
     (GOOD, {**_push([_order("SOT1")]), "Note": CURRENT}, 422, "Note: Extra inputs are not permitted"),
 ])
-def test_a_rejected_post_is_logged_at_error_without_the_secret_anywhere(
+def test_a_rejected_post_writes_nothing_and_is_reported_without_the_secret(
         headers: dict[str, str], body: Any, status: int, reason: str) -> None:
     ports = FakePorts()
     result = _post(ports, body or _push([_order("SOT1")]), headers)
     assert result.status == status and reason in result.body["error"]
     assert CURRENT not in result.body["error"]
-    assert ports.published == [] and ports.seen == set()
-    [entry] = ports.logged
-    assert entry.level == "ERROR" and entry.side is Side.ACUMATICA and entry.action_type == "Rejected push"
-    assert entry.message == f"HTTP {status}: {result.body['error']}"
-    assert entry.details["status"] == status and "body_head" in entry.details
-    assert all(CURRENT not in n for n in entry.details["header_names"])
-    _no_secret(ports.logged)
+    # nothing goes to the connector log, the queues or the push markers (all DynamoDB / SQS)
+    assert ports.wrote_nothing()
+    # the report for the (sampled) CloudWatch line: the answer, the check, sizes and header names, no secret
+    [rejection] = ports.rejections
+    assert rejection.status == status and rejection.reason == result.body["error"]
+    assert rejection.body_bytes == len(json.dumps(body or _push([_order("SOT1")])).encode())
+    assert set(rejection.header_names) == {h.lower().replace(CURRENT, "***") for h in headers}
+    assert not any(s in repr(rejection) for s in (CURRENT, PREVIOUS))
 
 
 def test_the_secret_is_scrubbed_even_where_the_logged_head_of_the_body_is_cut() -> None:
     ports = FakePorts()
-    # Given a secret that straddles the cut of the logged head (at LOG_HEAD characters)
-    raw = b'{"pad": "' + b"x" * (intake.LOG_HEAD - 15) + CURRENT.encode() + b"y" * 500 + b'"}'
-    _post(ports, None, {}, raw=raw)
-    [entry] = ports.logged
-    head = entry.details["body_head"]
+    # Given an accepted post whose raw text has a secret straddling the cut of the logged head (LOG_HEAD characters)
+    doc = _push([_order("SOT1", Comment="")])
+    prefix = json.dumps(doc).index('"Comment": ""') + len('"Comment": "')
+    doc["Inserted"][0]["Comment"] = "x" * (intake.LOG_HEAD - 15 - prefix) + CURRENT + "y" * 500
+    raw = json.dumps(doc).encode()
+    assert raw.index(CURRENT.encode()) == intake.LOG_HEAD - 15
+    assert _post(ports, doc, raw=raw).status == 202
+    head = ports.logged[0].message
     assert "x***y" in head and len(head) == intake.LOG_HEAD
     assert "test-w" not in head
 
@@ -291,6 +322,47 @@ def test_the_secret_in_an_accepted_post_is_not_logged() -> None:
     doc = _push([_order("SOT00024", Comment=f"key {CURRENT}")])
     assert _post(ports, doc).status == 202
     _no_secret(ports.logged)
+
+
+# ---------------------------------------------------------------------------------------------- content type
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8",
+    'application/json; charset="utf-8"', "application/json ; charset=utf8",
+])
+def test_what_acumatica_sends_is_accepted(content_type: str) -> None:
+    ports = FakePorts()
+    result = _post(ports, _push([_order("SOT1")]), {HEADER: CURRENT, "content-type": content_type})
+    assert result.status == 202 and result.body["published"] == 1
+
+
+@pytest.mark.parametrize(("content_type", "reason"), [
+    (None, "no Content-Type: push notifications are sent as application/json"),
+    ("text/plain", "Content-Type 'text/plain' is not supported: push notifications are sent as application/json"),
+    ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded' is not supported"),
+    ("multipart/form-data; boundary=x", "'multipart/form-data; boundary=x' is not supported"),
+    ("application/xml", "is not supported"),
+    ("text/json", "is not supported"),
+    ("application/jsonp", "is not supported"),
+    ("application/json-patch+json", "is not supported"),
+    ("", "Content-Type '' is not supported"),
+    ("application/json, text/plain", "is not supported"),
+    ("application/json; charset=iso-8859-1", "the body must be UTF-8"),
+    ("application/json; charset=utf-16", "the body must be UTF-8"),
+])
+def test_any_other_content_type_is_415_with_the_reason_and_writes_nothing(content_type: str | None,
+                                                                          reason: str) -> None:
+    ports = FakePorts()
+    headers = {HEADER: CURRENT} | ({"Content-Type": content_type} if content_type is not None else {})
+    result = _post(ports, _push([_order("SOT1")]), headers)
+    assert result.status == 415 and reason in result.body["error"], result.body
+    assert ports.wrote_nothing() and [r.status for r in ports.rejections] == [415]
+
+
+def test_the_content_type_is_checked_after_the_secret() -> None:
+    # a stranger learns nothing from the content type: without the secret every post is 401
+    ports = FakePorts()
+    assert _post(ports, _push([_order("SOT1")]), {HEADER: "nope", "Content-Type": "text/plain"}).status == 401
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -323,14 +395,13 @@ def test_the_secret_in_an_accepted_post_is_not_logged() -> None:
     (json.dumps(_push([_order("SOT1", Note="n" * 17_000)])).encode(), 422, "bytes (limit 16000 bytes)"),
     (json.dumps(_push([_order("SOT1", **{"Bad;Name": 1})])).encode(), 422, "invalid column name 'Bad;Name'"),
 ])
-def test_bad_input_gets_a_4xx_with_a_clear_reason_is_logged_and_publishes_nothing(
-        raw: bytes, status: int, reason: str) -> None:
+def test_bad_input_gets_a_4xx_with_a_clear_reason_and_writes_nothing(raw: bytes, status: int, reason: str) -> None:
     ports = FakePorts()
     result = _post(ports, None, raw=raw)
     assert result.status == status and reason in result.body["error"], result.body
-    assert ports.published == [] and ports.seen == set() and result.requests == []
-    [entry] = ports.logged
-    assert entry.level == "ERROR" and entry.message == f"HTTP {status}: {result.body['error']}"
+    assert ports.wrote_nothing() and result.requests == []
+    [rejection] = ports.rejections
+    assert (rejection.status, rejection.reason, rejection.body_bytes) == (status, result.body["error"], len(raw))
 
 
 def test_the_size_limit_is_checked_before_parsing() -> None:
@@ -339,8 +410,8 @@ def test_the_size_limit_is_checked_before_parsing() -> None:
     result = _post(ports, None, raw=raw, max_bytes=len(raw) - 1)
     assert result.status == 413 and result.body == {
         "error": f"body of {len(raw)} bytes is over the {len(raw) - 1}-byte limit"}
-    assert ports.published == []
-    assert ports.logged[0].details["body_bytes"] == len(raw)
+    assert ports.wrote_nothing()
+    assert ports.rejections[0].body_bytes == len(raw)
 
 
 def test_the_secret_is_checked_before_the_body() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,48 +153,194 @@ def test_every_dlq_has_an_alarm_and_alarms_notify_the_topic(cfn: dict[str, Any])
                if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"}
     assert dlqs and watched == dlqs
     for lid, a in alarms.items():
+        # a person hears when it fires and when it is over
         assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
+        assert a["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], lid
 
 
-def _emitted_metric_names() -> set[str]:
-    import re
-    from pathlib import Path
+def _alarmed(alarms: dict[str, dict[str, Any]], namespace: str, metric: str, dimension: str) -> set[str]:
+    """Logical ids of the resources that have an alarm on ``namespace/metric`` by ``dimension``."""
+    return {_logical(d["Value"]) for a in alarms.values() if a["Properties"].get("Namespace") == namespace
+            and a["Properties"].get("MetricName") == metric
+            for d in a["Properties"].get("Dimensions", []) if d["Name"] == dimension}
 
+
+def test_every_function_has_error_and_throttle_alarms_and_every_work_queue_an_age_alarm(
+        sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    alarms = _of_type(cfn, "AWS::CloudWatch::Alarm")
+    functions = set(_of_type(cfn, "AWS::Lambda::Function"))
+    assert len(functions) == 8
+    assert _alarmed(alarms, "AWS/Lambda", "Errors", "FunctionName") == functions
+    assert _alarmed(alarms, "AWS/Lambda", "Throttles", "FunctionName") == functions
+    queues = _of_type(cfn, "AWS::SQS::Queue")
+    work = {lid for lid, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert work and _alarmed(alarms, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName") == work
+    # the age threshold is the merchant's, and above the longest backoff between two tries (consumer.py)
+    from amsync.consumer import MAX_BACKOFF_S
+
+    for a in alarms.values():
+        if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage":
+            assert a["Properties"]["Threshold"] == {"Ref": "QueueAgeThresholdSeconds"}
+    age = sam["Parameters"]["QueueAgeThresholdSeconds"]
+    assert age["MinValue"] >= MAX_BACKOFF_S and age["Default"] >= 4 * MAX_BACKOFF_S
+
+
+def _kms_problems(cfn: dict[str, Any]) -> list[str]:
+    """Why CloudWatch alarms could not publish to AlarmTopic (empty: they can)."""
+    topic = cfn["Resources"]["AlarmTopic"]["Properties"]
+    key_ref = topic.get("KmsMasterKeyId")
+    if isinstance(key_ref, str):  # an alias or ARN written out: AWS managed (alias/aws/...) or not ours to grant
+        return [f"topic key {key_ref!r} is not a key of this template"]
+    try:
+        key = cfn["Resources"][_logical(key_ref)]
+    except (AssertionError, KeyError):
+        return [f"topic key {key_ref!r} is not a key of this template"]
+    if key["Type"] != "AWS::KMS::Key":
+        return [f"topic key {_logical(key_ref)} is a {key['Type']}"]
+    problems = [] if key["Properties"].get("EnableKeyRotation") is True else ["key rotation is off"]
+    grants: set[str] = set()
+    for st in key["Properties"]["KeyPolicy"]["Statement"]:
+        if st["Effect"] == "Allow" and st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com":
+            grants |= set(st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    missing = {"kms:Decrypt", "kms:GenerateDataKey*"} - grants
+    return problems + ([f"key policy does not grant cloudwatch.amazonaws.com {sorted(missing)}"] if missing else [])
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(cfn: dict[str, Any]) -> None:
+    # Given the template: alarms can publish to their encrypted topic
+    assert _kms_problems(cfn) == []
+    # and its topic policy lets CloudWatch publish for this account only (moto skips the type: checked here)
+    (policy,) = _of_type(cfn, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    (st,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+             if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
+    assert st["Effect"] == "Allow" and st["Action"] in ("sns:Publish", ["sns:Publish"])
+    assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+@pytest.mark.parametrize("managed", ["alias/aws/sns", "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"])
+def test_the_alarm_topic_check_refuses_the_aws_managed_key(cfn: dict[str, Any], managed: str) -> None:
+    import copy
+
+    broken = copy.deepcopy(cfn)
+    broken["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"] = managed
+    assert _kms_problems(broken)
+    stingy = copy.deepcopy(cfn)
+    stingy_key = stingy["Resources"][_logical(cfn["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"])]
+    for st in stingy_key["Properties"]["KeyPolicy"]["Statement"]:
+        if st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com":
+            st["Action"] = ["kms:Decrypt"]
+    assert _kms_problems(stingy) == ["key policy does not grant cloudwatch.amazonaws.com ['kms:GenerateDataKey*']"]
+
+
+def test_bindings_and_settings_outlive_the_stack_and_every_queue_is_encrypted(
+        sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    tables = _of_type(cfn, "AWS::DynamoDB::Table")
+    for lid in ("BindingsTable", "SettingsTable"):
+        assert tables[lid].get("DeletionPolicy") == "Retain", lid
+        assert tables[lid].get("UpdateReplacePolicy") == "Retain", lid
+        assert tables[lid]["Properties"]["DeletionProtectionEnabled"] == {"Ref": "TableDeletionProtection"}, lid
+    protection = sam["Parameters"]["TableDeletionProtection"]
+    assert protection["Default"] == "true" and set(protection["AllowedValues"]) == {"true", "false"}
+    for lid, q in _of_type(cfn, "AWS::SQS::Queue").items():
+        assert q["Properties"].get("SqsManagedSseEnabled") is True, f"{lid} is not encrypted at rest"
+
+
+def test_the_public_webhook_has_a_reserved_concurrency_of_its_own(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    functions = _of_type(cfn, "AWS::Lambda::Function")
+    reserved = {lid for lid, fn in functions.items() if "ReservedConcurrentExecutions" in fn["Properties"]}
+    assert reserved == {"WebhookFunction"}
+    assert functions["WebhookFunction"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Ref": "WebhookReservedConcurrency"}
+    param = sam["Parameters"]["WebhookReservedConcurrency"]
+    assert param["Type"] == "Number" and param["MinValue"] >= 1 and param["MinValue"] <= param["Default"] <= 100
+
+
+def _emitted_metric_patterns() -> set[str]:
+    """What the code passes as ``name`` to ``add_metric`` in shared/ and functions/: a literal, either branch of a
+    conditional, an f-string (its literal parts, each placeholder one or more word characters; one that is all
+    placeholders proves nothing and is left out) or a variable (the string values its function assigns to it, dict
+    keys aside). A name that only appears elsewhere (a docstring, a comment, a dict) is not emitted."""
     root = Path(__file__).resolve().parents[2]
-    text = "".join(p.read_text() for d in ("shared/amsync", "functions") for p in (root / d).rglob("*.py"))
-    return set(re.findall(r'"(\w+)"', text))
+    patterns: set[str] = set()
+
+    def of(node: ast.AST, scope: ast.AST) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [re.escape(node.value)]
+        if isinstance(node, ast.IfExp):
+            return of(node.body, scope) + of(node.orelse, scope)
+        if isinstance(node, ast.JoinedStr):
+            parts = [re.escape(v.value) if isinstance(v, ast.Constant) else r"\w+" for v in node.values]
+            return ["".join(parts)] if any(isinstance(v, ast.Constant) for v in node.values) else []
+        if isinstance(node, ast.Name):
+            values = [a.value for a in ast.walk(scope) if isinstance(a, ast.Assign)
+                      and any(isinstance(t, ast.Name) and t.id == node.id for t in a.targets)]
+            keys = {id(k) for v in values for d in ast.walk(v) if isinstance(d, ast.Dict) for k in d.keys if k}
+            return [re.escape(c.value) for v in values for c in ast.walk(v)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str) and id(c) not in keys]
+        return []
+
+    for path in [*(root / "shared").rglob("*.py"), *(root / "functions").rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for call in ast.walk(tree):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "add_metric"):
+                continue
+            name = next((k.value for k in call.keywords if k.arg == "name"), call.args[0] if call.args else None)
+            # the innermost function holding the call is where a variable name gets its value
+            scope = min((s for s in scopes if any(n is call for n in ast.walk(s))),
+                        key=lambda s: (s.end_lineno or 0) - s.lineno, default=tree)
+            if name is not None:
+                patterns.update(of(name, scope))
+    return patterns
+
+
+def _metrics_read(cfn: dict[str, Any]) -> set[tuple[str, str]]:
+    """(namespace, metric) of every metric an alarm or the dashboard reads (dashboard "." / "..." resolved)."""
+    read: set[tuple[str, str]] = set()
+    for a in _of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        p = a["Properties"]
+        if "MetricName" in p:
+            read.add((p["Namespace"], p["MetricName"]))
+        for m in p.get("Metrics", []):
+            if "MetricStat" in m:
+                read.add((m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"]))
+    (dash,) = _of_type(cfn, "AWS::CloudWatch::Dashboard").values()
+    template, _ = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+    for w in json.loads(re.sub(r"\$\{[^}]+\}", "x", template))["widgets"]:
+        previous: list[Any] = []
+        for row in w["properties"].get("metrics", []):
+            fields = [f for f in row if not isinstance(f, dict)]
+            if fields[:1] == ["..."]:
+                fields = previous
+            fields = [previous[i] if f == "." else f for i, f in enumerate(fields)]
+            read.add((fields[0], fields[1]))
+            previous = fields
+    return read
+
+
+def _not_emitted(cfn: dict[str, Any], patterns: set[str]) -> set[str]:
+    return {name for ns, name in _metrics_read(cfn) if ns == "amsync"
+            and not any(re.fullmatch(p, name) for p in patterns)}
 
 
 def test_alarms_and_dashboard_read_metrics_the_code_emits(cfn: dict[str, Any]) -> None:
-    emitted = _emitted_metric_names()
-    names = set()
-    for a in _of_type(cfn, "AWS::CloudWatch::Alarm").values():
-        p = a["Properties"]
-        if p.get("Namespace") == "amsync":
-            names.add(p["MetricName"])
-        for m in p.get("Metrics", []):
-            if "MetricStat" in m:
-                names.add(m["MetricStat"]["Metric"]["MetricName"])
-    assert names >= {"SyncFailed", "Synced", "ReconcilerLagSeconds"}
-    assert names <= emitted, names - emitted
+    read = {name for ns, name in _metrics_read(cfn) if ns == "amsync"}
+    assert read >= {"SyncFailed", "Synced", "Skipped", "Retried", "SyncLatency", "ReconcilerLagSeconds",
+                    "CustomerPollLagSeconds", "WebhookRejected"}
+    assert _not_emitted(cfn, _emitted_metric_patterns()) == set()
     # no order id (or any per-record value) as a metric dimension
     for a in _of_type(cfn, "AWS::CloudWatch::Alarm").values():
         for d in a["Properties"].get("Dimensions", []):
-            assert d["Name"] in ("service", "QueueName"), d
+            assert d["Name"] in ("service", "QueueName", "FunctionName"), d
 
 
 def test_dashboard_body_is_json_once_substituted(cfn: dict[str, Any]) -> None:
-    import re
-
     (dash,) = _of_type(cfn, "AWS::CloudWatch::Dashboard").values()
     template, _ = dash["Properties"]["DashboardBody"]["Fn::Sub"]
     body = json.loads(re.sub(r"\$\{[^}]+\}", "x", template))
     assert {w["type"] for w in body["widgets"]} == {"metric", "log"}
-    emitted = _emitted_metric_names()
-    for w in body["widgets"]:
-        for m in w["properties"].get("metrics", []):
-            if m[0] == "amsync":
-                assert m[1] in emitted, m
 
 
 def test_saved_queries_are_logs_insights_syntax_over_fields_we_log(cfn: dict[str, Any]) -> None:
@@ -206,8 +355,8 @@ def test_saved_queries_are_logs_insights_syntax_over_fields_we_log(cfn: dict[str
         assert lines[0].split()[0] in commands, lid
         for ln in lines[1:]:
             assert ln.startswith("| ") and ln[2:].split()[0] in commands, (lid, ln)
-        import re
-
         for name in re.findall(r"connector_log\.(\w+)", q["Properties"]["QueryString"]):
             assert name in logged, (lid, name)
+        # a saved query takes no parameters: no walkthrough order baked in (the runbook names the placeholder)
+        assert not re.search(r"SO[A-Z]?\d{5}", q["Properties"]["QueryString"]), lid
         assert q["Properties"]["LogGroupNames"], lid

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 import httpx
 
-from amsync.adapters.errors import ApiError, AuthError, RateLimited, classify, parse_retry_after
-from amsync.adapters.http import dumps, loads, make_client, retrying, send
+from amsync.adapters.errors import ApiError, AuthError, OutOfTime, RateLimited, classify, parse_retry_after
+from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
+from amsync.deadline import Deadline
 
 SYSTEM = "Acumatica"
 COOKIE_IDLE_S = 600.0  # a cookie session nobody closes ends after 10 idle minutes
@@ -66,8 +67,10 @@ class AcumaticaClient:
     def __init__(self, base_url: str, endpoint: str, credentials: Callable[[], dict[str, Any]], *,
                  connect_timeout: float = 5.0, timeout: float = 10.0,
                  on_call: Callable[[str, str, int | None, float], None] | None = None,
-                 seats: SeatGuard | None = None, keep_session: bool = True) -> None:
+                 seats: SeatGuard | None = None, keep_session: bool = True,
+                 deadline: Deadline | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.deadline = deadline  # the invocation's time left: no call or retry is started that cannot finish
         self._seats = seats
         self.keep_session = keep_session
         self.endpoint = endpoint.rstrip("/")
@@ -79,6 +82,10 @@ class AcumaticaClient:
         self._cookie_session = False
         self._on_call = on_call
         self.calls = 0
+
+    @property
+    def call_timeout_s(self) -> float:
+        return call_timeout_s(self._http)
 
     # ------------------------------------------------------------------ session
     def _login(self) -> None:
@@ -142,8 +149,13 @@ class AcumaticaClient:
         for attempt in range(3):
             try:
                 self._close_session()
+            except OutOfTime:
+                break  # the invocation ends: the lease is stretched instead (sleeping on would outlive it)
             except ApiError:
-                time.sleep(0.2 * (attempt + 1))
+                pause = 0.2 * (attempt + 1)
+                if self.deadline is not None and not self.deadline.fits(pause):
+                    break
+                time.sleep(pause)
                 continue
             self._drop_session()
             if self._seats is not None:
@@ -156,11 +168,11 @@ class AcumaticaClient:
 
     def _close_session(self) -> None:
         if self._cookie_session:
-            resp = self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False)
+            resp = self._exchange("logout", "POST", "/entity/auth/logout", authenticated=False, may_shorten=True)
         else:
             creds = self._credentials()
             resp = self._exchange("revoke", "POST", "/identity/connect/revocation", authenticated=False,
-                                  data={"token": self._token, "token_type_hint": "access_token",
+                                  may_shorten=True, data={"token": self._token, "token_type_hint": "access_token",
                                         "client_id": creds.get("client_id", ""),
                                         "client_secret": creds.get("client_secret", "")})
         if resp.status_code >= 500 or resp.status_code == 429:
@@ -181,7 +193,8 @@ class AcumaticaClient:
         self.calls += 1
         resp: httpx.Response | None = None
         try:
-            resp = send(self._http, SYSTEM, operation, method, url, headers=headers, **kwargs)
+            resp = send(self._http, SYSTEM, operation, method, url, headers=headers, deadline=self.deadline,
+                        **kwargs)
             return resp
         finally:
             if self._on_call:

@@ -48,6 +48,14 @@ class TransportError(RetryableError):
         return self.sent  # a refused connection or a connect timeout never delivered the request
 
 
+class OutOfTime(TransportError):
+    """Not sent (or no licence seat waited for): the invocation has too little time left for it. Nothing was done;
+    the record is handed back to come again at once, and this does not count as one of its failures."""
+
+    def __init__(self, system: str, operation: str, message: str) -> None:
+        super().__init__(system, operation, message, sent=False)
+
+
 class RateLimited(RetryableError):
     """429 (or Acumatica's licence refusal "API Login Limit"): back off, honour Retry-After."""
 

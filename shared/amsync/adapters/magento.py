@@ -15,7 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from amsync.adapters.errors import ApiError, AuthError, classify, parse_retry_after
-from amsync.adapters.http import dumps, loads, make_client, retrying, send
+from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
+from amsync.deadline import Deadline
 
 SYSTEM = "Magento"
 
@@ -59,13 +60,19 @@ def search_params(filters: Iterable[tuple[str, Any, str]], *, page_size: int | N
 class MagentoClient:
     def __init__(self, base_url: str, token: Callable[[bool], str], *, store_code: str = "default",
                  connect_timeout: float = 5.0, timeout: float = 10.0,
-                 on_call: Callable[[str, str, int | None, float], None] | None = None) -> None:
+                 on_call: Callable[[str, str, int | None, float], None] | None = None,
+                 deadline: Deadline | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.store_code = store_code
         self._token = token
         self._http = make_client(self.base_url, connect_timeout, timeout)
         self._on_call = on_call
+        self.deadline = deadline  # the invocation's time left: no call or retry is started that cannot finish
         self.calls = 0
+
+    @property
+    def call_timeout_s(self) -> float:
+        return call_timeout_s(self._http)
 
     # ------------------------------------------------------------------ transport
     def _request(self, operation: str, method: str, path: str, *, body: Any = None,
@@ -94,7 +101,7 @@ class MagentoClient:
         self.calls += 1
         resp: httpx.Response | None = None
         try:
-            resp = send(self._http, SYSTEM, operation, method, url, **kwargs)
+            resp = send(self._http, SYSTEM, operation, method, url, deadline=self.deadline, **kwargs)
             return resp
         finally:
             if self._on_call:

@@ -4,8 +4,10 @@ Table design (pk, sk = log id, which sorts by time):
 - ``pk = "<side>#<yyyy-mm-dd>"``: newest first is a descending query of today's partition, then the day before;
 - GSI ``by-entity`` (``entity_key``, sk): one entity's timeline across functions and both logs;
 - GSI ``failures-by-day`` (``failure_day``, sk), sparse: failures in a time range;
-- one entry by Log Id: the id encodes its time, hence its partition.
-Entries expire through TTL (``expires_at``); reads filter on it too because TTL deletes lazily.
+- one entry by Log Id: the id encodes its time, hence its partition;
+- the View details (``pk = "details#<log id>"``, ``sk = 0000, 0001, ...``): beside the row when they hold personal
+  data (kept ``detail_ttl_days``, shorter than the row) or are too large for it. The row keeps a masked summary.
+Entries expire through TTL (``expires_at``); reads filter on it too because TTL deletes lazily (days later).
 """
 
 from __future__ import annotations
@@ -20,26 +22,39 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from amsync.data.aws import table
-from amsync.models.log import LogEntry, Result, Side, log_id_time
-from amsync.redact import redact
+from amsync.models.log import LogEntry, LogView, Result, Side, log_id_time
+from amsync.redact import mask_pii, mask_text, redact
 
-MAX_DETAILS_BYTES = 200_000
-
-
-def _items(entry: LogEntry, ttl_days: int) -> list[dict[str, Any]]:
-    """The entry's item, plus its View details in chunk items beside it when they are too large for one item."""
-    details = json.dumps(redact(entry.details), default=str)
-    expires = int(time.time()) + ttl_days * 86400
-    beside: list[dict[str, Any]] = []
-    if len(details) > MAX_DETAILS_BYTES:
-        chunks = [details[i:i + MAX_DETAILS_BYTES] for i in range(0, len(details), MAX_DETAILS_BYTES)]
-        beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk": c, "expires_at": expires}
-                  for n, c in enumerate(chunks)]
-        details = json.dumps({"stored_beside": len(chunks)})
-    return [_to_item(entry, details, expires), *beside]
+MAX_DETAILS_BYTES = 200_000  # of the row's summary + message, and of one detail chunk (an item holds 400 KB)
+DAY = 86400
 
 
-def _to_item(entry: LogEntry, details: str, expires: int) -> dict[str, Any]:
+def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[str, Any]]:
+    """The entry's row, plus its View details beside it when they hold personal data or do not fit the row.
+
+    The row keeps the details and message with personal data masked (what listings show, for ``ttl_days``); the
+    items beside it keep them whole for ``detail_ttl_days`` (or as long as the row when nothing was masked)."""
+    now = int(time.time())
+    expires = now + ttl_days * DAY
+    full = json.dumps(redact(entry.details), default=str)
+    summary = json.dumps(mask_pii(json.loads(full)))
+    message = mask_text(entry.message)
+    personal = summary != full or message != entry.message
+    fits = len(summary) + len(message) <= MAX_DETAILS_BYTES
+    if not personal and fits:
+        return [_to_item(entry, message, full, expires)]
+    kept_days = detail_ttl_days if personal else ttl_days
+    kept_until = now + kept_days * DAY
+    payload = json.dumps({"details": json.loads(full), **({"message": entry.message} if personal else {})})
+    chunks = [payload[i:i + MAX_DETAILS_BYTES] for i in range(0, len(payload), MAX_DETAILS_BYTES)]
+    row = _to_item(entry, message, summary if fits else "{}", expires)
+    row.update(details_beside=len(chunks), details_expires_at=kept_until, details_ttl_days=kept_days)
+    beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk": c, "expires_at": kept_until}
+              for n, c in enumerate(chunks)]
+    return [row, *beside]
+
+
+def _to_item(entry: LogEntry, message: str, details: str, expires: int) -> dict[str, Any]:
     day = entry.start_time.strftime("%Y-%m-%d")
     item: dict[str, Any] = {
         "pk": f"{entry.side.value}#{log_id_time(entry.log_id).strftime('%Y-%m-%d')}",
@@ -48,7 +63,7 @@ def _to_item(entry: LogEntry, details: str, expires: int) -> dict[str, Any]:
         "start_time": entry.start_time.isoformat(),
         "direction": entry.direction,
         "notes": entry.notes,
-        "message": entry.message,
+        "message": message,
         "level": entry.level,
         "action_type": entry.action_type,
         "correlation_id": entry.correlation_id,
@@ -83,16 +98,18 @@ def _from_item(item: dict[str, Any]) -> LogEntry:
 
 
 class ConnectorLog:
-    def __init__(self, table_name: str, ttl_days: int = 90) -> None:
+    def __init__(self, table_name: str, ttl_days: int = 90, detail_ttl_days: int = 14) -> None:
         self._table_name = table_name
         self._ttl_days = ttl_days
+        self._detail_ttl_days = min(detail_ttl_days, ttl_days)
 
     def write(self, entry: LogEntry) -> LogEntry:
         self.write_many([entry])
         return entry
 
     def write_many(self, entries: list[LogEntry]) -> None:
-        items = [i for e in entries for i in _items(e, self._ttl_days)]
+        """One request for up to 25 items (a row and its details go in the same BatchWriteItem)."""
+        items = [i for e in entries for i in _items(e, self._ttl_days, self._detail_ttl_days)]
         if len(items) == 1:
             table(self._table_name).put_item(Item=items[0])
             return
@@ -101,17 +118,40 @@ class ConnectorLog:
                 batch.put_item(Item=item)
 
     def get(self, log_id: str, side: Side) -> LogEntry | None:
-        """One entry by Log Id, with its View details (reassembled when they were stored beside it)."""
+        """One entry by Log Id, with its View details while they are kept (else the row's masked summary)."""
+        view = self.view(log_id, side)
+        return view.entry if view else None
+
+    def view(self, log_id: str, side: Side) -> LogView | None:
+        """One entry by Log Id with its View details reassembled from beside it; once they expired (an expired
+        item may still be there: TTL deletes lazily), the row's masked summary and after how many days."""
+        now = int(time.time())
         pk = f"{side.value}#{log_id_time(log_id).strftime('%Y-%m-%d')}"
         item = table(self._table_name).get_item(Key={"pk": pk, "sk": log_id}).get("Item")
-        if not item:
+        if not item or int(item.get("expires_at", now + 1)) <= now:
             return None
         entry = _from_item(item)
-        if "stored_beside" in entry.details:
-            resp = table(self._table_name).query(KeyConditionExpression=Key("pk").eq(f"details#{log_id}"))
-            text = "".join(str(c["chunk"]) for c in sorted(resp.get("Items", []), key=lambda c: str(c["sk"])))
-            entry.details = json.loads(text)
-        return entry
+        if "details_beside" in item:
+            chunks = self._chunks(log_id, now)
+            if len(chunks) < int(item["details_beside"]):
+                return LogView(entry=entry, details_expired_after_days=int(item["details_ttl_days"]))
+            payload = json.loads("".join(chunks))
+            entry.details = payload["details"]
+            entry.message = payload.get("message", entry.message)
+        elif "stored_beside" in entry.details:  # a row written before details had their own TTL
+            entry.details = json.loads("".join(self._chunks(log_id, now)))
+        return LogView(entry=entry)
+
+    def _chunks(self, log_id: str, now: int) -> list[str]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"details#{log_id}"),
+                                  "FilterExpression": Attr("expires_at").gt(now)}
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = table(self._table_name).query(**kwargs)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return [str(c["chunk"]) for c in sorted(items, key=lambda c: str(c["sk"]))]
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def newest(self, side: Side, limit: int = 100, days: int = 7) -> list[LogEntry]:
         """Newest first, walking back day partitions until ``limit`` entries."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -51,6 +53,48 @@ def send_many(queue_url: str, items: Sequence[tuple[BaseModel, str | None, str |
             raise RuntimeError(f"SQS refused {len(resp['Failed'])} message(s): {resp['Failed'][0].get('Message')}")
         ids.extend(s["MessageId"] for s in resp.get("Successful", []))
     return ids
+
+
+def resend(queue_url: str, records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Send Lambda SQS records to ``queue_url`` again as new messages (same body, message attributes and FIFO
+    group, in the order given; a fresh deduplication id, else SQS would drop the copy as a repeat of the
+    original). Returns, per original message id, None when sent or what went wrong."""
+    outcome: dict[str, str | None] = {}
+    sqs = client("sqs")
+    for start in range(0, len(records), 10):
+        chunk = list(records[start:start + 10])
+        entries = []
+        for n, rec in enumerate(chunk):
+            entry: dict[str, object] = {"Id": str(n), "MessageBody": rec["body"]}
+            attrs = _message_attributes(rec.get("messageAttributes") or {})
+            if attrs:
+                entry["MessageAttributes"] = attrs
+            if queue_url.endswith(".fifo"):
+                entry["MessageGroupId"] = (rec.get("attributes") or {}).get("MessageGroupId") or "default"
+                entry["MessageDeduplicationId"] = _dedup_id(f"resend|{rec['messageId']}")
+            entries.append(entry)
+        try:
+            resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except Exception as exc:
+            outcome.update((rec["messageId"], f"{type(exc).__name__}: {exc}") for rec in chunk)
+            continue
+        for ok in resp.get("Successful", []):
+            outcome[chunk[int(ok["Id"])]["messageId"]] = None
+        for bad in resp.get("Failed", []):
+            outcome[chunk[int(bad["Id"])]["messageId"]] = f"{bad.get('Code')}: {bad.get('Message')}"
+    return outcome
+
+
+def _message_attributes(lambda_attrs: Mapping[str, Any]) -> dict[str, dict[str, object]]:
+    """A Lambda record's messageAttributes back in SendMessage's shape."""
+    out: dict[str, dict[str, object]] = {}
+    for name, a in lambda_attrs.items():
+        kind = a.get("dataType") or "String"
+        if a.get("stringValue") is not None:
+            out[name] = {"DataType": kind, "StringValue": a["stringValue"]}
+        elif a.get("binaryValue") is not None:
+            out[name] = {"DataType": kind, "BinaryValue": base64.b64decode(a["binaryValue"])}
+    return out
 
 
 def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:

@@ -17,22 +17,32 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from amsync.data.aws import client, table
+from amsync.deadline import Deadline
 
 
 class NoSeat(Exception):
-    """Every seat is held: back off and try later."""
+    """Every seat is held: back off and try later. ``cut_short``: the wait was shortened by the invocation's
+    deadline (the record comes back at once rather than counting a failure)."""
+
+    def __init__(self, message: str, cut_short: bool = False) -> None:
+        super().__init__(message)
+        self.cut_short = cut_short
 
 
 class SeatPool:
     """``wait_s``: how long ``acquire`` keeps trying (short jittered naps) before it gives up with NoSeat. With
     scarce seats and sessions given back after each invocation, a seat frees within a fraction of a second, so
-    waiting here beats failing the record (which would spend one of its receives before the DLQ)."""
+    waiting here beats failing the record (which would spend one of its receives before the DLQ). With a
+    ``deadline`` the wait also leaves the invocation ``then_s`` for the login that follows."""
 
-    def __init__(self, table_name: str, seats: int, lease_s: float, wait_s: float = 0.0) -> None:
+    def __init__(self, table_name: str, seats: int, lease_s: float, wait_s: float = 0.0,
+                 deadline: Deadline | None = None, then_s: float = 0.0) -> None:
         self._name = table_name
         self.seats = seats
         self.lease_s = lease_s
         self.wait_s = wait_s
+        self.deadline = deadline
+        self.then_s = then_s
         self.owner = uuid.uuid4().hex  # this container
         self.held: int | None = None
         self.waited_s = 0.0  # total time spent waiting for a seat (for the logs and the benchmark)
@@ -44,17 +54,21 @@ class SeatPool:
         """Take a free (or expired) seat, or keep the one this container holds; wait up to ``wait_s`` for one,
         then raise NoSeat."""
         started = time.monotonic()
+        wait_s = self.wait_s if self.deadline is None else self.deadline.budget(self.wait_s, self.then_s)
         nap = 0.05
         while True:
             try:
                 return self._try_acquire()
-            except NoSeat:
+            except NoSeat as exc:
                 waited = time.monotonic() - started
-                if waited >= self.wait_s:
+                if waited >= wait_s:
                     self.waited_s += waited
+                    if wait_s < self.wait_s:
+                        raise NoSeat(f"{exc} (waited {waited:.1f} s of the {self.wait_s:g} s allowed: the "
+                                     "invocation had no more time)", cut_short=True) from exc
                     raise
                 nap = min(0.5, nap * 1.5)
-                time.sleep(min(random.uniform(nap / 2, nap), self.wait_s - waited))  # noqa: S311 - jitter
+                time.sleep(min(random.uniform(nap / 2, nap), wait_s - waited))  # noqa: S311 - jitter
 
     def _candidates(self, now: float) -> list[int]:
         """Seats worth a conditional write: this container's own, then free or expired ones (one batch read, so

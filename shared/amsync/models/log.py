@@ -73,3 +73,11 @@ class LogEntry(BaseModel):
     correlation_id: str = ""
     latency_ms: float | None = None  # push received -> done in the target system (sync actions)
     details: dict[str, Any] = Field(default_factory=dict)  # request/response for "View", secrets removed
+
+
+class LogView(BaseModel):
+    """One entry as `amsync logs show` reads it: its View details while they are kept, then the row's masked
+    summary (``details_expired_after_days`` says so)."""
+
+    entry: LogEntry
+    details_expired_after_days: int | None = None

@@ -7,6 +7,10 @@ customer changed while the poll pages is never skipped). The watermark is ``"<up
 resolution; a ``gt`` would miss a customer saved later in the same second, a plain ``gteq`` re-sends the last one).
 It advances only past what was published, with a conditional write; a lease keeps two overlapping runs apart.
 A customer changed twice in one window is published once, and the consumer reads its latest data anyway.
+
+Each run reports its lag (``CustomerPollLagSeconds``, read by the CustomerPollerBehind alarm): 0 when it read every
+change up to now, else how old the watermark it leaves is (a run capped at ``poll_max_customers`` leaves the rest
+to the next one). A quiet store is not behind: the watermark's age alone would grow while nothing changes.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class PollResult:
     outcome: str  # "published" | "nothing" | "busy" | "moved" (another run advanced the watermark first)
     published: list[int] = field(default_factory=list)
     watermark: str | None = None
+    lag_seconds: float | None = None  # None: the run did not poll ("busy")
 
 
 def parse_watermark(value: str | None, initial: str) -> tuple[str, set[int]]:
@@ -117,15 +122,24 @@ def poll_customers(ports: CustomerPollerPorts) -> PollResult:
         ports.binder.release_creating(LEASE_KIND, LEASE_KEY)
 
 
+def _lag(capped: bool, watermark: str | None, initial: str) -> float:
+    """0 when the run read every change; else how far behind now the watermark it leaves is."""
+    if not capped:
+        return 0.0
+    stamp, _ = parse_watermark(watermark, initial)
+    return max(0.0, time.time() - _epoch(stamp))
+
+
 def _poll(ports: CustomerPollerPorts) -> PollResult:
     prefs = ports.settings.customer_sync(fresh=True)
     previous = ports.binder.watermark(WATERMARK)
     since, seen = parse_watermark(previous, prefs.initial_watermark)
     started = now()
-    handed = [i for i in changed_customers(ports.magento, since, seen, prefs)
-              if not prefs.website_ids or int(i.get("website_id") or 0) in prefs.website_ids]
+    rows = changed_customers(ports.magento, since, seen, prefs)
+    capped = len(rows) >= prefs.poll_max_customers  # more may wait behind what this run read
+    handed = [i for i in rows if not prefs.website_ids or int(i.get("website_id") or 0) in prefs.website_ids]
     if not handed:
-        return PollResult("nothing", watermark=previous)
+        return PollResult("nothing", watermark=previous, lag_seconds=_lag(capped, previous, prefs.initial_watermark))
     requested = time.time()
     requests = [SyncRequest(kind=Kind.CUSTOMER, key=str(i["id"]), source="reconciler",
                             timestamp=_epoch(str(i.get("updated_at") or "")),
@@ -140,4 +154,5 @@ def _poll(ports: CustomerPollerPorts) -> PollResult:
                for i, r in zip(handed, requests, strict=True)])
     value = next_watermark(since, seen, handed)
     moved = not ports.binder.set_watermark(WATERMARK, value, previous)
-    return PollResult("moved" if moved else "published", [int(i["id"]) for i in handed], value)
+    return PollResult("moved" if moved else "published", [int(i["id"]) for i in handed], value,
+                      _lag(capped, value, prefs.initial_watermark))

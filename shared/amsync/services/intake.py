@@ -1,7 +1,9 @@
 """Webhook intake: authenticate, parse, log, dedupe and publish Acumatica push notifications.
 
 It answers fast (Acumatica re-sends on any non-2xx or timeout, up to five times): nothing here calls Acumatica
-or Magento. Every post is logged in the Acumatica connector log, accepted or not.
+or Magento. An accepted post is logged in the Acumatica connector log. A refused one writes nothing anywhere in
+DynamoDB or SQS (the Function URL is public: a flood of junk must cost little): it is answered 4xx with the
+reason and reported to the ``rejected`` port (a sampled CloudWatch line and a metric).
 """
 
 from __future__ import annotations
@@ -36,11 +38,21 @@ KEY_VALUE = re.compile(r"[A-Za-z0-9 _.,#&+():@*!=~^\[\]-]{1,64}")
 _BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
+# One answer for every authentication failure: a stranger learns neither the header's name nor whether a guess
+# came closer (the CloudWatch line says which check failed).
+UNAUTHENTICATED = "not authenticated: the request does not carry this destination's credentials"
+# What Acumatica's webhook destinations send (set by Acumatica, not configurable on SM302000); the charset, if
+# given, must be UTF-8 since the body is read as UTF-8.
+JSON_MEDIA_TYPE = "application/json"
+_UTF8 = {"utf-8", "utf8"}
+
+
 class PushRejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, note: str = "") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.note = note  # for the operator's log only, never in the answer
 
 
 class BadKeyValue(ValueError):
@@ -74,6 +86,18 @@ class WebhookSecret:
         return text
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """What is kept of a refused post (no body, no header values): the answer, and for the operator which check
+    failed, the body's size and the header names."""
+
+    status: int
+    reason: str
+    note: str
+    body_bytes: int
+    header_names: tuple[str, ...]
+
+
 class IntakePorts(Protocol):
     def secret(self) -> WebhookSecret: ...
     def query_kinds(self) -> Mapping[str, Kind]: ...
@@ -81,6 +105,7 @@ class IntakePorts(Protocol):
     def mark_push_seen(self, query: str, push_id: str) -> None: ...
     def publish(self, requests: list[SyncRequest]) -> None: ...
     def log(self, entries: list[LogEntry]) -> None: ...
+    def rejected(self, rejection: Rejection) -> None: ...
 
 
 @dataclass
@@ -160,11 +185,29 @@ def _requests(push: PushNotification, kind: Kind, received: float) -> list[SyncR
 def _authenticate(headers: Mapping[str, str], secret: WebhookSecret) -> None:
     presented = [v for k, v in headers.items() if k.lower() == secret.header.lower()]
     if not presented:
-        raise PushRejected(401, f"missing the {secret.header} header configured on the Acumatica push destination")
+        raise PushRejected(401, UNAUTHENTICATED, f"no {secret.header} header")
     if len(presented) > 1:
-        raise PushRejected(401, f"the {secret.header} header is sent more than once")
+        raise PushRejected(401, UNAUTHENTICATED, f"the {secret.header} header sent {len(presented)} times")
     if not isinstance(presented[0], str) or not secret.matches(presented[0]):
-        raise PushRejected(401, f"the {secret.header} header does not match the configured secret")
+        raise PushRejected(401, UNAUTHENTICATED, f"the {secret.header} value matches no live secret")
+
+
+def _check_content_type(headers: Mapping[str, str]) -> None:
+    """Acumatica posts ``application/json`` (a charset parameter, if any, must be UTF-8); anything else is 415.
+    A missing Content-Type is refused too: Acumatica always sets it."""
+    given = [v for k, v in headers.items() if k.lower() == "content-type"]
+    if not given:
+        raise PushRejected(415, f"no Content-Type: push notifications are sent as {JSON_MEDIA_TYPE}")
+    value = given[0] if len(given) == 1 and isinstance(given[0], str) else ", ".join(map(str, given))
+    media_type, *params = (part.strip() for part in value.split(";"))
+    shown = value if len(value) <= 80 else value[:80] + "..."
+    if media_type.lower() != JSON_MEDIA_TYPE:
+        raise PushRejected(415, f"Content-Type {shown!r} is not supported: push notifications are sent as "
+                                f"{JSON_MEDIA_TYPE}")
+    for param in params:
+        name, _, arg = param.partition("=")
+        if name.strip().lower() == "charset" and arg.strip().strip('"').lower() not in _UTF8:
+            raise PushRejected(415, f"Content-Type {shown!r} is not supported: the body must be UTF-8")
 
 
 def _no_constant(name: str) -> Any:
@@ -259,6 +302,7 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
     secret = ports.secret()
     try:
         _authenticate(headers, secret)
+        _check_content_type(headers)
         push, data = _parse(raw, max_bytes)
         kind = ports.query_kinds().get(push.query.strip())
         if kind is None:
@@ -267,7 +311,8 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
         requests = _requests(push, kind, received)
     except PushRejected as rej:
         reason = secret.scrub(rej.reason)
-        _log(ports, secret, [_rejection_entry(rej.status, reason, raw, headers, secret)])
+        ports.rejected(Rejection(rej.status, reason, secret.scrub(rej.note), len(raw),
+                                 tuple(sorted({secret.scrub(k.lower()[:64]) for k in headers})[:50])))
         return IntakeResult(rej.status, {"error": reason})
 
     raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind],
@@ -316,12 +361,3 @@ def _scrubbed(value: Any, secret: WebhookSecret) -> Any:
     if isinstance(value, list):
         return [_scrubbed(v, secret) for v in value]
     return value
-
-
-def _rejection_entry(status: int, reason: str, raw: bytes, headers: Mapping[str, str],
-                     secret: WebhookSecret) -> LogEntry:
-    """What the log keeps of a refused post: the reason, the body's start and the header names (never values)."""
-    names = sorted({k.lower()[:64] for k in headers})[:50]
-    return LogEntry(side=Side.ACUMATICA, level="ERROR", action_type="Rejected push", message=f"HTTP {status}: {reason}",
-                    details={"status": status, "body_bytes": len(raw), "body_head": _head(raw, secret),
-                             "header_names": names})

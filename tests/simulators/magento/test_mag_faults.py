@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import httpx
@@ -24,6 +25,25 @@ def test_latency(sim, api):
     resp = api.get("/products/WATER2809")
     # Then it still succeeds, but late
     assert resp.status_code == 200 and time.monotonic() - t0 >= 0.3
+
+
+def test_a_slow_request_counts_as_in_progress_until_it_has_run(sim, api):
+    # Given 500 ms latency on product reads
+    _fault(sim, path=r"/V1/products/", method="GET", latency_ms=500, remaining=1)
+    assert sim.faults.in_progress == 0
+    held = sim.faults.stats["latency"]
+    # When a read has arrived and is held
+    done = threading.Event()
+    threading.Thread(target=lambda: (api.get("/products/WATER2809"), done.set()), daemon=True).start()
+    deadline = time.monotonic() + 5
+    while sim.faults.stats["latency"] == held:
+        assert time.monotonic() < deadline, "the read never arrived"
+        time.sleep(0.01)
+    # Then it is in progress until it has run, then not; a request no rule matched never is
+    assert sim.faults.in_progress == 1 and not done.is_set()
+    assert done.wait(5)
+    assert sim.faults.in_progress == 0
+    assert api.get("/products/WATER2809").status_code == 200 and sim.faults.in_progress == 0
 
 
 def test_internal_error_body_is_magentos(sim, api):
