@@ -40,21 +40,15 @@ from amsync.adapters.errors import ApiError, OutOfTime
 from amsync.data.queues import change_visibility, resend
 from amsync.deadline import Deadline
 from amsync.observability import logger, metrics
+from amsync.services.exporting import NotReady
+
+__all__ = ["GiveUp", "NotReady", "NotStarted", "backoff_seconds", "consume"]
 
 MAX_BACKOFF_S = 900
 # SQS's answers to a visibility change on a receipt whose visibility already ran out (the message is back in the
 # queue, and may already be in another receiver's hands)
 EXPIRED_RECEIPT = frozenset({"ReceiptHandleIsInvalid", "MessageNotInflight",
                              "AWS.SimpleQueueService.MessageNotInflight"})
-
-
-class NotReady(Exception):
-    """The record cannot be handled yet (e.g. a shipment whose order is not in Magento): try again later, not
-    before ``retry_after`` seconds when that is known."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class NotStarted(Exception):

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from amsync.adapters.errors import RateLimited, RetryableError, ServerError, TransportError
-from amsync.data.bindings import AlreadyBound, Binding
+from amsync.adapters.errors import FatalError, RateLimited, RetryableError, ServerError, TransportError
 from amsync.models.log import LogEntry
 from amsync.models.messages import MagentoOrderWrite
+from amsync.services.exporting import AlreadyBound, Binding, LeaseLost
 from amsync.services.order_writer import WriterPorts, write_order
 
 
@@ -21,7 +21,10 @@ class FakeMagento:
         return [o for o in self.orders if o["ext_order_id"] == ext_order_id]
 
     def create_order(self, entity: dict[str, Any]) -> dict[str, Any]:
-        order = {**entity, "entity_id": 1093 + len(self.orders), "increment_id": f"{995 + len(self.orders):09d}"}
+        number = entity.get("increment_id") or f"{995 + len(self.orders):09d}"
+        if any(o["increment_id"] == number and o.get("store_id") == entity.get("store_id") for o in self.orders):
+            raise FatalError("magento", "create order", "Unique constraint violation found", status=400)
+        order = {**entity, "entity_id": 1093 + len(self.orders), "increment_id": number}
         self.orders.append(order)
         return order
 
@@ -29,16 +32,27 @@ class FakeMagento:
 class FakeAcumatica:
     def __init__(self) -> None:
         self.written: list[tuple[str, str, str]] = []
+        self.status, self.hold = "Open", False  # the order as it is in Acumatica now
+        self.reads = 0
 
     def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
         self.written.append((order_type, order_nbr, value))
-        return {"LastModified": {"value": "2026-11-29T12:00:00+00:00"}}
+        return {"LastModified": {"value": "2026-11-29T12:00:00+00:00"}, "Status": {"value": self.status},
+                "Hold": {"value": self.hold}}
+
+    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]:
+        self.reads += 1
+        return {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr},
+                "Status": {"value": self.status}, "Hold": {"value": self.hold}}
 
 
 class FakeBinder:
+    """The binder's conditional writes, in memory: fenced binds and releases, as data/bindings.py does them."""
+
     def __init__(self) -> None:
         self.items: dict[str, Binding] = {}
         self.released: list[tuple[str, float]] = []
+        self.tokens = 0
 
     def get(self, kind: str, key: str) -> Binding | None:
         return self.items.get(f"{kind}#{key}")
@@ -47,15 +61,24 @@ class FakeBinder:
         existing = self.get(kind, key)
         if existing is not None and existing.state == "bound":
             raise AlreadyBound(existing)
-        b = Binding(kind, key, None, None, "creating", 0, {})
+        self.tokens += 1
+        b = Binding(kind, key, None, None, "creating", 0, {}, lease=f"lease-{self.tokens}")
         self.items[f"{kind}#{key}"] = b
         return b
 
-    def release_creating(self, kind: str, key: str, hold_s: float = 0.0) -> None:
-        self.released.append((key, hold_s))
+    def release_creating(self, kind: str, key: str, hold_s: float = 0.0, lease: str | None = None) -> None:
+        current = self.get(kind, key)
+        if current is not None and current.state == "creating" and lease in (None, current.lease):
+            self.released.append((key, hold_s))
 
     def bind(self, kind: str, key: str, entity_id: int, increment_id: str | None,
-             extra: dict[str, Any] | None = None) -> Binding:
+             extra: dict[str, Any] | None = None, lease: str | None = None) -> Binding:
+        current = self.get(kind, key)
+        if current is not None and current.magento_entity_id != entity_id:
+            if current.state == "bound":
+                raise AlreadyBound(current)
+            if lease is not None and current.lease != lease:
+                raise LeaseLost(current)
         b = Binding(kind, key, entity_id, increment_id, "bound", 0, {})
         self.items[f"{kind}#{key}"] = b
         return b
@@ -73,10 +96,16 @@ def _ports() -> tuple[WriterPorts, FakeMagento, FakeAcumatica, list[LogEntry]]:
     return WriterPorts(magento=mag, acumatica=acu, binder=FakeBinder(), log=rows.extend), mag, acu, rows
 
 
-def _msg(write_back: bool = True) -> MagentoOrderWrite:
-    return MagentoOrderWrite.build({"ext_order_id": "SOT00024", "store_id": 1, "grand_total": 40},
-                                   order_key="SO/SOT00024", order_nbr="SOT00024", action="create",
-                                   acumatica_status="Open", correlation_id="SO/SOT00024", write_back=write_back)
+def _msg(write_back: bool = True, order_type: str = "SO", increment_id: str | None = None,
+         status: str = "Open") -> MagentoOrderWrite:
+    from amsync.services.order_identity import ext_order_id
+
+    payload: dict[str, Any] = {"ext_order_id": ext_order_id(order_type, "SOT00024"), "store_id": 1, "grand_total": 40}
+    if increment_id:
+        payload["increment_id"] = increment_id
+    return MagentoOrderWrite.build(payload, order_key=f"{order_type}/SOT00024", order_nbr="SOT00024",
+                                   action="create", acumatica_status=status, correlation_id=f"{order_type}/SOT00024",
+                                   write_back=write_back)
 
 
 def test_create_binds_writes_the_number_back_and_a_second_delivery_creates_nothing() -> None:
@@ -126,3 +155,126 @@ def test_a_failed_create_keeps_its_lease_while_magento_may_still_commit_it(error
     assert isinstance(binder, FakeBinder)
     assert binder.released == [("SO/SOT00024", 42.0 if held else 0.0)]
     assert ("may still commit it" in rows[-1].message) is held
+
+
+# ------------------------------------------------------------------ issue 13: the holes, each with its test
+
+
+def test_two_order_types_sharing_a_number_become_two_magento_orders() -> None:
+    # Given SO SOT00024 synced
+    ports, mag, acu, rows = _ports()
+    assert write_order(_msg(), ports) == "created"
+    # When ST SOT00024 (another synced order type, same number) is written
+    assert write_order(_msg(order_type="ST"), ports) == "created"
+    # Then it is a Magento order of its own, not SO's bound to it; ext_order_id keeps SO's bare number
+    assert [o["ext_order_id"] for o in mag.orders] == ["SOT00024", "ST/SOT00024"]
+    so, st = ports.binder.get("order", "SO/SOT00024"), ports.binder.get("order", "ST/SOT00024")
+    assert so is not None and st is not None and so.magento_entity_id != st.magento_entity_id
+
+
+def test_with_acumatica_numbering_magentos_refusal_of_a_second_create_is_recognised_and_bound() -> None:
+    # Given Acumatica numbering, and a create Magento committed after the writer's hold (nobody bound it)
+    ports, mag, acu, rows = _ports()
+    mag.create_order({"ext_order_id": "SOT00024", "store_id": 1, "increment_id": "SOT00024"})
+    hidden = mag.orders_by_ext_id
+    mag.orders_by_ext_id = lambda ext: []  # type: ignore[method-assign]  # the lookup ran before the commit landed
+    calls = {"n": 0}
+
+    def lookup(ext: str) -> list[dict[str, Any]]:
+        calls["n"] += 1
+        return [] if calls["n"] == 1 else hidden(ext)
+    mag.orders_by_ext_id = lookup  # type: ignore[method-assign]
+    # When the writer creates again: Magento refuses the taken increment_id
+    assert write_order(_msg(increment_id="SOT00024"), ports) == "recovered"
+    # Then the late order is bound, no second one exists, and the row says why
+    assert len(mag.orders) == 1
+    binding = ports.binder.get("order", "SO/SOT00024")
+    assert binding is not None and binding.magento_entity_id == 1093 and binding.state == "bound"
+    assert "committed late" in rows[-1].message
+
+
+def test_an_increment_id_taken_by_someone_elses_order_is_a_failure_naming_the_prefix() -> None:
+    ports, mag, acu, rows = _ports()
+    mag.create_order({"ext_order_id": None, "store_id": 1, "increment_id": "SOT00024"})  # a storefront order
+    assert write_order(_msg(increment_id="SOT00024"), ports) == "refused"
+    assert "increment_id_prefixes" in rows[-1].message and len(mag.orders) == 1
+    assert ports.binder.get("order", "SO/SOT00024").state == "creating"  # type: ignore[union-attr]
+    assert ports.binder.released == [("SO/SOT00024", 0.0)]  # released: a resync after the fix may go at once
+
+
+def test_a_lookup_that_fails_gives_the_lease_back_at_once() -> None:
+    ports, mag, acu, rows = _ports()
+
+    def down(ext: str) -> list[dict[str, Any]]:
+        raise ServerError("magento", "search orders", "Service Unavailable", status=503)
+    mag.orders_by_ext_id = down  # type: ignore[method-assign]
+    with pytest.raises(ServerError):
+        write_order(_msg(), ports)
+    assert ports.binder.released == [("SO/SOT00024", 0.0)]  # nothing was created: the next try need not wait
+
+
+def test_a_bind_that_fails_gives_the_lease_back_and_the_next_attempt_finds_the_order() -> None:
+    ports, mag, acu, rows = _ports()
+    binder = ports.binder
+    assert isinstance(binder, FakeBinder)
+    real_bind = binder.bind
+
+    def flaky(*args: Any, **kwargs: Any) -> Binding:
+        binder.bind = real_bind  # type: ignore[method-assign]
+        raise RuntimeError("ProvisionedThroughputExceededException")
+    binder.bind = flaky  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        write_order(_msg(), ports)
+    assert binder.released == [("SO/SOT00024", 0.0)]
+    assert write_order(_msg(), ports) == "recovered" and len(mag.orders) == 1
+
+
+def test_a_writer_whose_lease_was_taken_over_does_not_bind_and_reports_its_order_as_a_double() -> None:
+    # Given a writer that took the lease, then was so slow that its lease expired and another writer took it over
+    ports, mag, acu, rows = _ports()
+    binder = ports.binder
+    assert isinstance(binder, FakeBinder)
+    doubles: list[int] = []
+    ports.on_double = lambda: doubles.append(1)
+    real_create = mag.create_order
+
+    def slow_create(entity: dict[str, Any]) -> dict[str, Any]:
+        binder.mark_creating("order", "SO/SOT00024")  # the takeover: a new lease, a new token
+        return real_create(entity)
+    mag.create_order = slow_create  # type: ignore[method-assign]
+    # When the slow writer's create returns and it binds with its old token
+    assert write_order(_msg(), ports) == "lost-lease"
+    # Then its order is not bound (the new lease holder's will be), and a Failure row and the metric name the double
+    assert binder.get("order", "SO/SOT00024").state == "creating"  # type: ignore[union-attr]
+    assert doubles == [1] and "second order" in rows[-1].message and rows[-1].result.value == "Failure"
+
+
+def test_a_hold_made_while_the_create_was_in_flight_is_followed_after_the_bind_without_write_back() -> None:
+    # Given write-back off (no echo push) and the order put on hold in Acumatica after order sync read it
+    ports, mag, acu, rows = _ports()
+    acu.hold, acu.status = True, "On Hold"
+    followed: list[tuple[str, Binding]] = []
+    ports.on_update = lambda msg, binding: followed.append((msg.acumatica_status, binding))
+    # When the writer creates and binds
+    assert write_order(_msg(write_back=False), ports) == "created"
+    # Then the current state is read and the hold followed, from the state the order was created in
+    assert acu.reads == 1 and [s for s, _ in followed] == ["On Hold"]
+    assert followed[0][1].extra["x_status_synced"] == "Open"
+
+
+def test_an_unchanged_order_costs_no_extra_read_when_the_write_back_answered() -> None:
+    ports, mag, acu, rows = _ports()
+    followed: list[str] = []
+    ports.on_update = lambda msg, binding: followed.append(msg.acumatica_status)
+    assert write_order(_msg(), ports) == "created"
+    assert acu.reads == 0 and followed == []  # the write-back's answer carried the status
+
+
+def test_a_create_request_for_a_bound_order_whose_status_changed_is_followed() -> None:
+    ports, mag, acu, rows = _ports()
+    followed: list[str] = []
+    ports.on_update = lambda msg, binding: followed.append(msg.acumatica_status)
+    assert write_order(_msg(), ports) == "created"
+    # a second create forwarded before the bind, read after a cancel
+    assert write_order(_msg(status="Canceled"), ports) == "updated"
+    assert followed == ["Canceled"]

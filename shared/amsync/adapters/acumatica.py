@@ -296,7 +296,8 @@ class AcumaticaClient:
 
     def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
         body = {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}, "ExternalRef": {"value": value}}
-        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef,LastModified", update_only=True)
+        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef,Status,Hold,LastModified",
+                        update_only=True)
 
     # ------------------------------------------------------------------ customers (Magento -> Acumatica)
     CUSTOMER_EXPAND = "MainContact/Address,BillingContact/Address,ShippingContact/Address"

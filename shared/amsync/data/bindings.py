@@ -12,7 +12,7 @@ Every bind is a conditional write: two writers can never bind one Acumatica reco
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -20,37 +20,11 @@ from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from amsync.data.aws import table
+from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, LeaseLost
+
+__all__ = ["AlreadyBound", "Binder", "Binding", "LeaseHeld", "LeaseLost"]
 
 PUSH_MARKER_TTL_S = 3 * 86400
-
-
-@dataclass(frozen=True)
-class Binding:
-    kind: str
-    acumatica_key: str
-    magento_entity_id: int | None
-    magento_increment_id: str | None
-    state: str  # "creating" | "bound"
-    updated_at: float
-    extra: dict[str, Any]
-
-
-class AlreadyBound(Exception):
-    """The record is bound to another Magento record already (the conditional write refused)."""
-
-    def __init__(self, existing: Binding | None) -> None:
-        super().__init__(f"already bound: {existing}")
-        self.existing = existing
-
-
-class LeaseHeld(Exception):
-    """Another writer holds the create lease, or an earlier create's outcome is in doubt: try again after it ends
-    or expires. ``retry_after``: the seconds left of a lease held in doubt (None for a live writer's lease, which
-    usually ends much sooner, with a bind)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _conflict(exc: ClientError) -> bool:
@@ -90,14 +64,16 @@ class Binder:
         return _to_binding(items[0]) if items else None
 
     def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding:
-        """Take the create lease (unless bound, or another writer holds a live lease).
+        """Take the create lease (unless bound, or another writer holds a live lease); the returned binding's
+        ``lease`` is the lease's fencing token, which ``bind`` and ``release_creating`` then present.
 
         Raises ``AlreadyBound`` when bound, ``LeaseHeld`` while another writer's create may be in flight.
         """
         now = time.time()
+        token = uuid.uuid4().hex
         try:
             self._t.put_item(
-                Item={"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating",
+                Item={"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating", "lease_token": token,
                       "updated_at": Decimal(str(round(now, 3))), "lease_until": Decimal(str(round(now + lease_s, 3)))},
                 ConditionExpression=Attr("pk").not_exists()
                 | (Attr("state").eq("creating") & Attr("lease_until").lt(Decimal(str(round(now, 3))))),
@@ -115,24 +91,30 @@ class Binder:
                     raise LeaseHeld(f"{kind} {acumatica_key}: another create is in flight") from exc
                 raise AlreadyBound(existing) from exc
             raise
-        return Binding(kind, acumatica_key, None, None, "creating", now, {})
+        return Binding(kind, acumatica_key, None, None, "creating", now, {}, lease=token)
 
-    def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0) -> None:
+    def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0, lease: str | None = None) -> None:
         """Give the lease back after a failed attempt, now or after ``hold_s`` seconds (while a create Magento
-        may still commit could land): the next attempt looks up first."""
+        may still commit could land): the next attempt looks up first. With ``lease``: only if it is still ours."""
         until = Decimal(str(round(time.time() + hold_s, 3))) if hold_s > 0 else Decimal(0)
+        cond: Any = Attr("state").eq("creating")
+        if lease is not None:
+            cond = cond & Attr("lease_token").eq(lease)
         try:
             self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
                                 UpdateExpression="SET lease_until = :until, in_doubt = :doubt",
-                                ConditionExpression=Attr("state").eq("creating"),
+                                ConditionExpression=cond,
                                 ExpressionAttributeValues={":until": until, ":doubt": hold_s > 0})
         except ClientError as exc:
             if not _conflict(exc):
                 raise
 
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
-             extra: dict[str, Any] | None = None) -> Binding:
-        """Bind once: succeeds if unbound, creating, or already bound to the same Magento record."""
+             extra: dict[str, Any] | None = None, lease: str | None = None) -> Binding:
+        """Bind once. Fenced (``lease`` given): only while the binding is still ``creating`` under that lease's
+        token, or already bound to the same Magento record; a lease taken over by another writer raises
+        ``LeaseLost``. Unfenced (binding a record nobody creates, e.g. an existing customer): if unbound,
+        creating, or already bound to the same record. ``AlreadyBound`` when bound to another record."""
         now = time.time()
         item: dict[str, Any] = {
             "pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "bound",
@@ -143,15 +125,19 @@ class Binder:
             item["magento_increment_id"] = increment_id
         for k, v in (extra or {}).items():
             item[f"x_{k}"] = v
+        if lease is not None:
+            cond = (Attr("state").eq("creating") & Attr("lease_token").eq(lease)) \
+                | Attr("magento_entity_id").eq(entity_id)
+        else:
+            cond = Attr("pk").not_exists() | Attr("state").eq("creating") | Attr("magento_entity_id").eq(entity_id)
         try:
-            self._t.put_item(
-                Item=item,
-                ConditionExpression=(Attr("pk").not_exists() | Attr("state").eq("creating")
-                                     | Attr("magento_entity_id").eq(entity_id)),
-            )
+            self._t.put_item(Item=item, ConditionExpression=cond)
         except ClientError as exc:
             if _conflict(exc):
-                raise AlreadyBound(self.get(kind, acumatica_key)) from exc
+                existing = self.get(kind, acumatica_key)
+                if existing is not None and existing.state == "creating":
+                    raise LeaseLost(existing) from exc
+                raise AlreadyBound(existing) from exc
             raise
         return _to_binding(item)
 

@@ -47,6 +47,13 @@ class OrderSyncPreferences(BaseModel):
     default_payment_method: str = "checkmo"
     # Write the Magento increment id back to the Acumatica order's ExternalRef (CustomerRefNbr).
     write_back_field: Literal["ExternalRef", "none"] = "ExternalRef"
+    # Who numbers the Magento order: Magento (its own sequence, #000000995) or Acumatica (increment_id = the
+    # type's prefix + the Acumatica number; Magento then refuses a second create of one order by itself).
+    magento_numbering: Literal["magento", "acumatica"] = "magento"
+    increment_id_prefixes: dict[str, str] = Field(default_factory=dict)  # order type -> prefix (SO: "", X: "X-")
+    # What the reconciler's sweep does with a Magento order carrying a connector ext_order_id that is not the one
+    # bound to its Acumatica order (a create Magento committed after the connector gave up on it).
+    double_action: Literal["cancel", "hold"] = "cancel"
 
 
 class ShipViaMapping(BaseModel):

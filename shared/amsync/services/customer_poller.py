@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
 from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
 from amsync.services.customer_sync import entity_key
+from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld
 from amsync.services.log_rows import now, sync_row
 
 WATERMARK = "magento-customers"

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from amsync.adapters.errors import FatalError, NotFound
-from amsync.consumer import NotReady
-from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
 from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.magento import MagentoAddress, MagentoCustomer
 from amsync.models.messages import SyncRequest
 from amsync.models.settings import CustomerClassMapping, CustomerSyncPreferences
+from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, NotReady
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_writer import OrderBinder
 

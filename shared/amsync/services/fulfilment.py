@@ -20,14 +20,19 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, NotFound, RetryableError
-from amsync.consumer import NotReady
-from amsync.data.bindings import AlreadyBound, LeaseHeld
 from amsync.models.acumatica import to_decimal, unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
+from amsync.services.exporting import (
+    AlreadyBound,
+    CreateBinder,
+    LeaseHeld,
+    NotReady,
+    give_back_lease,
+    release_quietly,
+)
 from amsync.services.log_rows import now, sync_row
-from amsync.services.order_writer import CreateBinder, give_back_lease
 
 SHIPPABLE = ("Confirmed", "Invoiced", "Completed")
 RELEASED = ("Open", "Closed")
@@ -250,42 +255,47 @@ def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: Ful
         ports.log([_row(doc, Result.FAILURE, started, increment, str(exc), order_id)])
         return "failed"
     try:
-        ports.binder.mark_creating(doc.kind, doc.binder_key, ports.create_lease_s)
+        lease = ports.binder.mark_creating(doc.kind, doc.binder_key, ports.create_lease_s).lease
     except AlreadyBound:
         return "duplicate"
     except LeaseHeld as exc:
         raise NotReady(str(exc), retry_after=exc.retry_after) from exc
-    found = _find(doc, calls, ports, order_id)
+    try:
+        found = _find(doc, calls, ports, order_id)
+    except Exception:
+        release_quietly(ports.binder, doc.kind, doc.binder_key, lease)  # nothing created: no need to wait
+        raise
     if found is not None:
-        _bind(doc, found, ports, order_id)
+        _bind(doc, found, ports, order_id, lease)
         ports.log([_row(doc, Result.SUCCESS, started, increment, f"{doc.label} found on Magento order #{increment} "
                         "(an earlier attempt committed): bound, not created again", found)])
         return "recovered"
-    return _create(doc, calls.body(doc, items, record, order, ports), calls, ports, started, order_id, increment)
+    return _create(doc, calls.body(doc, items, record, order, ports), calls, ports, started, order_id, increment,
+                   lease)
 
 
 def _create(doc: _Doc, body: dict[str, Any], calls: _Calls, ports: FulfilmentPorts, started: Any, order_id: int,
-            increment: str) -> str:
+            increment: str, lease: str | None) -> str:
     details: dict[str, Any] = {"request": body}
     try:
         created = calls.create(ports, order_id, body)
     except RetryableError as exc:
-        then = give_back_lease(ports.binder, doc.kind, doc.binder_key, exc, ports.create_lease_s)
+        then = give_back_lease(ports.binder, doc.kind, doc.binder_key, exc, ports.create_lease_s, lease=lease)
         ports.log([_row(doc, Result.FAILURE, started, increment, f"{exc}; {then}", None, details)])
         raise
     except FatalError as exc:
         if calls.nothing_left in exc.remote_message:
             found = _find(doc, calls, ports, order_id)
             if found is not None:
-                _bind(doc, found, ports, order_id)
+                _bind(doc, found, ports, order_id, lease)
                 ports.log([_row(doc, Result.SUCCESS, started, increment, f"Magento says it is done already: "
                                 f"{doc.label} found on order #{increment} and bound", found, details)])
                 return "recovered"
-        ports.binder.release_creating(doc.kind, doc.binder_key)
+        ports.binder.release_creating(doc.kind, doc.binder_key, lease=lease)
         ports.log([_row(doc, Result.FAILURE, started, increment, f"Magento refused {doc.label} for order "
                         f"#{increment}: {exc.remote_message}", order_id, details | {"response": exc.body})])
         return "refused"
-    _bind(doc, created, ports, order_id)
+    _bind(doc, created, ports, order_id, lease)
     ports.log([_row(doc, Result.SUCCESS, started, increment, f"{doc.label} created on Magento order #{increment}",
                     created, details | {"response": created})])
     return "created"
@@ -299,9 +309,9 @@ def _find(doc: _Doc, calls: _Calls, ports: FulfilmentPorts, order_id: int) -> in
     return None
 
 
-def _bind(doc: _Doc, entity_id: int, ports: FulfilmentPorts, order_id: int) -> None:
+def _bind(doc: _Doc, entity_id: int, ports: FulfilmentPorts, order_id: int, lease: str | None) -> None:
     try:
-        ports.binder.bind(doc.kind, doc.binder_key, entity_id, None, {"order_id": order_id})
+        ports.binder.bind(doc.kind, doc.binder_key, entity_id, None, {"order_id": order_id}, lease=lease)
     except AlreadyBound as exc:
         other = exc.existing.magento_entity_id if exc.existing else "?"
         raise RetryableError("amsync", "bind", f"{doc.label} of {doc.order_key} is bound to Magento {doc.kind} "

@@ -30,6 +30,7 @@ from typing import Any
 
 from amsync.models.acumatica import AcuAddress, AcuContact, SalesOrder, SalesOrderLine, to_decimal
 from amsync.models.settings import ShipViaMapping
+from amsync.services.order_identity import ext_order_id
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -265,7 +266,8 @@ def map_order(order: SalesOrder, ctx: OrderMappingContext) -> dict[str, Any]:
     # no separate ship-to on the record: ship to the bill-to address
     shipping = _address("shipping", order, order.ship_to_address or order.bill_to_address,
                         order.ship_to_contact or order.bill_to_contact, ctx.customer.email)
-    entity: dict[str, Any] = {"ext_order_id": order.order_nbr, "state": "new", "status": "pending",
+    entity: dict[str, Any] = {"ext_order_id": ext_order_id(order.order_type, order.order_nbr),
+                              "state": "new", "status": "pending",
                               "store_id": ctx.store_id}
     if ctx.increment_id:
         entity["increment_id"] = ctx.increment_id

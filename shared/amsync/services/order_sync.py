@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from amsync.adapters.errors import NotFound
-from amsync.data.bindings import AlreadyBound
 from amsync.models.acumatica import AcuCustomer, SalesOrder
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
 from amsync.services.eligibility import evaluate
+from amsync.services.exporting import AlreadyBound
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_identity import increment_id
 from amsync.services.order_mapper import (
     MagentoCustomerRef,
     MagentoProductRef,
@@ -159,6 +160,8 @@ def _mapping_context(order: SalesOrder, prefs: OrderSyncPreferences, ports: Orde
         shipping=shipping,
         payment_method=_payment_method(order, prefs, ports),
         store_id=prefs.store_id,
+        increment_id=increment_id(order.order_type, order.order_nbr, prefs.increment_id_prefixes)
+        if prefs.magento_numbering == "acumatica" else None,
     )
 
 

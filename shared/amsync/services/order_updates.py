@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, NotFound
-from amsync.data.bindings import Binding
 from amsync.models.acumatica import SalesOrder
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite
 from amsync.models.settings import OrderStatusMapping, OrderSyncPreferences
+from amsync.services.exporting import Binding
 from amsync.services.log_rows import now, sync_row
 
 HOLD_STATUSES = ("On Hold", "Credit Hold", "Risk Hold", "Pending Approval")

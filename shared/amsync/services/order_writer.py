@@ -1,25 +1,39 @@
-"""The Magento writer (the exporter): exactly one Magento order per Acumatica order.
+"""The Magento writer (the exporter): exactly one live Magento order per Acumatica order, whatever the timing.
 
-already bound? -> done (or an update) | mark "creating" | look the order up by ext_order_id (an earlier attempt
-may have committed and lost its answer) -> bind | else create once -> bind at once -> write the Magento number back
-to Acumatica. A timeout or 5xx on create is not retried here: the lease is held one more lease (Magento may still
-be committing it), then the record comes back and starts with the lookup. The binding's conditional write is the
-durable guard against two Magento orders for one Acumatica order.
+already bound? -> done (or an update) | take the create lease (a fencing token) | look the order up by its
+ext_order_id (an earlier attempt may have committed and lost its answer) -> bind | else create once -> bind at
+once, fenced by the token -> write the Magento number back to Acumatica -> follow the order's current state
+(a hold or cancel made while the create was in flight). The protocol and its guards: ``services/exporting.py``
+and docs/architecture.md ("Exactly once").
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, RetryableError
-from amsync.consumer import NotReady
-from amsync.data.bindings import AlreadyBound, Binding, LeaseHeld
+from amsync.models.acumatica import unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite
+from amsync.services.exporting import (
+    AlreadyBound,
+    Binding,
+    CreateBinder,
+    LeaseHeld,
+    LeaseLost,
+    NotReady,
+    give_back_lease,
+    release_quietly,
+)
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_identity import ext_order_id
+
+# Magento's answer when a unique key (increment_id per store) is taken: MySQL's duplicate key as
+# Magento\Framework\Exception\AlreadyExistsException renders it through the REST layer
+UNIQUE_VIOLATION = "unique constraint violation found"
 
 
 class MagentoOrders(Protocol):
@@ -27,18 +41,9 @@ class MagentoOrders(Protocol):
     def create_order(self, entity: dict[str, Any]) -> dict[str, Any]: ...
 
 
-class AcumaticaWriteBack(Protocol):
+class AcumaticaOrderReads(Protocol):
     def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]: ...
-
-
-class CreateBinder(Protocol):
-    """The create lease and the binding: what every writer of a Magento document needs."""
-
-    def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
-    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0) -> None: ...
-    def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
-             extra: dict[str, Any] | None = None) -> Binding: ...
+    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]: ...
 
 
 class OrderBinder(CreateBinder, Protocol):
@@ -48,12 +53,13 @@ class OrderBinder(CreateBinder, Protocol):
 @dataclass
 class WriterPorts:
     magento: MagentoOrders
-    acumatica: AcumaticaWriteBack
+    acumatica: AcumaticaOrderReads
     binder: OrderBinder
     log: Callable[[list[LogEntry]], None]
     write_back: bool = True
     create_lease_s: float = 60.0  # longer than one create call can take
     on_update: Callable[[MagentoOrderWrite, Binding], None] | None = None
+    on_double: Callable[[], None] | None = None  # a metric: a Magento order made by a writer that lost its lease
 
 
 def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
@@ -62,9 +68,9 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     if binding is not None and binding.state == "bound":
         return _already_bound(msg, binding, ports)
     if msg.action == "update":
-        return "not-bound"  # an update for an order not in Magento yet: the create path will carry it
+        return "not-bound"  # an update for an order not in Magento yet: the create path follows the current state
     try:
-        ports.binder.mark_creating("order", msg.order_key, ports.create_lease_s)
+        lease = ports.binder.mark_creating("order", msg.order_key, ports.create_lease_s).lease
     except AlreadyBound as exc:
         assert exc.existing is not None
         return _already_bound(msg, exc.existing, ports)
@@ -72,55 +78,97 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
         raise NotReady(str(exc), retry_after=exc.retry_after) from exc
     started = now()
     payload = msg.payload
-    existing = _lookup(msg, payload, ports)
+    try:
+        existing = _lookup(msg, payload, ports)
+    except Exception:
+        release_quietly(ports.binder, "order", msg.order_key, lease)  # nothing created: no need to wait
+        raise
     if existing is not None:
-        bound = _bind(msg, existing, ports)
-        _finish(msg, bound, ports, started, "found in Magento (an earlier attempt committed): bound, not created again",
-                {"found": _summary(existing)})
-        return "recovered"
+        return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
+                                "found in Magento (an earlier attempt committed): bound, not created again",
+                                {"found": _summary(existing)})
     try:
         created = ports.magento.create_order(payload)
     except RetryableError as exc:
-        then = give_back_lease(ports.binder, "order", msg.order_key, exc, ports.create_lease_s)
+        then = give_back_lease(ports.binder, "order", msg.order_key, exc, ports.create_lease_s, lease=lease)
         ports.log([_row(msg, Result.FAILURE, started, f"{exc}; {then}", {"request": {"entity": payload}})])
         raise
     except FatalError as exc:
+        if UNIQUE_VIOLATION in exc.remote_message.lower() and payload.get("increment_id"):
+            return _numbered_already(msg, payload, lease, ports, started, exc)
         ports.log([_row(msg, Result.FAILURE, started, f"Magento refused the order: {exc.remote_message}",
                         {"request": {"entity": payload}, "response": exc.body})])
-        ports.binder.release_creating("order", msg.order_key)
+        ports.binder.release_creating("order", msg.order_key, lease=lease)
         return "refused"
-    bound = _bind(msg, created, ports)
-    _finish(msg, bound, ports, started, "created", {"request": {"entity": payload}, "response": _summary(created)})
-    return "created"
+    return _bind_and_finish(msg, created, lease, ports, started, "created", "created",
+                            {"request": {"entity": payload}, "response": _summary(created)})
 
 
-def give_back_lease(binder: CreateBinder, kind: str, key: str, exc: RetryableError, hold_s: float) -> str:
-    """After a create that failed retryably: free the lease now if Magento surely did nothing (429, no
-    connection), else hold it ``hold_s`` more seconds, so that a create still running in Magento (a timeout, a
-    5xx from a proxy) commits before anyone looks it up and creates it again. Returns what happens next."""
-    if exc.may_have_committed:
-        binder.release_creating(kind, key, hold_s)
-        exc.retry_after = max(exc.retry_after or 0.0, hold_s + 1)  # the record's next attempt comes after the doubt
-        return f"Magento may still commit it: it is looked up, not created again, after {hold_s:g} s"
-    binder.release_creating(kind, key)
-    return "Magento did not take the request: it is looked up and retried"
+def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: str | None, ports: WriterPorts,
+                      started: Any, exc: FatalError) -> str:
+    """Acumatica numbering: Magento refused a second order with this increment_id. If the order holding it is
+    this Acumatica order's (an earlier create that committed late), bind it; else the number is taken by another
+    order, which no retry can fix."""
+    try:
+        existing = _lookup(msg, payload, ports)
+    except Exception:
+        release_quietly(ports.binder, "order", msg.order_key, lease)
+        raise
+    if existing is not None:
+        return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
+                                f"Magento already has #{payload['increment_id']} for this order (a create that "
+                                "committed late): bound, not created again", {"found": _summary(existing)})
+    ports.log([_row(msg, Result.FAILURE, started,
+                    f"Magento order number #{payload['increment_id']} is taken by another order ({exc.remote_message})"
+                    ": change the order type's prefix (preference increment_id_prefixes), then resync",
+                    {"request": {"entity": payload}, "response": exc.body})])
+    ports.binder.release_creating("order", msg.order_key, lease=lease)
+    return "refused"
 
 
 def _lookup(msg: MagentoOrderWrite, payload: dict[str, Any], ports: WriterPorts) -> dict[str, Any] | None:
+    order_type, _, order_nbr = msg.order_key.partition("/")
+    ext_id = str(payload.get("ext_order_id") or ext_order_id(order_type, order_nbr))
     store_id = payload.get("store_id")
-    found = [o for o in ports.magento.orders_by_ext_id(msg.order_nbr)
-             if store_id is None or o.get("store_id") in (None, store_id)]
+    found = [o for o in ports.magento.orders_by_ext_id(ext_id)
+             if o.get("ext_order_id") == ext_id and (store_id is None or o.get("store_id") in (None, store_id))]
     return min(found, key=lambda o: int(o["entity_id"])) if found else None
 
 
-def _bind(msg: MagentoOrderWrite, order: dict[str, Any], ports: WriterPorts) -> Binding:
+def _bind_and_finish(msg: MagentoOrderWrite, order: dict[str, Any], lease: str | None, ports: WriterPorts,
+                     started: Any, outcome: str, message: str, details: dict[str, Any]) -> str:
     try:
-        return ports.binder.bind("order", msg.order_key, int(order["entity_id"]), str(order.get("increment_id")))
+        bound = ports.binder.bind("order", msg.order_key, int(order["entity_id"]), str(order.get("increment_id")),
+                                  lease=lease)
+    except LeaseLost as exc:
+        return _lost_the_lease(msg, order, exc, ports, started)
     except AlreadyBound as exc:
-        # Someone bound it to another Magento order between our lookup and now: theirs stands, ours is a double.
-        other = exc.existing.magento_entity_id if exc.existing else "?"
-        raise RetryableError("amsync", "bind", f"{msg.order_key} is bound to Magento order {other} already, "
-                             f"not {order['entity_id']}") from exc
+        if exc.existing is None or exc.existing.magento_entity_id == int(order["entity_id"]):
+            raise
+        return _lost_the_lease(msg, order, exc, ports, started)
+    except Exception:
+        release_quietly(ports.binder, "order", msg.order_key, lease)  # the order is in Magento: the retry finds it
+        raise
+    _finish(msg, bound, ports, started, message, details)
+    return outcome
+
+
+def _lost_the_lease(msg: MagentoOrderWrite, order: dict[str, Any], exc: AlreadyBound, ports: WriterPorts,
+                    started: Any) -> str:
+    """Another writer took the lease over while this one was creating: its order (or the one it will bind) stands;
+    the order this writer made is a double. Reported here; the reconciler's sweep cancels (or holds) it."""
+    other = exc.existing.magento_entity_id if exc.existing and exc.existing.magento_entity_id else None
+    ours = order.get("entity_id")
+    if other == ours:  # the other writer bound this very order
+        return "duplicate"
+    if ports.on_double is not None:
+        ports.on_double()
+    ports.log([_row(msg, Result.FAILURE, started,
+                    f"Magento order #{order.get('increment_id')} (entity {ours}) is a second order for "
+                    f"{msg.order_key}: this writer's create lease was taken over by another writer "
+                    f"({'bound to entity ' + str(other) if other else 'still creating'}); the reconciler's sweep "
+                    "cancels the double", {"double": _summary(order)}, ours)])
+    return "lost-lease"
 
 
 def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, started: Any, message: str,
@@ -130,16 +178,38 @@ def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, starte
         row.latency_ms = round((time.time() - msg.requested_at) * 1000, 1)
     ports.log([row])
     # the status it was created in is the status Magento has: the order-status follow-up starts from there
-    _write_back(msg, binding, ports, status_synced=msg.acumatica_status, hold_synced=False)
+    synced = {"status_synced": msg.acumatica_status, "hold_synced": False}
+    current = _write_back(msg, binding, ports, **synced)
+    _follow_current_state(msg, replace(binding, extra={**binding.extra, **{f"x_{k}": v for k, v in synced.items()}}),
+                          ports, current)
 
 
-def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, **bookkeeping: Any) -> None:
-    """Put the Magento order number on the Acumatica order (ExternalRef); retried until done."""
+def _follow_current_state(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts,
+                          current: dict[str, Any] | None) -> None:
+    """A hold, cancel or other status change made in Acumatica after order sync read the order (while the create
+    was in flight) reached no Magento order then: compare the order as it is now with what was created, and follow
+    the difference (the write-back's answer carries the current status; without a write-back it is read)."""
+    if ports.on_update is None:
+        return
+    if current is None:
+        order_type, _, order_nbr = msg.order_key.partition("/")
+        current = ports.acumatica.sales_order(order_type, order_nbr)
+    status, hold = unwrap(current.get("Status")), bool(unwrap(current.get("Hold")))
+    if status in (None, binding.extra.get("x_status_synced")) and hold == bool(binding.extra.get("x_hold_synced")):
+        return
+    ports.on_update(msg.model_copy(update={"action": "update", "acumatica_status": status or msg.acumatica_status}),
+                    binding)
+
+
+def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts,
+                **bookkeeping: Any) -> dict[str, Any] | None:
+    """Put the Magento order number on the Acumatica order (ExternalRef); retried until done. Returns the order as
+    Acumatica answered the write (its current status), or None when nothing was written."""
     if not (ports.write_back and msg.write_back) or binding.extra.get("x_written_back") \
             or not binding.magento_increment_id:
         if bookkeeping:
             ports.binder.touch("order", msg.order_key, **bookkeeping)
-        return
+        return None
     order_type, _, order_nbr = msg.order_key.partition("/")
     try:
         record = ports.acumatica.write_back_external_ref(order_type, order_nbr, binding.magento_increment_id)
@@ -149,16 +219,24 @@ def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, **
                         Action.UPDATE)])
         if exc.retryable:
             raise
-        return
+        return None
     # remember the version we last wrote: the reconciler hands on only changes newer than it
     modified = (record.get("LastModified") or {}).get("value") if isinstance(record, dict) else None
     ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=modified or "", **bookkeeping)
+    return record if isinstance(record, dict) else None
 
 
 def _already_bound(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> str:
     _write_back(msg, binding, ports)
-    if msg.action == "update" and ports.on_update is not None:
+    if ports.on_update is None:
+        return "duplicate"
+    if msg.action == "update":
         ports.on_update(msg, binding)
+        return "updated"
+    # a create request for a bound order: order sync read the order before the bind; if it changed since what
+    # was synced (a hold or cancel while the create was in flight), that change is followed here
+    if msg.acumatica_status != binding.extra.get("x_status_synced"):
+        ports.on_update(msg.model_copy(update={"action": "update"}), binding)
         return "updated"
     return "duplicate"
 

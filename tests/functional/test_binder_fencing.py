@@ -1,0 +1,38 @@
+"""The binder's fenced create lease against DynamoDB's conditional writes (moto): a writer whose lease was taken
+over can neither bind nor give the new holder's lease away."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from amsync.data.bindings import AlreadyBound, Binder, LeaseLost
+
+
+def test_a_bind_is_fenced_by_the_lease_token(bare_runtime: Any) -> None:
+    binder = Binder(bare_runtime.stack.physical_ids["BindingsTable"])
+    key = f"SO/FENCE{time.time_ns()}"
+    # Given writer A took the lease, and it expired while A was creating
+    first = binder.mark_creating("order", key, lease_s=0.05)
+    time.sleep(0.1)
+    # When writer B takes it over
+    second = binder.mark_creating("order", key, lease_s=60)
+    assert first.lease and second.lease and first.lease != second.lease
+    # Then A's bind and A's release are refused, and B's lease stands
+    with pytest.raises(LeaseLost):
+        binder.bind("order", key, 2001, "000002001", lease=first.lease)
+    binder.release_creating("order", key, lease=first.lease)
+    from amsync.data.bindings import LeaseHeld
+
+    with pytest.raises(LeaseHeld):  # still B's: A's release did not free it
+        binder.mark_creating("order", key)
+    # and B binds with its own token; A's order can never replace B's
+    bound = binder.bind("order", key, 2002, "000002002", lease=second.lease)
+    assert bound.magento_entity_id == 2002
+    with pytest.raises(AlreadyBound):
+        binder.bind("order", key, 2001, "000002001", lease=first.lease)
+    assert binder.get("order", key).magento_entity_id == 2002  # type: ignore[union-attr]
+    # a repeated bind of the same Magento order is accepted (an idempotent retry)
+    assert binder.bind("order", key, 2002, "000002002", lease=second.lease).state == "bound"
