@@ -274,3 +274,16 @@ def test_poll_lag_is_zero_when_caught_up_and_the_watermark_age_when_a_run_is_cap
     # and a run that finds the poll lease taken did not poll: it reports no lag at all
     binder.leased = True
     assert poll_customers(_poller(FakeMagento(rows), binder)).lag_seconds is None
+
+
+def test_a_full_page_of_other_websites_customers_does_not_stop_the_poll() -> None:
+    # Given more changed customers of an excluded website than one run reads, then one of the synced website
+    rows = [_c(i, f"2024-05-01 10:00:{i:02d}", website=2) for i in range(1, 5)] + [_c(9, "2024-05-01 10:00:09", 1)]
+    capped = CustomerSyncPreferences(website_ids=[1], poll_max_customers=2, poll_page_size=2)
+    binder, sent = FakeBinder(), []
+    ports = _poller(FakeMagento(rows), binder, capped, sent)
+    # When the poll runs a few times
+    for _ in range(3):
+        poll_customers(ports)
+    # Then the watermark moved past the excluded ones and the synced website's customer was handed on
+    assert [r.key for r in sent] == ["9"]

@@ -138,8 +138,18 @@ def _poll(ports: CustomerPollerPorts) -> PollResult:
     rows = changed_customers(ports.magento, since, seen, prefs)
     capped = len(rows) >= prefs.poll_max_customers  # more may wait behind what this run read
     handed = [i for i in rows if not prefs.website_ids or int(i.get("website_id") or 0) in prefs.website_ids]
-    if not handed:
+    if not rows:
         return PollResult("nothing", watermark=previous, lag_seconds=_lag(capped, previous, prefs.initial_watermark))
+    if handed:
+        _publish(ports, handed, started)
+    # past everything read, the customers of other websites included: a full page of those must not stop the poll
+    value = next_watermark(since, seen, rows)
+    moved = not ports.binder.set_watermark(WATERMARK, value, previous)
+    outcome = "moved" if moved else ("published" if handed else "nothing")
+    return PollResult(outcome, [int(i["id"]) for i in handed], value, _lag(capped, value, prefs.initial_watermark))
+
+
+def _publish(ports: CustomerPollerPorts, handed: list[dict[str, Any]], started: Any) -> None:
     requested = time.time()
     requests = [SyncRequest(kind=Kind.CUSTOMER, key=str(i["id"]), source="reconciler",
                             timestamp=_epoch(str(i.get("updated_at") or "")),
@@ -152,7 +162,3 @@ def _poll(ports: CustomerPollerPorts) -> PollResult:
                         details={"request": r.model_dump(mode="json")}, entity_key=entity_key(int(i["id"])),
                         correlation_id=r.correlation_id, direction=DIRECTION_M2A)
                for i, r in zip(handed, requests, strict=True)])
-    value = next_watermark(since, seen, handed)
-    moved = not ports.binder.set_watermark(WATERMARK, value, previous)
-    return PollResult("moved" if moved else "published", [int(i["id"]) for i in handed], value,
-                      _lag(capped, value, prefs.initial_watermark))
