@@ -92,6 +92,41 @@ def _set_deletion_protection(ddb: Any, transformed: dict[str, Any], physical: di
         ddb.update_table(TableName=physical[lid], DeletionProtectionEnabled=str(value).lower() == "true")
 
 
+class ParameterRejected(ValueError):
+    """A parameter value CloudFormation would refuse (moto does not check the template's constraints)."""
+
+
+def check_parameters(sam: dict[str, Any], values: dict[str, Any]) -> None:
+    """CloudFormation's parameter constraints: AllowedValues, AllowedPattern, MinValue/MaxValue (Number),
+    MinLength/MaxLength (String). moto creates the stack whatever the values, so the local world checks them."""
+    import re
+
+    for name, spec in sam.get("Parameters", {}).items():
+        if name not in values:
+            continue
+        raw = str(values[name])
+        why = None
+        if "AllowedValues" in spec and raw not in [str(v) for v in spec["AllowedValues"]]:
+            why = f"must be one of {spec['AllowedValues']}"
+        elif "AllowedPattern" in spec and not re.fullmatch(str(spec["AllowedPattern"]), raw):
+            why = f"must match pattern {spec['AllowedPattern']}"
+        elif spec.get("Type") == "Number":
+            try:
+                number = float(raw)
+            except ValueError:
+                why = "must be a number"
+            else:
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    why = f"must be no less than {spec['MinValue']}"
+                elif "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    why = f"must be no greater than {spec['MaxValue']}"
+        elif "MinLength" in spec and len(raw) < int(spec["MinLength"]) or \
+                "MaxLength" in spec and len(raw) > int(spec["MaxLength"]):
+            why = "has a length outside MinLength/MaxLength"
+        if why:
+            raise ParameterRejected(f"Parameter '{name}' {why} (value {raw!r}): CloudFormation refuses the stack")
+
+
 def deploy_stack(
     endpoint_url: str,
     stack_name: str = "amsync-local",
@@ -116,6 +151,7 @@ def deploy_stack(
         s3.put_object(Bucket=CODE_BUCKET, Key=key, Body=_zip_dir(folder))
 
     values = {**parameter_defaults(sam), **(parameters or {})}
+    check_parameters(sam, values)
     transformed = transform_template(packaged, values, region)
     # moto logs "No Moto CloudFormation support for ..." for the types in MOTO_SKIPPED_TYPES: reported below instead
     logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)

@@ -49,8 +49,18 @@ class Settings(BaseModel):
     max_receive_count: int = Field(default=5, ge=1)
     # How long a Magento create may be in flight before another attempt may take over (> one call's timeout).
     create_lease_s: float = Field(default=60.0, gt=0)
+    # How far before its watermark each reconciler run reads again: records Acumatica commits late with an older
+    # stamp (a long transaction), and Magento orders committed late, are found within this window.
+    reconcile_overlap_s: float = Field(default=900.0, ge=0)
     # Largest push body the webhook accepts (Acumatica rows are small; a huge post is hostile or a misconfigured GI).
     max_push_bytes: int = 256 * 1024
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        if self.create_lease_s <= self.http_timeout:
+            raise ValueError(f"CREATE_LEASE_S ({self.create_lease_s:g}) must be longer than HTTP_TIMEOUT "
+                             f"({self.http_timeout:g}): a create still in flight would lose its lease to a second one")
+        return self
 
     @model_validator(mode="after")
     def _details_expire_before_their_row(self) -> Settings:

@@ -360,3 +360,18 @@ def test_saved_queries_are_logs_insights_syntax_over_fields_we_log(cfn: dict[str
         # a saved query takes no parameters: no walkthrough order baked in (the runbook names the placeholder)
         assert not re.search(r"SO[A-Z]?\d{5}", q["Properties"]["QueryString"]), lid
         assert q["Properties"]["LogGroupNames"], lid
+
+
+def test_the_local_stack_refuses_parameters_cloudformation_would_refuse() -> None:
+    import pytest
+
+    from amsync_local.stack import ParameterRejected, check_parameters
+    from amsync_local.template import load_sam_template, parameter_defaults
+
+    sam = load_sam_template()
+    check_parameters(sam, parameter_defaults(sam))  # the defaults pass
+    for bad in ({"CreateLeaseSeconds": "1"}, {"AcumaticaSessionPolicy": "sometimes"},
+                {"AcumaticaEndpoint": "/entity/Custom/1.0"}, {"AcumaticaSeatWaitSeconds": "21"},
+                {"HttpTimeoutSeconds": "ten"}):
+        with pytest.raises(ParameterRejected):
+            check_parameters(sam, {**parameter_defaults(sam), **bad})
