@@ -25,7 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         end_invocation()
     metrics.add_metric(name="ReconcilerPublished", unit="Count", value=report.published)
     metrics.add_metric(name="ReconcilerLagSeconds", unit="Seconds", value=report.lag_seconds)
+    metrics.add_metric(name="OrderDoublesFound", unit="Count", value=len(report.doubles))
     summary = {name: {"read": s.read, "published": s.published, "watermark": s.watermark}
                for name, s in report.streams.items()}
-    logger.info("reconciled", extra={"streams": summary})
-    return {"published": report.published, "streams": summary}
+    doubles = [{"order": d.order_key, "entity_id": d.entity_id, "message": d.message} for d in report.doubles]
+    logger.info("reconciled", extra={"streams": summary, "doubles": doubles})
+    return {"published": report.published, "streams": summary, "doubles": doubles}

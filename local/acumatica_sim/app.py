@@ -6,7 +6,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -19,6 +19,8 @@ from acumatica_sim.clock import Clock
 from acumatica_sim.config import (
     DEFAULT_VERSION,
     ENDPOINT_NAME,
+    NUMBER_FORMATS,
+    ORDER_TYPES,
     SimConfig,
 )
 from acumatica_sim.model import Rec, Store, business_key
@@ -56,6 +58,7 @@ class AcumaticaSimulator:
                                     seed=self.config.fault_seed)
         self.operations: dict[str, dict[str, Any]] = {}
         self.last_commit = commit.CommitStats()  # what the last transaction cost
+        self.stamp_lag = timedelta(0)  # long transactions: records stamped this long before their commit
         self.full_table_journals = 0  # tables iterated inside transactions since the last reset (should stay 0)
         self.host, self.port = host, port
         self._server: ServerThread | None = None
@@ -108,7 +111,8 @@ class AcumaticaSimulator:
         With ``config.verify_transactions`` the whole-store algorithm checks every transaction (``oracle.py``)."""
         with self.lock:
             check = oracle.Check(self.store) if self.config.verify_transactions else None
-            now = self.clock.now()
+            committed = self.clock.now()
+            now = committed - self.stamp_lag
             journal = self.store.begin()
             try:
                 result = fn(self.store, now)
@@ -125,12 +129,23 @@ class AcumaticaSimulator:
             self.full_table_journals += journal.full_tables
             if check is not None:
                 check.verify(self.store, diffs, now)
-            self.push.publish(diffs, now)
+            self.push.publish(diffs, committed)
             return result
 
     # -- python helpers -----------------------------------------------------------------------------------------
     def advance(self, seconds: float) -> datetime:
         return self.clock.advance(seconds)
+
+    def set_stamp_lag(self, seconds: float) -> float:
+        """Play long transactions (0 ends them): each later transaction stamps its records ``seconds`` before it
+        commits. Acumatica takes LastModifiedDateTime when a row is written, inside the transaction; other
+        sessions (a reconciler's query) see the record only at the commit, which a long transaction delays. Its
+        push notification goes out at the commit."""
+        if seconds < 0:
+            raise ValueError("stamp lag must be >= 0 seconds")
+        with self.lock:
+            self.stamp_lag = timedelta(seconds=seconds)
+        return seconds
 
     def set_limits(self, **kw: Any) -> dict[str, Any]:
         for k, v in kw.items():
@@ -147,6 +162,29 @@ class AcumaticaSimulator:
 
     def wait_push_idle(self, timeout: float = 10.0) -> bool:
         return self.push.wait_idle(timeout)
+
+    def set_next_number(self, order_type: str, next_number: int) -> dict[str, int]:
+        """Set the next number an order type's numbering sequence issues (CS201010's Last Number + 1), e.g. ST's to
+        SO's so the two types issue the same numbers. Refused (ValueError) for an unknown type, a number below 1,
+        or one at or below a number the type already used (the sequence would issue it twice). Returns the store's
+        next numbers."""
+        otype = str(order_type).strip().upper()
+        if otype not in ORDER_TYPES:
+            raise ValueError(f"unknown order type {order_type!r}; known: {', '.join(ORDER_TYPES)}")
+        if isinstance(next_number, bool) or not isinstance(next_number, int) or next_number < 1:
+            raise ValueError(f"the next number must be a whole number from 1, not {next_number!r}")
+        prefix = NUMBER_FORMATS[otype].split("{")[0]
+        with self.lock:
+            for (t, nbr) in dict.keys(self.store.orders):
+                tail = nbr[len(prefix):] if t == otype and nbr.startswith(prefix) else ""
+                if tail.isdigit() and int(tail) >= next_number:
+                    raise ValueError(f"order type {otype} already has {nbr}: its sequence cannot issue "
+                                     f"{NUMBER_FORMATS[otype].format(next_number)} again")
+
+            def fn(store: Store, now: datetime) -> None:
+                store.numbering[otype] = next_number
+            self.transact(fn)
+            return dict(self.store.numbering)
 
     def set_on_hand(self, inventory_id: str, warehouse_id: str, qty: Decimal | int | str) -> None:
         """Inventory adjustment (commits, so it emits a stock notification)."""

@@ -39,6 +39,14 @@ STAFF_CLASSES: frozenset[str] = frozenset({"STAFF"})
 CUSTOMER_CLASSES: frozenset[str] = frozenset({"DEFAULT", "B2B", "WHOLESALE", "STAFF", "RETAIL"})
 COUNTRIES: frozenset[str] = frozenset({"US", "CA", "GB", "DE", "FR", "AU", "NL", "IT", "ES", "MX", "IE", "NZ", "IN"})
 PAYMENT_METHODS: frozenset[str] = frozenset({"CHECK", "CASH", "CREDITCARD", "MAGENTO", "WIRE"})
+# Sales order types (Order Types, SO201000) -> the numbering sequence each draws its numbers from (Numbering
+# Sequences, CS201010). Acumatica numbers orders per type and keys them by (OrderType, OrderNbr): SO draws from
+# SOORDER; ST, a custom type, from STORDER, a sequence of its own in SOORDER's format, so an ST order and an SO order
+# can carry the same number (SOT00024) and are still two orders.
+ORDER_TYPES: dict[str, str] = {"SO": "SOORDER", "ST": "STORDER"}
+# Number formats per numbering key of the store (an order type, or a document kind).
+NUMBER_FORMATS: dict[str, str] = {"SO": "SOT{:05d}", "ST": "SOT{:05d}", "shipment": "{:06d}", "invoice": "AR{:06d}",
+                                  "payment": "{:06d}", "customer": "C{:09d}"}
 
 
 @dataclass

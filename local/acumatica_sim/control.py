@@ -30,6 +30,14 @@ async def clock(request: Request) -> Response:
     body = await _json(request)
     return JSONResponse({"now": sim.advance(float(body.get("seconds", 0))).isoformat()})
 
+async def stamp_lag(request: Request) -> Response:
+    """Long transactions: ``{"seconds": N}`` stamps later transactions N seconds before their commit (0 ends)."""
+    sim: AcumaticaSimulator = request.app.state.sim
+    try:
+        return JSONResponse({"seconds": sim.set_stamp_lag(float((await _json(request)).get("seconds", 0)))})
+    except (ValueError, TypeError, AttributeError) as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+
 async def limits(request: Request) -> Response:
     sim: AcumaticaSimulator = request.app.state.sim
     if request.method == "PUT":
@@ -49,7 +57,23 @@ async def faults(request: Request) -> Response:
     if request.method == "DELETE":
         sim.faults.clear()
         return Response(status_code=204)
-    return JSONResponse({"rules": sim.faults.rules(), "stats": sim.faults.stats})
+    return JSONResponse({"rules": sim.faults.rules(), "stats": sim.faults.stats,
+                         "late_commits": sim.faults.late_commits_view()})
+
+async def numbering(request: Request) -> Response:
+    """The next number of each sequence; PUT ``{"ST": 24}`` sets an order type's (see ``set_next_number``)."""
+    sim: AcumaticaSimulator = request.app.state.sim
+    if request.method == "PUT":
+        body = await _json(request)
+        if not isinstance(body, dict):
+            return JSONResponse({"error": 'send {"<order type>": <next number>, ...}'}, status_code=400)
+        try:
+            for order_type, next_number in body.items():
+                sim.set_next_number(order_type, next_number)
+        except ValueError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+    with sim.lock:
+        return JSONResponse(dict(sim.store.numbering))
 
 async def destinations(request: Request) -> Response:
     sim: AcumaticaSimulator = request.app.state.sim
@@ -123,7 +147,9 @@ def control_routes(sim: AcumaticaSimulator) -> list[Route]:
     return [
         Route("/_sim/state", state, methods=["GET"]), Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/clock/advance", clock, methods=["POST"]), Route("/_sim/limits", limits, methods=["GET", "PUT"]),
+        Route("/_sim/clock/stamp-lag", stamp_lag, methods=["PUT"]),
         Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/numbering", numbering, methods=["GET", "PUT"]),
         Route("/_sim/push/destinations", destinations, methods=["GET", "PUT"]),
         Route("/_sim/push/faults", push_faults, methods=["GET", "PUT"]),
         Route("/_sim/push/settings", push_settings, methods=["GET", "PUT"]),

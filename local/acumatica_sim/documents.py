@@ -7,7 +7,8 @@ Assumptions (the contract is silent, behaviour modelled on Acumatica):
 - Detail rows sent without ``id`` are *inserted* (Acumatica does not match lines by LineNbr on PUT);
   ``{"id": ..., "delete": true}`` removes a line.
 - Completed/Canceled orders accept changes only to Description, ExternalRef, CustomerOrder, note and custom fields.
-- Creating an order with an OrderNbr that does not exist assigns the next auto number (auto-numbered type SO).
+- Creating an order with an OrderNbr that does not exist assigns the next auto number of its type (SO and the
+  custom type ST, each from a numbering sequence of its own in the same format: they can issue the same number).
 - ConfirmShipment: order lines get ShippedQty; the order becomes Completed when every line is fully shipped,
   otherwise Back Order. On hand decreases at confirmation (Acumatica's "Update IN" runs with it here).
 - Payments reduce the order's UnpaidBalance only once released; on invoice release, released payments applied
@@ -23,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from acumatica_sim.config import BRANCH, COUNTRIES, CUSTOMER_CLASSES, PAYMENT_METHODS, TAX_RATES
+from acumatica_sim.config import BRANCH, COUNTRIES, CUSTOMER_CLASSES, ORDER_TYPES, PAYMENT_METHODS, TAX_RATES
 from acumatica_sim.errors import ActionRefused, ValidationFailed
 from acumatica_sim.model import ZERO, OrderKey, Rec, Store, new_id, order_keys
 from acumatica_sim.values import day, money, parse_datetime, to_decimal
@@ -221,10 +222,10 @@ def upsert_order(store: Store, body: Rec, existing: Rec | None, now: datetime) -
 
 def _new_order(store: Store, body: Rec, now: datetime, errs: Errors) -> Rec:
     otype = (body.get("OrderType") or "SO").strip().upper()
-    if otype != "SO":
+    if otype not in ORDER_TYPES:
         errs.add("OrderType", NOT_FOUND.format("Order Type"))
         errs.raise_if_any()
-    rec: Rec = {"id": new_id(), "OrderType": otype, "OrderNbr": store.next_number("SO"), "Status": "Open",
+    rec: Rec = {"id": new_id(), "OrderType": otype, "OrderNbr": store.next_number(otype), "Status": "Open",
                 "Hold": False, "Approved": True, "CreditHold": False, "Date": day(now), "RequestedOn": day(now),
                 "CustomerID": None, "LocationID": None, "ContactID": None, "Description": None, "CustomerOrder": None,
                 "ExternalRef": None, "CurrencyID": "USD", "ShipVia": None, "PaymentMethod": None, "PaymentRef": None,

@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from acumatica_sim.config import TAX_RATES
+from acumatica_sim.config import NUMBER_FORMATS, TAX_RATES
 from acumatica_sim.tables import Journal, LinkIndex, Table
 from acumatica_sim.tables import Rec as Rec  # re-exported: the record type of every module
 from acumatica_sim.values import money
@@ -199,11 +199,11 @@ class Store:
 
     # -- numbering -------------------------------------------------------------------------------------------
     def next_number(self, kind: str) -> str:
-        n = self.numbering[kind]
+        """The next number of ``kind`` (an order type, or shipment/invoice/payment/customer); a sequence never used
+        starts at 1."""
+        n = self.numbering.get(kind, 1)
         self.numbering[kind] = n + 1
-        fmt = {"SO": "SOT{:05d}", "shipment": "{:06d}", "invoice": "AR{:06d}", "payment": "{:06d}",
-               "customer": "C{:09d}"}[kind]
-        return fmt.format(n)
+        return NUMBER_FORMATS[kind].format(n)
 
     # -- order maths -----------------------------------------------------------------------------------------
     def line_amounts(self, line: Rec) -> tuple[Decimal, Decimal, Decimal]:

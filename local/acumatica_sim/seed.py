@@ -48,8 +48,9 @@ def make_item(iid: str, desc: str, price: str, uom: str, stock: dict[str, tuple[
 
 
 def walkthrough(store: Store, now: datetime) -> None:
-    """AACUSTOMER Alta Ace, WATER2809 @ 20.00/BOTTLE with 263 on hand at RETAIL, numbering from SOT00024."""
-    store.numbering.update({"SO": 24, "shipment": 5139, "invoice": 12116, "payment": 456, "customer": 1})
+    """AACUSTOMER Alta Ace, WATER2809 @ 20.00/BOTTLE with 263 on hand at RETAIL, numbering from SOT00024 (type SO;
+    the custom type ST, its own sequence in the same format, from SOT00001)."""
+    store.numbering.update({"SO": 24, "ST": 1, "shipment": 5139, "invoice": 12116, "payment": 456, "customer": 1})
     store.warehouses.update({
         "RETAIL": {"WarehouseID": "RETAIL", "Description": "Retail Warehouse", "Locations": ["STORAGE"]},
         "WHOLESALE": {"WarehouseID": "WHOLESALE", "Description": "Wholesale Warehouse", "Locations": ["BULK"]},

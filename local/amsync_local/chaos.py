@@ -3,10 +3,17 @@
 Faults while the orders flow: Acumatica delivers 20% of pushes twice, shuffles them, loses a few percent (the
 reconciler must find those), answers some reads with 429 and allows only a tight licence (2 API sessions for the
 connector, given back after each invocation); Magento fails 10% of calls (500, 503, 429, timeouts, and responses
-dropped after the write committed); handlers crash now and then (before or after doing their work, 2% per
-record). Four people enter and fulfil the orders at once, and Acumatica delivers pushes on four threads. Then the
-faults stop, the reconciler runs, queues drain, DLQs are replayed, and the harness compares the simulators' state
-with what must be true.
+dropped after the write committed) and commits some writes after the connector gave up on them: 1% of order
+creates (and at least one in 200 orders, spread over the run) are held from past the connector's HTTP timeout up to
+three times its create lease (``CreateLeaseSeconds``), most of them landing after the lease hold ended, when a
+retry has found nothing and created the order again; handlers crash now and then (before or after doing their
+work, 2% per record). About one order in seven is of the second synced order type ST, whose numbers are SO's
+(each type has its own sequence, both issue SOT00024, ...): two Acumatica orders, two Magento orders (ext_order_id
+``ST/<nbr>`` and ``<nbr>``). Four people enter and fulfil the orders at once, and Acumatica delivers pushes on four
+threads. Then the faults stop, the held writes land, the reconciler runs (its sweep cancels the second Magento
+orders the late commits made), queues drain, DLQs are replayed, and the harness compares the simulators' state with
+what must be true: exactly one live Magento order per eligible Acumatica order (type + number), the others
+cancelled or held by the sweep with its comment.
 
 Pace on a 2-core machine (moto, both simulators and the functions all local): 1.2 s of wall time per order at
 300 orders (6 minutes), 1.35 s at 1,000 (23 minutes), so `--orders 10000` takes about four hours. The table ends
@@ -16,6 +23,7 @@ with the wall and CPU time and the pace.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -36,6 +44,23 @@ ITEMS = ["WATER2809", "JUICE100", "MUG500"]
 SHIP_VIAS = ["UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"]
 WAVE = 250  # orders entered (then fulfilled) at a time: the queues' depth stays that of a busy hour, whatever N
 SQS_FUNCTIONS = ["OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction", "InventoryFunction"]
+ORDER_TYPES = ["SO", "ST"]  # both synced; ST's sequence is set to issue SO's numbers
+ST_SHARE = 0.15  # of the orders entered
+BARE_TYPE = "SO"  # the type whose ext_order_id is the bare number (amsync.services.order_identity)
+DOUBLE_NOTE = "a second Magento order for Acumatica"  # how the reconciler's sweep marks a double it neutralised
+MAGENTO_FAULTS: dict[str, Any] = {"error_rate": 0.04, "error_statuses": [500, 503, 429], "retry_after": 1,
+                                  "timeout_rate": 0.02, "drop_after_commit_rate": 0.03}
+LATE_CREATE_RATE = 0.01  # of order creates: held past the HTTP timeout, up to 3x the create lease, then committed
+LATE_CREATES_FLOOR = 0.005  # at least this share of the orders get one such create for sure (at least one)
+
+
+def order_key_of(ext_id: str | None) -> str | None:
+    """The Acumatica key ``TYPE/NBR`` an ext_order_id stands for: ``ST/SOT00024`` for ST, the bare number for SO
+    (amsync.services.order_identity's format, read here on its own); None if empty."""
+    if not ext_id:
+        return None
+    order_type, sep, nbr = ext_id.partition("/")
+    return f"{order_type}/{nbr}" if sep else f"{BARE_TYPE}/{ext_id}"
 
 
 @dataclass
@@ -43,10 +68,15 @@ class OrderPlan:
     nbr: str
     customer: str
     eligible: bool
+    order_type: str = "SO"
     shipments: list[str] = field(default_factory=list)
     packages: dict[str, int] = field(default_factory=dict)
     invoices: list[str] = field(default_factory=list)
     total: Decimal = Decimal("0")
+
+    @property
+    def key(self) -> str:
+        return f"{self.order_type}/{self.nbr}"
 
 
 @dataclass
@@ -61,6 +91,10 @@ class ChaosReport:
     retries: int = 0
     dlqd: int = 0
     replayed: int = 0
+    late_creates: int = 0  # order creates Magento committed after the connector gave up (answers that went nowhere)
+    late_past_hold: int = 0  # ... held longer than the create lease: landed after the lease hold had ended
+    st_orders: int = 0
+    doubles_cancelled: list[str] = field(default_factory=list)  # second Magento orders the sweep cancelled or held
     wrong: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     doubled: list[str] = field(default_factory=list)
@@ -77,8 +111,10 @@ class ChaosReport:
         return [("orders", self.orders), ("eligible", self.eligible), ("pushes", self.pushes),
                 ("duplicates", self.duplicates), ("lost", self.lost), ("faults injected", self.faults),
                 ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
-                ("replayed", self.replayed), ("wrong", len(self.wrong)), ("missing", len(self.missing)),
-                ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
+                ("replayed", self.replayed), ("ST orders", self.st_orders), ("late creates", self.late_creates),
+                ("late commits past the hold", self.late_past_hold),
+                ("doubles cancelled", len(self.doubles_cancelled)), ("wrong", len(self.wrong)),
+                ("missing", len(self.missing)), ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
                 ("wall time (s)", round(self.wall_s, 1)), ("CPU time (s)", round(self.cpu_s, 1)),
                 ("wall s per order", round(self.wall_s / max(self.orders, 1), 2))]
 
@@ -113,15 +149,27 @@ def _crashy(handler: Any, rng: random.Random, rate: float, counter: Counter[str]
     return wrapped
 
 
-def _inject(world: LocalWorld, rng: random.Random, counter: Counter[str], crash_rate: float) -> dict[str, Any]:
+def _inject(world: LocalWorld, rng: random.Random, counter: Counter[str], crash_rate: float,
+            orders: int) -> dict[str, Any]:
     world.acumatica.set_push_faults(duplicate_rate=0.2, drop_rate=0.03, shuffle_window=5, seed=rng.randrange(1 << 30))
     world.acumatica.faults.seed(rng.randrange(1 << 30))
     world.acumatica.faults.add({"path": r"/entity/Default/", "method": "GET", "error_rate": 0.05,
                                 "error_status": 429, "retry_after": 1})
     world.magento.faults.seed(rng.randrange(1 << 30))
-    world.magento.faults.add({"path": r"^/rest/", "error_rate": 0.04, "error_statuses": [500, 503, 429],
-                              "retry_after": 1, "timeout_rate": 0.02, "drop_after_commit_rate": 0.03,
-                              "commit_late_rate": 0.01})
+    # Order creates first (a request meets the first rule that matches): the same faults as every call, but a late
+    # commit is held from just past the HTTP timeout (the connector has given up) to three times the create lease,
+    # so most land after the lease hold ended. Then a few such creates for sure, spread over the run (past the hold).
+    o = world.options
+    late_ms = (int((o.http_timeout_s + 0.5) * 1000), int(3 * o.create_lease_s * 1000))
+    create = {"path": r"/V1/orders/create$", "method": "PUT"}
+    sure = max(1, math.ceil(orders * LATE_CREATES_FLOOR))
+    for k in range(sure):
+        world.magento.faults.add({**create, "commit_late_rate": 1.0, "remaining": 1,
+                                  "skip": (k + 1) * orders // (sure + 1),
+                                  "hang_ms": int(1.2 * o.create_lease_s * 1000), "hang_max_ms": late_ms[1]})
+    world.magento.faults.add({**create, **MAGENTO_FAULTS, "commit_late_rate": LATE_CREATE_RATE,
+                              "hang_ms": late_ms[0], "hang_max_ms": late_ms[1]})
+    world.magento.faults.add({"path": r"^/rest/", **MAGENTO_FAULTS, "commit_late_rate": 0.01})
     assert world.runtime is not None
     originals = {}
     for name in SQS_FUNCTIONS:
@@ -140,22 +188,25 @@ def _calm(world: LocalWorld, originals: dict[str, Any]) -> None:
         world.runtime.functions[name].handler = handler
 
 
-def _place(user: AcumaticaUser, rng: random.Random, n: int, workers: int = 4) -> list[OrderPlan]:
-    """The orders (drawn in sequence from the seed), entered by several people at once."""
+def _place(user: AcumaticaUser, rng: random.Random, n: int, types: random.Random,
+           workers: int = 4) -> list[OrderPlan]:
+    """The orders (drawn in sequence from the seed; their types from ``types``, so the rest of the workload is the
+    same for a seed whatever the share of ST), entered by several people at once."""
     drawn = []
     for _ in range(n):
         customer = rng.choices([c for c, _ in CUSTOMERS], [w for _, w in CUSTOMERS])[0]
         lines = [(sku, rng.randint(1, 4)) for sku in rng.sample(ITEMS, rng.randint(1, 3))]
         ship_via = rng.choice(SHIP_VIAS)
         pays = customer != "AACUSTOMER" or rng.random() < 0.85
-        drawn.append((customer, lines, ship_via, pays))
+        order_type = "ST" if types.random() < ST_SHARE else "SO"
+        drawn.append((customer, lines, ship_via, pays, order_type))
 
-    def enter(order: tuple[str, list[tuple[str, int]], str, bool]) -> OrderPlan:
-        customer, lines, ship_via, pays = order
-        nbr = user.create_order(customer=customer, lines=lines, ship_via=ship_via)
+    def enter(order: tuple[str, list[tuple[str, int]], str, bool, str]) -> OrderPlan:
+        customer, lines, ship_via, pays, order_type = order
+        nbr = user.create_order(customer=customer, lines=lines, ship_via=ship_via, order_type=order_type)
         if pays and customer == "AACUSTOMER":
-            user.record_payment(nbr, customer=customer)
-        return OrderPlan(nbr, customer, eligible=customer != "AACUSTOMER" or pays)
+            user.record_payment(nbr, customer=customer, order_type=order_type)
+        return OrderPlan(nbr, customer, eligible=customer != "AACUSTOMER" or pays, order_type=order_type)
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(enter, drawn))
@@ -167,19 +218,73 @@ def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan], wor
 
     def ship(item: tuple[OrderPlan, int]) -> None:
         p, packages = item
-        shp = user.create_shipment(p.nbr)
+        shp = user.create_shipment(p.nbr, order_type=p.order_type)
         for k in range(packages):
-            user.add_package(shp, f"1Z{p.nbr}{k}", box="SMALL" if k == 0 else "LARGE")
+            user.add_package(shp, f"1Z{p.order_type}{p.nbr}{k}", box="SMALL" if k == 0 else "LARGE")
         user.confirm_shipment(shp)
         inv = user.prepare_invoice(shp)
         user.release_invoice(inv)
         p.shipments.append(shp)
         p.packages[shp] = packages
         p.invoices.append(inv)
-        p.total = Decimal(str(val(user.order(p.nbr, "Totals"), "OrderTotal")))
+        p.total = Decimal(str(val(user.order(p.nbr, "Totals", p.order_type), "OrderTotal")))
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(ship, todo))
+
+
+def _magento_orders(mag: MagentoViewer, page_size: int = 300) -> list[dict[str, Any]]:
+    """Every Magento order, in entity id order."""
+    orders: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        r = mag.http.get("orders", params={"searchCriteria[pageSize]": page_size, "searchCriteria[currentPage]": page,
+                                           "searchCriteria[sortOrders][0][field]": "entity_id",
+                                           "searchCriteria[sortOrders][0][direction]": "ASC"})
+        r.raise_for_status()
+        body = r.json()
+        orders += body["items"]
+        if not body["items"] or len(orders) >= body["total_count"]:
+            return orders
+        page += 1
+
+
+def _is_neutralised_double(order: dict[str, Any], key: str) -> bool:
+    """Cancelled (or held) by the reconciler's sweep, with its comment naming this Acumatica order."""
+    order_type, _, nbr = key.partition("/")
+    note = f"{DOUBLE_NOTE} {order_type} {nbr}"
+    return order.get("state") in ("canceled", "holded") and any(
+        str(h.get("comment") or "").startswith(note) for h in order.get("status_histories") or [])
+
+
+def _skipped_type(entry: Any) -> str | None:
+    """The order type of the Acumatica record a Skipped row carries (None when its details are gone)."""
+    record = (entry.details or {}).get("acumatica_order") or {}
+    value = record.get("OrderType")
+    return str(value.get("value") if isinstance(value, dict) else value) if value else None
+
+
+def _orders_by_key(world: LocalWorld, mag: MagentoViewer, plans: list[OrderPlan],
+                   report: ChaosReport) -> dict[str, list[dict[str, Any]]]:
+    """Every Magento order under the Acumatica key its ext_order_id names. One naming no order is wrong; one for an
+    Acumatica order the run did not enter (the seed's open SOT00023, synced by the reconciler) must be alone."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for order in _magento_orders(mag):
+        key = order_key_of(order.get("ext_order_id"))
+        if key is None:
+            report.wrong.append(f"Magento order #{order.get('increment_id')}: no ext_order_id")
+            continue
+        by_key.setdefault(key, []).append(order)
+    for key in sorted(set(by_key) - {p.key for p in plans}):
+        try:
+            world.acumatica.record("SalesOrder", *key.split("/", 1))
+        except KeyError:
+            report.wrong.append(f"{key}: {len(by_key[key])} Magento order(s) for no Acumatica order")
+            continue
+        live = [o for o in by_key[key] if not _is_neutralised_double(o, key)]
+        if len(live) > 1:
+            report.doubled.append(f"{key}: {len(live)} live Magento orders (an order of the seed)")
+    return by_key
 
 
 def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> None:
@@ -189,31 +294,47 @@ def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> N
     assert world.runtime is not None
     log = ConnectorLog(world.runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"])
     mag = MagentoViewer.from_endpoints(world.endpoints())
+    by_key = _orders_by_key(world, mag, plans, report)
     for p in plans:
-        orders = mag.orders_for(p.nbr)
+        orders = by_key.get(p.key, [])
         if not p.eligible:
             if orders:
-                report.wrong.append(f"{p.nbr}: not eligible but in Magento")
-            if not any(e.result == Result.SKIPPED and "not eligible" in e.message for e in log.timeline(p.nbr)):
-                report.wrong.append(f"{p.nbr}: not eligible, but no Skipped row with the reason")
+                report.wrong.append(f"{p.key}: not eligible but in Magento")
+            if not any(e.result == Result.SKIPPED and "not eligible" in e.message
+                       and _skipped_type(e) in (p.order_type, None) for e in log.timeline(p.nbr)):
+                report.wrong.append(f"{p.key}: not eligible, but no Skipped row with the reason")
             continue
-        if not orders:
-            report.missing.append(f"{p.nbr}: no Magento order")
-            continue
-        if len(orders) > 1:
-            report.doubled.append(f"{p.nbr}: {len(orders)} Magento orders")
-        order = orders[0]
-        if Decimal(str(order["grand_total"])) != p.total:
-            report.wrong.append(f"{p.nbr}: grand total {order['grand_total']} != {p.total}")
-        shipments = mag.shipments_of(int(order["entity_id"]))
-        invoices = mag.invoices_of(int(order["entity_id"]))
-        _count(report, p.nbr, "shipment", len(shipments), len(p.shipments))
-        _count(report, p.nbr, "invoice", len(invoices), len(p.invoices))
-        tracks = sum(len(s.get("tracks", [])) for s in shipments)
-        if shipments and tracks != sum(p.packages.values()):
-            report.wrong.append(f"{p.nbr}: {tracks} tracking numbers, expected {sum(p.packages.values())}")
-        if order.get("state") != "complete" and len(shipments) == len(p.shipments) and len(invoices) == len(p.invoices):
-            report.wrong.append(f"{p.nbr}: state {order.get('state')}, expected complete")
+        _verify_eligible(mag, p, orders, report)
+
+
+def _verify_eligible(mag: MagentoViewer, p: OrderPlan, orders: list[dict[str, Any]], report: ChaosReport) -> None:
+    """One live Magento order with the plan's total, shipments, tracks and invoices; the others neutralised doubles
+    with no documents."""
+    doubles = [o for o in orders if _is_neutralised_double(o, p.key)]
+    live = [o for o in orders if o not in doubles]
+    for d in doubles:
+        report.doubles_cancelled.append(f"{p.key}: #{d.get('increment_id')} {d.get('state')}")
+        if mag.shipments_of(int(d["entity_id"])) or mag.invoices_of(int(d["entity_id"])):
+            report.wrong.append(f"{p.key}: double #{d.get('increment_id')} has shipments or invoices")
+    if not live:
+        report.missing.append(f"{p.key}: no live Magento order" + (f" ({len(doubles)} cancelled)" if doubles
+                                                                    else ""))
+        return
+    if len(live) > 1:
+        report.doubled.append(f"{p.key}: {len(live)} live Magento orders "
+                              f"({', '.join('#' + str(o.get('increment_id')) for o in live)})")
+    order = live[0]
+    if Decimal(str(order["grand_total"])) != p.total:
+        report.wrong.append(f"{p.key}: grand total {order['grand_total']} != {p.total}")
+    shipments = mag.shipments_of(int(order["entity_id"]))
+    invoices = mag.invoices_of(int(order["entity_id"]))
+    _count(report, p.key, "shipment", len(shipments), len(p.shipments))
+    _count(report, p.key, "invoice", len(invoices), len(p.invoices))
+    tracks = sum(len(s.get("tracks", [])) for s in shipments)
+    if shipments and tracks != sum(p.packages.values()):
+        report.wrong.append(f"{p.key}: {tracks} tracking numbers, expected {sum(p.packages.values())}")
+    if order.get("state") != "complete" and len(shipments) == len(p.shipments) and len(invoices) == len(p.invoices):
+        report.wrong.append(f"{p.key}: state {order.get('state')}, expected complete")
 
 
 def _count(report: ChaosReport, nbr: str, what: str, got: int, want: int) -> None:
@@ -230,7 +351,9 @@ def _reconcile(world: LocalWorld) -> None:
     last = ""
     for _ in range(20):
         try:
+            started = time.monotonic()
             world.runtime.fire_schedule("ReconcilerFunction")
+            _last_reconcile[world] = started
             return
         except Exception as exc:  # noqa: BLE001 - recorded as a failed invocation; the schedule goes on
             last = f"{type(exc).__name__}: {exc}"
@@ -238,12 +361,29 @@ def _reconcile(world: LocalWorld) -> None:
     raise RuntimeError(f"the reconciler failed 20 runs in a row; the last: {last}")
 
 
+_last_reconcile: dict[LocalWorld, float] = {}  # when the last reconciler run that succeeded started (monotonic)
+
+
+def _late_commits_landed(world: LocalWorld, timeout: float) -> float | None:
+    """Wait until every write Magento holds has landed (no new one starts: the faults are off); when the last
+    late commit landed (monotonic), None if there was none."""
+    deadline = time.monotonic() + timeout
+    while world.magento.faults.in_progress:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Magento still holds {world.magento.faults.in_progress} request(s) after {timeout} s")
+        time.sleep(0.1)
+    landed = [e["landed"] for e in world.magento.faults.late_commits_view() if e["landed"] is not None]
+    return max(landed) if landed else None
+
+
 def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
-    """Faults are off: reconcile (lost pushes), settle, replay whatever sits in a DLQ, settle again."""
+    """Faults are off: let the held writes land, reconcile (lost pushes, and the sweep of the second Magento orders
+    late commits made), settle, replay whatever sits in a DLQ, settle again."""
     from amsync.data import queues
     from amsync.services.operations import DLQ_SOURCES, message_group
 
     assert world.runtime is not None
+    _late_commits_landed(world, timeout)
     world.wait_settled(timeout)
     for _ in range(2):
         _reconcile(world)
@@ -259,6 +399,13 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     world.wait_settled(timeout)
     _reconcile(world)
     world.wait_settled(timeout)
+    # The sweep must have run once after the last late commit landed and its create lease ran out (a double whose
+    # Acumatica order is still being created is left for the next run).
+    last = _late_commits_landed(world, timeout)
+    if last is not None and _last_reconcile.get(world, 0.0) < last + world.options.create_lease_s:
+        time.sleep(max(0.0, last + world.options.create_lease_s - time.monotonic()))
+        _reconcile(world)
+        world.wait_settled(timeout)
     for dlq in DLQ_SOURCES:
         if dlq in ids:
             for m in queues.peek(ids[dlq], 50):
@@ -284,6 +431,7 @@ def _dlq_reasons(world: LocalWorld, dlq: str, messages: list[dict[str, Any]]) ->
 def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
     rng = random.Random(seed)  # the faults' seeds
     workload = random.Random(seed * 7919 + 1)  # the orders: the same for a seed, whatever the handlers draw
+    types = random.Random(seed * 104729 + 3)  # each order's type (SO or ST)
     report = ChaosReport(orders=orders)
     started, cpu_before = time.monotonic(), _cpu_seconds()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
@@ -295,13 +443,14 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         for sku in ITEMS:
             for wh in ("RETAIL", "WHOLESALE"):
                 world.acumatica.set_on_hand(sku, wh, 1_000_000)
+        _sync_order_types(world)
         user = AcumaticaUser.from_endpoints(world.endpoints(), PatientTransport())
         counter: Counter[str] = Counter()
-        originals = _inject(world, rng, counter, crash_rate)
+        originals = _inject(world, rng, counter, crash_rate, orders)
         try:
             plans: list[OrderPlan] = []
             for start in range(0, orders, WAVE):  # a day's orders arrive in waves, not all before the first ships
-                wave = _place(user, workload, min(WAVE, orders - start))
+                wave = _place(user, workload, min(WAVE, orders - start), types)
                 _fulfil(user, workload, wave)
                 plans += wave
             world.acumatica.wait_push_idle(timeout=max(120.0, orders * 1.0))
@@ -318,12 +467,27 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         report.crashes = counter["crash"]
         report.retries = sum(len(i.failed_ids) for i in world.runtime.invocations)
         report.eligible = sum(p.eligible for p in plans)
+        report.st_orders = sum(p.order_type == "ST" for p in plans)
+        creates = [e for e in world.magento.faults.late_commits_view() if e["path"].endswith("/V1/orders/create")]
+        report.late_creates = len(creates)
+        report.late_past_hold = sum(e["hang_s"] > options.create_lease_s for e in creates)
         user.close()
     report.wall_s = time.monotonic() - started
     report.cpu_s = _cpu_seconds() - cpu_before
     if not quiet:
         print_report(report)
     return report
+
+
+def _sync_order_types(world: LocalWorld) -> None:
+    """Sync both order types, and set ST's sequence to issue what SO's issues next: every ST number is an SO's too."""
+    from amsync.data.settings_store import SettingsStore
+
+    assert world.runtime is not None
+    store = SettingsStore(world.runtime.functions["OrderSyncFunction"].env["SETTINGS_TABLE"])
+    prefs = store.order_sync(fresh=True)
+    store.put_preferences("order-sync", prefs.model_copy(update={"order_types": ORDER_TYPES}))
+    world.acumatica.set_next_number("ST", world.acumatica.store.numbering["SO"])
 
 
 def _cpu_seconds() -> float:
@@ -346,7 +510,7 @@ def print_report(report: ChaosReport) -> None:
     console = Console(file=sys.__stdout__)
     console.print(table)
     for label, items in (("wrong", report.wrong), ("missing", report.missing), ("doubled", report.doubled),
-                         ("in a DLQ", report.dlq_left)):
+                         ("in a DLQ", report.dlq_left), ("double cancelled", report.doubles_cancelled)):
         for item in items[:20]:
             console.print(f"[red]{label}[/red] {item}")
     for item in report.dlq_reasons[:20]:

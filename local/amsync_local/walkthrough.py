@@ -62,10 +62,10 @@ class AcumaticaUser:
     # ------------------------------------------------------------------ the walkthrough's steps
     def create_order(self, customer: str = "AACUSTOMER", lines: list[tuple[str, int]] | None = None,
                      ship_via: str = "LOCAL", warehouse: str = "RETAIL", hold: bool = False,
-                     extra: dict[str, Any] | None = None) -> str:
+                     extra: dict[str, Any] | None = None, order_type: str = "SO") -> str:
         """Step 1: a sales order (2 x WATER2809, Ship Via LOCAL by default). Returns the order number."""
         body: dict[str, Any] = {
-            **wrap({"OrderType": "SO", "CustomerID": customer, "Hold": hold, **(extra or {})}),
+            **wrap({"OrderType": order_type, "CustomerID": customer, "Hold": hold, **(extra or {})}),
             "ShippingSettings": wrap({"ShipVia": ship_via}),
             "Details": [wrap({"InventoryID": sku, "OrderQty": qty, "WarehouseID": warehouse})
                         for sku, qty in (lines or [("WATER2809", 2)])],
@@ -73,28 +73,32 @@ class AcumaticaUser:
         r = self._ok(self.http.put(f"{self.base}/SalesOrder", json=body))
         return str(val(r.json(), "OrderNbr"))
 
-    def order(self, order_nbr: str, expand: str = "Totals,Details,Shipments,Payments") -> dict[str, Any]:
-        return self.get("SalesOrder", "SO", order_nbr, expand=expand)
+    def order(self, order_nbr: str, expand: str = "Totals,Details,Shipments,Payments",
+              order_type: str = "SO") -> dict[str, Any]:
+        return self.get("SalesOrder", order_type, order_nbr, expand=expand)
 
-    def unpaid_balance(self, order_nbr: str) -> Decimal:
-        return Decimal(str(val(self.order(order_nbr, "Totals")["Totals"], "UnpaidBalance")))
+    def unpaid_balance(self, order_nbr: str, order_type: str = "SO") -> Decimal:
+        return Decimal(str(val(self.order(order_nbr, "Totals", order_type)["Totals"], "UnpaidBalance")))
 
-    def record_payment(self, order_nbr: str, amount: Decimal | None = None, customer: str = "AACUSTOMER") -> str:
+    def record_payment(self, order_nbr: str, amount: Decimal | None = None, customer: str = "AACUSTOMER",
+                       order_type: str = "SO") -> str:
         """Step 5: a payment applied to the order, released: its unpaid balance drops to 0.00."""
-        amount = amount if amount is not None else self.unpaid_balance(order_nbr)
+        amount = amount if amount is not None else self.unpaid_balance(order_nbr, order_type)
         body = {**wrap({"Type": "Payment", "CustomerID": customer, "PaymentMethod": "CHECK",
                         "PaymentAmount": float(amount), "PaymentRef": f"CHK-{order_nbr}"}),
-                "OrdersToApply": [wrap({"OrderType": "SO", "OrderNbr": order_nbr, "AppliedToOrder": float(amount)})]}
+                "OrdersToApply": [wrap({"OrderType": order_type, "OrderNbr": order_nbr,
+                                        "AppliedToOrder": float(amount)})]}
         p = self._ok(self.http.put(f"{self.base}/Payment", json=body)).json()
         self.action("Payment", "ReleasePayment", {"Type": val(p, "Type"), "ReferenceNbr": val(p, "ReferenceNbr")})
         return str(val(p, "ReferenceNbr"))
 
-    def create_shipment(self, order_nbr: str, warehouse: str = "RETAIL", date: str = "2023-10-27") -> str:
+    def create_shipment(self, order_nbr: str, warehouse: str = "RETAIL", date: str = "2023-10-27",
+                        order_type: str = "SO") -> str:
         """Step 9: Create Shipment from the order. Returns the shipment number."""
-        before = {val(s, "ShipmentNbr") for s in self.order(order_nbr, "Shipments").get("Shipments", [])}
-        self.action("SalesOrder", "SalesOrderCreateShipment", {"OrderType": "SO", "OrderNbr": order_nbr},
+        before = {val(s, "ShipmentNbr") for s in self.order(order_nbr, "Shipments", order_type).get("Shipments", [])}
+        self.action("SalesOrder", "SalesOrderCreateShipment", {"OrderType": order_type, "OrderNbr": order_nbr},
                     {"ShipmentDate": date, "WarehouseID": warehouse})
-        after = [val(s, "ShipmentNbr") for s in self.order(order_nbr, "Shipments").get("Shipments", [])]
+        after = [val(s, "ShipmentNbr") for s in self.order(order_nbr, "Shipments", order_type).get("Shipments", [])]
         return str(next(s for s in after if s not in before))
 
     def add_package(self, shipment_nbr: str, tracking: str, box: str = "SMALL", weight: float = 1.0) -> None:

@@ -170,12 +170,13 @@ class ControlApi:
         if request.method == "POST":
             try:
                 rule = self.fi.add(await self._json(request))
-            except (TypeError, re.error) as exc:
+            except (TypeError, ValueError, re.error) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             return JSONResponse({"id": rule.id})
         if request.method == "DELETE":
             self.fi.clear()
-        return JSONResponse({"rules": self.fi.rules(), "stats": dict(self.fi.stats)})
+        return JSONResponse({"rules": self.fi.rules(), "stats": dict(self.fi.stats),
+                             "late_commits": self.fi.late_commits_view()})
 
 
 def snapshot(state: State, faults: FaultInjector | None = None) -> dict[str, Any]:

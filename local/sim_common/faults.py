@@ -7,7 +7,16 @@ processing, hang past the client's timeout without processing (``timeout``), pro
 so the client never sees the committed answer (``drop_after_commit``), or hang past the client's timeout and
 then process it (``commit_late``: the write lands after the client gave up, as PHP goes on once nginx or Varnish
 has answered 504/503). Rates are probabilities
-drawn from a seeded RNG; ``remaining`` limits a rule to the next N matching requests.
+drawn from a seeded RNG; ``remaining`` limits a rule to the next N matching requests, ``skip`` lets the first N
+matching requests through to the next rules untouched.
+
+How long a ``timeout``, ``drop_after_commit`` or ``commit_late`` request is held is the injector's
+``hang_seconds`` unless its rule says ``hang_ms`` (with ``hang_max_ms``: drawn per request, uniformly in
+``[hang_ms, hang_max_ms]``); any length works, minutes included. A ``commit_late`` write is not processed at all
+until its hang ends, so nothing of it is visible before (as a database transaction's rows are invisible to others
+until it commits), and then it runs as any request would, unique checks included. Each one is logged in
+``late_commits`` (when it arrived and landed, how long it was held, the status its answer had) so a harness can
+tell which landed after a given moment.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import asyncio
 import random
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,7 +48,10 @@ class FaultRule:
     timeout_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     commit_late_rate: float = 0.0
+    hang_ms: int | None = None  # how long timeout / drop_after_commit / commit_late hold a request (None: injector's)
+    hang_max_ms: int | None = None  # with hang_ms: each request's hang drawn uniformly in [hang_ms, hang_max_ms]
     remaining: int | None = None
+    skip: int = 0  # the first N matching requests pass on to the next rules untouched
     id: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -62,11 +75,18 @@ class FaultInjector:
         # Requests a rule matched that are not finished yet (a slow write still to commit, an answer going nowhere):
         # 0 tells a test that the faults have done all they will, where a sleep could only guess.
         self.in_progress = 0
+        # One entry per commit_late request: rule, method, path, hang_s, arrived and landed (time.monotonic(); landed
+        # None while held), status (of the answer that went nowhere).
+        self.late_commits: list[dict[str, Any]] = []
 
     # -- configuration -------------------------------------------------------------------------------------
     def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
         r = rule if isinstance(rule, FaultRule) else FaultRule(**rule)
         re.compile(r.path)
+        if r.hang_max_ms is not None and (r.hang_ms is None or r.hang_max_ms < r.hang_ms):
+            raise ValueError("hang_max_ms needs a hang_ms no greater than it")
+        if (r.hang_ms is not None and r.hang_ms < 0) or r.skip < 0:
+            raise ValueError("hang_ms and skip cannot be negative")
         with self._lock:
             r.id = self._next_id
             self._next_id += 1
@@ -89,6 +109,11 @@ class FaultInjector:
         with self._lock:
             for k in self.stats:
                 self.stats[k] = 0
+            self.late_commits = [e for e in self.late_commits if e["landed"] is None]  # those still held stay
+
+    def late_commits_view(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for e in self.late_commits]
 
     # -- decision --------------------------------------------------------------------------------------------
     def _decide(self, method: str, path: str) -> tuple[int, str | None, FaultRule | None]:
@@ -98,6 +123,9 @@ class FaultInjector:
         with self._lock:
             for r in self._rules:
                 if not r.matches(method, path):
+                    continue
+                if r.skip > 0:
+                    r.skip -= 1
                     continue
                 if r.remaining is not None:
                     if r.remaining <= 0:
@@ -111,6 +139,15 @@ class FaultInjector:
                 return r.latency_ms, kind, r
             self._rules = [r for r in self._rules if r.remaining is None or r.remaining > 0]
         return 0, None, None
+
+    def _hang_of(self, r: FaultRule) -> float:
+        """Seconds a held request of rule ``r`` waits."""
+        if r.hang_ms is None:
+            return self.hang_seconds
+        if r.hang_max_ms is None:
+            return r.hang_ms / 1000
+        with self._lock:
+            return self._rng.uniform(r.hang_ms, r.hang_max_ms) / 1000
 
     def _draw_kind(self, r: FaultRule) -> str | None:
         x = self._rng.random()
@@ -153,18 +190,28 @@ class FaultInjector:
                 await response(scope, receive, send)
                 return
             if kind == "timeout":
-                await asyncio.sleep(injector.hang_seconds)
+                await asyncio.sleep(injector._hang_of(rule))
                 await Response(status_code=504)(scope, receive, send)
                 return
             if kind == "commit_late":
                 receive = await _buffered(receive)
-                await asyncio.sleep(injector.hang_seconds)
-                await app(scope, receive, _nowhere)  # the client is gone: the answer goes nowhere
+                hang = injector._hang_of(rule)
+                entry: dict[str, Any] = {"rule": rule.id, "method": scope["method"], "path": scope["path"],
+                                         "hang_s": hang, "arrived": time.monotonic(), "landed": None, "status": None}
+                with injector._lock:
+                    injector.late_commits.append(entry)
+                await asyncio.sleep(hang)
+                status: list[int] = []
+                try:
+                    await app(scope, receive, _status_into(status))  # the client is gone: the answer goes nowhere
+                finally:
+                    with injector._lock:
+                        entry["landed"], entry["status"] = time.monotonic(), (status or [None])[0]
                 return
             if kind == "drop_after_commit":
                 # Let the app commit, swallow its answer, then hang: the client times out on a done write.
                 await app(scope, receive, _nowhere)
-                await asyncio.sleep(injector.hang_seconds)
+                await asyncio.sleep(injector._hang_of(rule))
                 await Response(status_code=504)(scope, receive, send)
                 return
             await app(scope, receive, send)
@@ -174,6 +221,14 @@ class FaultInjector:
 
 async def _nowhere(message: Any) -> None:
     """An ASGI ``send`` that drops the answer."""
+
+
+def _status_into(status: list[int]) -> Send:
+    """An ASGI ``send`` that drops the answer but notes its status."""
+    async def send(message: Any) -> None:
+        if message.get("type") == "http.response.start":
+            status.append(int(message["status"]))
+    return send
 
 
 async def _buffered(receive: Receive) -> Receive:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities_changed_since
@@ -219,7 +219,8 @@ def writer_ports(settings: Settings, deadline: Deadline | None = None) -> Writer
     return WriterPorts(magento=magento_client(settings, deadline=deadline),
                        acumatica=acumatica_client(settings, deadline),
                        binder=Binder(settings.bindings_table), log=log_writer(settings),
-                       create_lease_s=settings.create_lease_s)
+                       create_lease_s=settings.create_lease_s,
+                       on_double=lambda: metrics.add_metric(name="OrderDoublesFound", unit="Count", value=1))
 
 
 # ---------------------------------------------------------------------- follow-ups (fulfilment, order updates, stock)
@@ -280,7 +281,9 @@ def reconciler_ports(settings: Settings) -> ReconcilerPorts:
     return ReconcilerPorts(
         acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=Binder(settings.bindings_table),
         publish=lambda reqs: publish_requests(settings, reqs), log=log_writer(settings),
-        warehouses=lambda: [m.warehouse_id for m in store.mappings("warehouse")])
+        warehouses=lambda: [m.warehouse_id for m in store.mappings("warehouse")],
+        magento=magento_client(settings), preferences=store.order_sync,
+        overlap=timedelta(seconds=settings.reconcile_overlap_s))
 
 
 # ---------------------------------------------------------------------- customers Magento -> Acumatica

@@ -125,3 +125,33 @@ def test_a_hold_made_while_the_create_is_in_flight_reaches_magento_without_a_wri
     orders = t.mag.orders_for(nbr)
     assert len(orders) == 1
     assert dict(t.world.magento.order(int(orders[0]["entity_id"])))["state"] == "holded"
+
+
+def test_magento_numbering_a_create_committing_long_after_the_hold_is_cancelled_by_the_sweep(t: Timing) -> None:
+    # Given Magento's own numbering (the default), an eligible order, and Magento committing its first create 2.5
+    # holds after the writer gave up on it
+    nbr = t.acu.create_order(ship_via=t.ship_via)
+    t.settle()
+    msg = t.captured_create(nbr)
+    assert "increment_id" not in msg.payload
+    t.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": LATE_COMMIT_S * 1000, "remaining": 1})
+    started = time.monotonic()
+    # When the writer tries, gives up, waits out its hold, looks up (nothing yet) and creates again
+    assert _write_until_done(msg, t.writer_ports(), within_s=LEASE_S * 3) == "created"
+    # and the first create commits afterwards: a second Magento order nobody binds
+    time.sleep(max(0.0, started + LATE_COMMIT_S + 1 - time.monotonic()))
+    assert len(t.mag.orders_for(nbr)) == 2
+    # When the reconciler's schedule fires
+    t.runtime.fire_schedule("ReconcilerFunction")
+    t.settle()
+    # Then one live order remains, the bound one; the double is cancelled with a comment saying what it is
+    binding = t.writer_ports().binder.get("order", f"SO/{nbr}")
+    orders = {int(o["entity_id"]): dict(t.world.magento.order(int(o["entity_id"]))) for o in t.mag.orders_for(nbr)}
+    live = [eid for eid, o in orders.items() if o["state"] != "canceled"]
+    assert live == [binding.magento_entity_id]
+    double = next(o for eid, o in orders.items() if eid != binding.magento_entity_id)
+    assert any(f"a second Magento order for Acumatica SO {nbr}" in str(h.get("comment"))
+               for h in double.get("status_histories") or [])
+    failures = [r for r in t.log.timeline(nbr) if r.result and r.result.value == "Failure"
+                and "second Magento order" in r.message]
+    assert len(failures) == 1

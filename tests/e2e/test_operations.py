@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from e2e_support import E2E
 from typer.testing import CliRunner
 
 from amsync.data import queues
-from amsync.models.log import Result
+from amsync.data.bindings import Binder
+from amsync.models.log import Group, Result
 from amsync_cli.main import app
 
 runner = CliRunner()
@@ -59,6 +61,83 @@ def test_reconciler_finds_an_order_whose_pushes_were_lost(e2e: E2E) -> None:
     e2e.settle()
     assert again["streams"]["orders"]["published"] == 0
     assert len(e2e.mag.orders_for(nbr)) == 1
+
+
+def test_reconciler_finds_an_order_a_long_transaction_committed_with_a_stamp_older_than_its_watermark(
+        e2e: E2E) -> None:
+    # Given the reconciler has just run: its orders watermark is within two minutes of now
+    e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    watermark = datetime.fromisoformat(str(Binder(_bindings_table(e2e)).watermark("orders")))
+    # When a long Acumatica transaction places and pays an order stamped ten minutes before it commits (past the
+    # watermark already), and every push of it is lost
+    e2e.world.acumatica.set_push_faults(drop_rate=1.0)
+    e2e.world.acumatica.set_stamp_lag(600)
+    try:
+        nbr = _paid_order(e2e)
+    finally:
+        e2e.world.acumatica.set_stamp_lag(0)
+        e2e.world.acumatica.set_push_faults(drop_rate=0.0)
+    e2e.settle()
+    stamp = datetime.fromisoformat(e2e.world.acumatica.record("SalesOrder", "SO", nbr)["LastModified"]["value"])
+    assert stamp.astimezone(UTC) < watermark - timedelta(minutes=5) and e2e.mag.orders_for(nbr) == []
+    # Then the next run reads it (from its watermark less ReconcileOverlapSeconds) and it syncs, once
+    result = e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    assert result["streams"]["orders"]["published"] >= 1
+    assert len(e2e.mag.orders_for(nbr)) == 1
+
+
+def _bindings_table(e2e: E2E) -> str:
+    return str(e2e.runtime.functions["ReconcilerFunction"].env["BINDINGS_TABLE"])
+
+
+def _second_create_of(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as a second create of it stores it (what Magento commits after the connector gave up): the same
+    ext_order_id, lines and totals; ids, numbers and times of its own."""
+    own = {"entity_id", "increment_id", "item_id", "order_id", "parent_id", "quote_id", "quote_item_id",
+           "created_at", "updated_at", "status_histories", "customer_address_id", "billing_address_id"}
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in own}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return {**strip(order), "state": "new", "status": "pending"}
+
+
+def test_the_reconciler_cancels_a_second_magento_order_of_a_synced_order(e2e: E2E) -> None:
+    # Given an order synced normally
+    nbr, bound = e2e.paid_order()
+    # and a second Magento order for it, as a create Magento committed after the connector gave up would leave
+    planted = e2e.mag.http.put("orders/create", json={"entity": _second_create_of(bound)})
+    planted.raise_for_status()
+    double_id = int(planted.json()["entity_id"])
+    assert sorted(int(o["entity_id"]) for o in e2e.mag.orders_for(nbr)) == sorted([int(bound["entity_id"]), double_id])
+    bound_before = e2e.mag.http.get(f"orders/{bound['entity_id']}").json()
+    # When the reconciler's schedule fires
+    result = e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    # Then the double is cancelled, with a comment saying what it is
+    message = (f"a second Magento order for Acumatica SO {nbr}, which is Magento order #{bound['increment_id']}; "
+               "cancelled by amsync")
+    double = e2e.mag.http.get(f"orders/{double_id}").json()
+    assert double["state"] == "canceled"
+    assert [h["comment"] for h in double["status_histories"]] == [message]
+    assert result["doubles"] == [{"order": f"SO/{nbr}", "entity_id": double_id, "message": message}]
+    # the bound order is untouched
+    assert e2e.mag.http.get(f"orders/{bound['entity_id']}").json() == bound_before
+    # and one Failure row says so: Group Order, Notes the order number, Entity Id the double's
+    [failure] = [r for r in e2e.rows(nbr) if r.result == Result.FAILURE]
+    assert (failure.group, failure.entity_id, failure.message) == (Group.ORDER, str(double_id), message)
+    # When it fires again, nothing more is done
+    again = e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    assert again["doubles"] == []
+    assert len(e2e.mag.http.get(f"orders/{double_id}").json()["status_histories"]) == 1
+    assert len([r for r in e2e.rows(nbr) if r.result == Result.FAILURE]) == 1
+    assert e2e.mag.http.get(f"orders/{bound['entity_id']}").json() == bound_before
 
 
 def test_a_record_that_keeps_failing_lands_in_its_dlq_with_its_last_error_then_replays(e2e: E2E, cli: Any) -> None:

@@ -17,6 +17,7 @@ import httpx
 from amsync.adapters.errors import ApiError, AuthError, classify, parse_retry_after
 from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
 from amsync.deadline import Deadline
+from amsync.models.magento import MagentoOrderPage
 
 SYSTEM = "Magento"
 
@@ -123,6 +124,13 @@ class MagentoClient:
         items: list[dict[str, Any]] = self.search("orders", [("ext_order_id", ext_order_id, "eq")],
                                                   page_size=20)["items"]
         return items
+
+    def orders_with_ext_id_since(self, since: str, page_size: int, current_page: int = 1) -> MagentoOrderPage:
+        """One page of the orders created at or after ``since`` ("YYYY-MM-DD HH:MM:SS" UTC) that carry an
+        ext_order_id, in entity id order (unique, so pages neither skip nor repeat an order)."""
+        res = self.search("orders", [("created_at", since, "gteq"), ("ext_order_id", "", "notnull")],
+                          page_size=page_size, current_page=current_page, sort=("entity_id", "ASC"))
+        return MagentoOrderPage.from_api(res)
 
     def order(self, entity_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"orders/{entity_id}", "get order")

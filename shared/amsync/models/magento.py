@@ -107,3 +107,39 @@ class MagentoCustomer(BaseModel):
     @property
     def full_name(self) -> str:
         return " ".join(x for x in (self.firstname, self.lastname) if x)
+
+
+class MagentoOrderSummary(BaseModel):
+    """`sales-data-order-interface`: what the reconciler's sweep reads of an order in GET /V1/orders."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_id: int
+    increment_id: str | None = None
+    ext_order_id: str | None = None
+    state: str | None = None
+    status: str | None = None
+    created_at: str = ""  # "YYYY-MM-DD HH:MM:SS" UTC
+    comments: tuple[str, ...] = ()  # the order's status history comments, newest first
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> MagentoOrderSummary:
+        histories = data.get("status_histories") or []
+        return cls(entity_id=int(data["entity_id"]), increment_id=_text(data.get("increment_id")),
+                   ext_order_id=_text(data.get("ext_order_id")), state=_text(data.get("state")),
+                   status=_text(data.get("status")), created_at=str(data.get("created_at") or ""),
+                   comments=tuple(str(h.get("comment") or "") for h in histories if isinstance(h, dict)))
+
+
+class MagentoOrderPage(BaseModel):
+    """One page of a GET /V1/orders search and the count of all that match."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[MagentoOrderSummary] = Field(default_factory=list)
+    total_count: int = 0
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> MagentoOrderPage:
+        return cls(items=[MagentoOrderSummary.from_api(o) for o in data.get("items") or [] if isinstance(o, dict)],
+                   total_count=int(data.get("total_count") or 0))

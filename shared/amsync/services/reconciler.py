@@ -1,12 +1,27 @@
-"""Reconciliation: find what changed in Acumatica since a watermark and hand on what a push did not bring.
+"""Reconciliation: find what changed in Acumatica since a watermark and hand on what a push did not bring; and
+sweep Magento for second orders of one Acumatica order.
 
 Acumatica gives a push up after five failed attempts (and keeps it two days), and a push can be lost on the way.
 On a schedule, for each stream (orders, shipments, invoices, payments, stock) the reconciler reads the records
-modified after the stream's watermark (minus a small overlap, since clocks and commit order are not exact),
-publishes a sync request for each one the connector has not synced yet, and advances the watermark only past
-what it read and handed on: the newest change seen, or the read time less two minutes for late commits. The
-advance is a conditional write, so two overlapping runs cannot move it backwards or skip a window.
-Every consumer is idempotent, so a record handed on twice costs a re-read, never a double.
+modified after the stream's watermark less the overlap (``ReconcileOverlapSeconds``, 15 minutes by default):
+Acumatica stamps a record when the row is written, inside its transaction, and other sessions see it at the
+commit, so a long transaction commits records stamped older than a watermark that has already passed them. It
+publishes a sync request for each record the connector has not synced yet, and advances the watermark only past
+what it read and handed on: the newest change seen, or the read time less two minutes. The advance is a
+conditional write, so two overlapping runs cannot move it backwards or skip a window.
+
+Records read again inside the overlap cost no duplicate work: a bound record not changed since is skipped (as any
+run skips it), and a record version the reconciler handed on before (a marker per stream, record and stamp in the
+binder, written after the hand-on) is not handed on again. Only versions at or below the previous watermark can
+have been handed on, so only those are looked up.
+
+The double sweep: with Magento's own numbering, a create Magento commits after the connector's lease hold ended is
+a second Magento order that nobody binds. Each run reads the Magento orders carrying an ext_order_id created since
+the sweep's own watermark less the overlap, and one whose Acumatica order is bound to another Magento order is
+cancelled (or held: the ``double_action`` preference, or when Magento will not cancel it), with an order comment
+saying what it is, a Failure row and the ``OrderDoublesFound`` metric. The comment marks it handled. An order whose
+Acumatica order is not bound, or still ``creating``, is left alone (a writer may bind it next); while one is
+``creating`` the sweep's watermark stays where the next run reads it again.
 """
 
 from __future__ import annotations
@@ -16,15 +31,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from amsync.adapters.errors import FatalError
 from amsync.models.acumatica import unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
+from amsync.models.magento import MagentoOrderPage, MagentoOrderSummary
 from amsync.models.messages import Kind, SyncRequest
+from amsync.models.settings import OrderSyncPreferences
+from amsync.services.exporting import Binding
 from amsync.services.intake import LOG_GROUP
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_identity import order_key_of
 
-OVERLAP = timedelta(seconds=5)
-# Everything modified up to the read time was read; commits that land late carry a time at most this old.
+# The watermark moves at least to the read time less this, so a quiet stream does not look behind.
 SETTLE = timedelta(minutes=2)
+SWEEP = "doubles"  # the double sweep's watermark
+SWEEP_PAGE = 100
 RELEASED_SHIPMENT = {"Confirmed", "Invoiced", "Completed"}
 RELEASED_INVOICE = {"Open", "Closed"}
 RELEASED_PAYMENT = {"Open", "Closed"}
@@ -37,9 +58,18 @@ class ChangeReader(Protocol):
 
 
 class ReconcileBinder(Protocol):
-    def get(self, kind: str, acumatica_key: str) -> Any: ...
+    def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
     def watermark(self, name: str) -> str | None: ...
     def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
+    # markers of the record versions handed on (the push dedupe markers, under a query name of the reconciler's)
+    def push_seen(self, query: str, push_id: str) -> bool: ...
+    def mark_push_seen(self, query: str, push_id: str) -> None: ...
+
+
+class MagentoOrderSweep(Protocol):
+    def orders_with_ext_id_since(self, since: str, page_size: int, current_page: int = 1) -> MagentoOrderPage: ...
+    def order_action(self, order_id: int, action: str) -> bool: ...
+    def comment(self, order_id: int, comment: str, status: str, visible: bool = False) -> bool: ...
 
 
 @dataclass
@@ -49,6 +79,9 @@ class ReconcilerPorts:
     publish: Callable[[list[SyncRequest]], None]
     log: Callable[[list[LogEntry]], None]
     warehouses: Callable[[], list[str]]  # Acumatica warehouses mapped to Magento sources
+    magento: MagentoOrderSweep
+    preferences: Callable[[], OrderSyncPreferences]
+    overlap: timedelta = timedelta(seconds=900)  # every run reads again from its watermark less this
     lookback: timedelta = timedelta(days=2)  # first run: as far back as Acumatica keeps failed pushes
 
 
@@ -59,9 +92,21 @@ class StreamReport:
     watermark: str | None = None
 
 
+@dataclass(frozen=True)
+class Double:
+    """A second Magento order of one Acumatica order, and what the sweep did with it."""
+
+    order_key: str
+    entity_id: int
+    increment_id: str | None
+    bound_entity_id: int | None
+    message: str
+
+
 @dataclass
 class ReconcileReport:
     streams: dict[str, StreamReport] = field(default_factory=dict)
+    doubles: list[Double] = field(default_factory=list)
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -157,33 +202,53 @@ STREAMS = (
 def _run_stream(ports: ReconcilerPorts, stream: Stream, clock: datetime) -> StreamReport:
     previous = ports.binder.watermark(stream.name)
     since = _parse(previous) or clock - ports.lookback
-    records = list(ports.acumatica.changed(stream.entity, stream.stamp, _iso(since - OVERLAP), stream.select,
+    records = list(ports.acumatica.changed(stream.entity, stream.stamp, _iso(since - ports.overlap), stream.select,
                                            stream.expand))
-    requests: dict[tuple[str, str, str | None], SyncRequest] = {}
+    found: list[tuple[SyncRequest, datetime | None]] = []
     newest = since
     for rec in records:
-        for req in stream.requests(ports, rec):
-            requests[(req.kind, req.key, req.order_key)] = req
         stamp = _parse(unwrap(rec.get(stream.stamp)))
+        found += [(req, stamp) for req in stream.requests(ports, rec)]
         newest = max(newest, stamp) if stamp else newest
-    _hand_on(ports, list(requests.values()))
+    published = _hand_on_new(ports, stream.name, _parse(previous), found)
     watermark = _iso(max(newest, clock - SETTLE))
     ports.binder.set_watermark(stream.name, watermark, previous)
-    return StreamReport(len(records), len(requests), watermark)
+    return StreamReport(len(records), published, watermark)
 
 
 def _run_stock(ports: ReconcilerPorts, clock: datetime) -> StreamReport:
     previous = ports.binder.watermark("stock")
     since = _parse(previous) or clock - ports.lookback
-    rows = ports.acumatica.quantities_changed(_iso(since - OVERLAP))
+    rows = ports.acumatica.quantities_changed(_iso(since - ports.overlap))
     warehouses = ports.warehouses()
-    requests = [SyncRequest(kind=Kind.STOCK, key=f"{_s(r, 'InventoryID')}/{wh}", source="reconciler",
-                            correlation_id=f"{_s(r, 'InventoryID')}/{wh}")
-                for r in rows for wh in warehouses]
-    newest = max([since, clock - SETTLE, *(d for r in rows if (d := _parse(unwrap(r.get("LastModifiedDateTime")))))])
-    _hand_on(ports, requests)
+    found = [(SyncRequest(kind=Kind.STOCK, key=f"{_s(r, 'InventoryID')}/{wh}", source="reconciler",
+                          correlation_id=f"{_s(r, 'InventoryID')}/{wh}"), _parse(unwrap(r.get("LastModifiedDateTime"))))
+             for r in rows for wh in warehouses]
+    newest = max([since, clock - SETTLE, *(d for _, d in found if d)])
+    published = _hand_on_new(ports, "stock", _parse(previous), found)
     ports.binder.set_watermark("stock", _iso(newest), previous)
-    return StreamReport(len(rows), len(requests), _iso(newest))
+    return StreamReport(len(rows), published, _iso(newest))
+
+
+def _hand_on_new(ports: ReconcilerPorts, stream: str, previous: datetime | None,
+                 found: list[tuple[SyncRequest, datetime | None]]) -> int:
+    """Hand on each request once per version of its record: a version stamped at or before the previous
+    watermark was read by an earlier run, and is handed on again only if no marker says that run handed it on."""
+    versions: dict[tuple[str, str, str | None], tuple[SyncRequest, set[str], bool]] = {}
+    for req, stamp in found:
+        ident = (req.kind.value, req.key, req.order_key)
+        _, seen, reread = versions.get(ident, (req, set(), True))
+        if stamp is not None:
+            seen.add(f"{req.kind.value}|{req.key}|{req.order_key or ''}@{_iso(stamp)}")
+        versions[ident] = (req, seen, reread and stamp is not None and previous is not None and stamp <= previous)
+    query = f"reconciler-{stream}"
+    fresh = [(req, seen) for req, seen, reread in versions.values()
+             if not (reread and all(ports.binder.push_seen(query, v) for v in seen))]
+    _hand_on(ports, [req for req, _ in fresh])
+    for _, seen in fresh:
+        for v in seen:
+            ports.binder.mark_push_seen(query, v)
+    return len(fresh)
 
 
 def _hand_on(ports: ReconcilerPorts, requests: list[SyncRequest]) -> None:
@@ -198,11 +263,105 @@ def _hand_on(ports: ReconcilerPorts, requests: list[SyncRequest]) -> None:
                for r in requests])
 
 
+# ---------------------------------------------------------------------- the double sweep (Magento)
+
+def _magento_time(value: str) -> datetime | None:
+    """Magento's "YYYY-MM-DD HH:MM:SS" (UTC)."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if value else None
+    except ValueError:
+        return None
+
+
+def _magento_orders_since(magento: MagentoOrderSweep, since: datetime) -> Iterator[MagentoOrderSummary]:
+    at, page, seen = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), 1, 0
+    while True:
+        result = magento.orders_with_ext_id_since(at, SWEEP_PAGE, page)
+        yield from result.items
+        seen += len(result.items)
+        if not result.items or seen >= result.total_count:
+            return
+        page += 1
+
+
+def double_note(order_key: str) -> str:
+    """The start of the comment the sweep writes on a double (also how it knows one it has handled)."""
+    order_type, _, nbr = order_key.partition("/")
+    return f"a second Magento order for Acumatica {order_type} {nbr}"
+
+
+def _sweep_doubles(ports: ReconcilerPorts, clock: datetime) -> tuple[StreamReport, list[Double]]:
+    previous = ports.binder.watermark(SWEEP)
+    since = _parse(previous) or clock - ports.lookback
+    newest, read, doubles = since, 0, []
+    pending: datetime | None = None  # the oldest order left alone while its Acumatica order is being created
+    action: str | None = None
+    for order in _magento_orders_since(ports.magento, since - ports.overlap):
+        read += 1
+        created = _magento_time(order.created_at)
+        newest = max(newest, created) if created else newest
+        key = order_key_of(order.ext_order_id)
+        if key is None or any(c.startswith(f"{double_note(key)}, ") for c in order.comments):
+            continue  # not the connector's, or handled already
+        binding = ports.binder.get("order", key)
+        if binding is None or binding.magento_entity_id == order.entity_id:
+            continue
+        if binding.state != "bound" or binding.magento_entity_id is None:
+            pending = min(pending or created or clock, created or clock)
+            continue
+        action = action or ports.preferences().double_action
+        doubles.append(_handle_double(ports, order, key, binding, action))
+    mark = max(newest, clock - SETTLE)
+    if pending is not None:  # read it again next run: the binding may then name another order
+        mark = max(since, min(mark, pending + ports.overlap))
+    ports.binder.set_watermark(SWEEP, _iso(mark), previous)
+    return StreamReport(read, 0, _iso(mark)), doubles
+
+
+def _handle_double(ports: ReconcilerPorts, order: MagentoOrderSummary, key: str, binding: Binding,
+                   action: str) -> Double:
+    started = now()
+    bound = f"#{binding.magento_increment_id}" if binding.magento_increment_id else \
+        f"entity id {binding.magento_entity_id}"
+    message = f"{double_note(key)}, which is Magento order {bound}; {_neutralise(ports.magento, order, action)}"
+    ports.magento.comment(order.entity_id, message, "")  # no status: the order keeps the one it has
+    nbr = key.partition("/")[2]
+    ports.log([sync_row(Group.ORDER, Action.CREATE, Result.FAILURE, notes=nbr, started=started,
+                        entity_id=order.entity_id, message=message, correlation_id=key,
+                        details={"double": order.model_dump(mode="json"),
+                                 "bound": {"entity_id": binding.magento_entity_id,
+                                           "increment_id": binding.magento_increment_id}})])
+    return Double(key, order.entity_id, order.increment_id, binding.magento_entity_id, message)
+
+
+def _neutralise(magento: MagentoOrderSweep, order: MagentoOrderSummary, action: str) -> str:
+    """Cancel the double (or hold it), and say what was done."""
+    if order.state == "canceled":
+        return "already cancelled"
+    if order.state == "holded":
+        return "already on hold"
+    refused = ""
+    if action == "cancel":
+        try:
+            if magento.order_action(order.entity_id, "cancel"):
+                return "cancelled by amsync"
+            refused = " (Magento would not cancel it)"
+        except FatalError as exc:
+            refused = f" (Magento would not cancel it: {exc.remote_message})"
+    try:
+        magento.order_action(order.entity_id, "hold")
+    except FatalError as exc:
+        return f"neither cancelled nor held: Magento refused ({exc.remote_message}); handle it by hand"
+    return f"held by amsync{refused}"
+
+
 def reconcile(ports: ReconcilerPorts, clock: datetime | None = None) -> ReconcileReport:
-    """One reconciliation run over every stream; returns what was read and handed on."""
+    """One reconciliation run over every stream, then the double sweep; returns what was read, handed on and
+    found."""
     at = clock or datetime.now(UTC)
     report = ReconcileReport(at=at)
     for stream in STREAMS:
         report.streams[stream.name] = _run_stream(ports, stream, at)
     report.streams["stock"] = _run_stock(ports, at)
+    report.streams[SWEEP], report.doubles = _sweep_doubles(ports, at)
     return report

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ from acu_flow import create_order
 from acu_sim_helpers import BASE, login, order_body, val
 
 from acumatica_sim import AcumaticaSimulator
+from acumatica_sim.clock import dotnet_ticks
 
 
 def test_requests_past_half_quota_are_delayed_then_declined_with_429(acu: AcumaticaSimulator,
@@ -85,3 +88,31 @@ def test_control_api_reset_and_state(acu: AcumaticaSimulator, client: httpx.Clie
     # Then the data is reseeded (next order number is SOT00024 again)
     state = httpx.get(acu.url + "/_sim/state").json()
     assert state["numbering"]["SO"] == 24 and "SO|SOT00024" not in state["orders"]
+
+
+def test_a_long_transaction_stamps_its_records_before_they_become_visible(acu: AcumaticaSimulator,
+                                                                          client: httpx.Client,
+                                                                          receiver: Any) -> None:
+    # Given long transactions: records stamped ten minutes before their commit
+    assert httpx.put(acu.url + "/_sim/clock/stamp-lag", json={"seconds": 600}).json() == {"seconds": 600.0}
+    try:
+        before = acu.clock.now()
+        # When an order is created
+        order = create_order(client)
+    finally:
+        assert httpx.put(acu.url + "/_sim/clock/stamp-lag", json={"seconds": 0}).status_code == 200
+    after = acu.clock.now()
+    # Then it carries a stamp ten minutes old, so "changed since five minutes ago" does not list it
+    stamp = datetime.fromisoformat(val(order, "LastModified"))
+    assert before - timedelta(seconds=601) < stamp < after - timedelta(seconds=599)
+    since = (after - timedelta(minutes=5)).isoformat()
+    listed = client.get(f"{BASE}/SalesOrder", params={"$filter": f"LastModified gt datetimeoffset'{since}'"}).json()
+    assert val(order, "OrderNbr") not in [val(o, "OrderNbr") for o in listed]
+    # while its push went out at the commit
+    assert acu.wait_push_idle(5)
+    [push] = receiver.bodies("AMSync-SalesOrders")
+    assert push["TimeStamp"] >= dotnet_ticks(before)
+    # and a transaction after the lag ended is stamped at its commit again
+    assert httpx.put(acu.url + "/_sim/clock/stamp-lag", json={"seconds": -1}).status_code == 400
+    again = create_order(client)
+    assert datetime.fromisoformat(val(again, "LastModified")) > after

@@ -55,6 +55,25 @@ def test_increment_id_unique_per_store(api):
     assert api.get("/orders").json()["total_count"] == 1
 
 
+def test_increment_id_is_unique_per_store_and_against_magentos_own_numbers(api):
+    # Given an order numbered by Magento (000000995) and one numbered by the ERP in store 1
+    own = create_order(api)
+    create_order(api, increment_id="ST-SOT00024", ext_order_id="ST/SOT00024")
+    # When the ERP's number is used again in another store (0), then in store 1 again, and Magento's own number is
+    # sent in store 1
+    other_store = api.put("/orders/create", order_body(increment_id="ST-SOT00024", store_id=0))
+    same_store = api.put("/orders/create", order_body(increment_id="ST-SOT00024", ext_order_id="ST/SOT00024"))
+    taken = api.put("/orders/create", order_body(increment_id=own["increment_id"]))
+    # Then only the other store's is stored: the key is (increment_id, store_id), and Magento's REST layer renders
+    # the AlreadyExistsException of the duplicate key (AbstractDb::save) as 400 with its bare message
+    assert other_store.status_code == 200
+    for refused in (same_store, taken):
+        assert refused.status_code == 400
+        assert refused.json() == {"message": "Unique constraint violation found"}
+    assert api.get("/orders").json()["total_count"] == 3
+    assert api.get("/orders", sc([("ext_order_id", "ST/SOT00024", "eq")])).json()["total_count"] == 1
+
+
 def test_ext_order_id_is_not_unique(api):
     # Given an order for SOT00024
     create_order(api)
