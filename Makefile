@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 # the two tool virtualenvs install side by side on a fresh machine
 MAKEFLAGS += --jobs=2
 
-.PHONY: help setup demo local test lint typecheck template-check build-check unit functional e2e bench chaos build deploy clean
+.PHONY: help setup browser demo local test lint typecheck template-check build-check unit functional e2e bench chaos build deploy clean
 
 help:
 	@echo "make demo    - run the connector on the local world (simulators + moto + local runtime), walkthrough end to end"
@@ -58,7 +58,19 @@ build-check: $(STAMP) $(SAM_STAMP)
 	$(SAM) build --template template.yaml --build-dir $(BUILD_CHECK_DIR) --cached --cache-dir .aws-sam/cache-check
 	$(BIN)/python tests/build_check.py $(BUILD_CHECK_DIR) --arch arm64
 
-test: setup build-check
+# The console's browser test (tests/e2e/test_console_browser.py) drives Debian's chromium through Playwright's
+# Python API (Playwright's own browser download does not work here): installed once, when /usr/bin/chromium is
+# missing. Without a browser (no apt-get, no root) the test skips and says why.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the console's browser test"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || { $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	    || echo "could not install chromium: the console's browser test will skip"; \
+	fi
+
+test: setup build-check browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml

@@ -8,14 +8,14 @@ Works against the local world (`make local`; found through .local/endpoints.json
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version as installed_version
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from amsync.data import queues
 from amsync.data.bindings import Binder
@@ -26,6 +26,7 @@ from amsync.models.messages import Kind
 from amsync.models.settings import OrderSyncPreferences
 from amsync.services.operations import DLQ_SOURCES, message_entities, message_group, message_notes, resync
 from amsync_cli.context import StackContext, StackNotFound, resolve
+from amsync_cli.grid import Col, print_grid
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 logs_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="The connector log.")
@@ -53,9 +54,13 @@ def _options(stack: str = typer.Option(None, help="stack name (default: samconfi
              region: str = typer.Option(None, help="AWS region"),
              local: bool = typer.Option(None, "--local/--aws", help="the local world (make local) or AWS"),
              as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+             wide: bool = typer.Option(False, "--wide", help="every column of every table (80-column terminals "
+                                       "get the most important ones)"),
              _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                            help="print the installed version and exit")) -> None:
-    _state.update(stack=stack, profile=profile, region=region, local=local, json=as_json)
+    global console, err
+    console, err = Console(), Console(stderr=True)  # the terminal's width now (COLUMNS, or the terminal's own)
+    _state.update(stack=stack, profile=profile, region=region, local=local, json=as_json, wide=wide)
 
 
 def ctx() -> StackContext:
@@ -70,16 +75,16 @@ def ctx() -> StackContext:
     return result
 
 
-def _out(rows: list[dict[str, Any]], title: str, columns: list[str]) -> None:
+def _out(rows: list[dict[str, Any]], title: str | None, columns: Sequence[Col | str]) -> None:
+    """A grid that fits the terminal (``--wide``: every column), or with ``--json`` the rows."""
     if _state.get("json"):
-        console.print_json(json.dumps(rows, default=str))
+        _json(rows)
         return
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*[str(r.get(c, "") if r.get(c) is not None else "") for c in columns])
-    console.print(table)
+    print_grid(console, rows, columns, title=title, wide=bool(_state.get("wide")))
+
+
+def _json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
 
 
 def _since(text: str | None) -> datetime | None:
@@ -96,8 +101,12 @@ def _since(text: str | None) -> datetime | None:
 
 
 # ---------------------------------------------------------------------- logs
-LOG_COLUMNS = ["Log Id", "Start Time", "Complete Time", "Group", "Action", "Sync Direction", "Result", "Entity Id",
-               "Notes", "Message"]
+# the walkthrough's grid; in 80 columns: Log Id, Group, Result, Notes and the Message (folded)
+LOG_COLUMNS = [Col("Log Id"), Col("Start Time", 4), Col("Complete Time", 6), Col("Group", 3), Col("Action", 4),
+               Col("Sync Direction", 7), Col("Result"), Col("Entity Id", 5), Col("Notes"),
+               Col("Message", 2, fold=True, min_width=16)]
+RAW_LOG_COLUMNS = [Col("Log Id"), Col("Start Time", 2), Col("Level", 3), Col("Action Type", 2),
+                   Col("Message", 1, fold=True, min_width=20)]
 
 
 def _log_row(e: LogEntry) -> dict[str, Any]:
@@ -144,7 +153,7 @@ def logs(typer_ctx: typer.Context,
                 and (entity is not None or e.side.value == ("M" if side == "magento" else "A")))
 
     rows = [_log_row(e) for e in entries if keep(e)][:limit]
-    cols = LOG_COLUMNS if side == "magento" else ["Log Id", "Start Time", "Level", "Action Type", "Message"]
+    cols = LOG_COLUMNS if side == "magento" else RAW_LOG_COLUMNS
     _out(rows, f"Connector log ({side})", cols)
 
 
@@ -202,7 +211,8 @@ def _mapping_commands(kind: str, cli_name: str) -> None:
     @sub.command("list")
     def _list() -> None:
         rows = [m.model_dump() for m in _store().mappings(kind, fresh=True)]
-        _out(rows, f"{cli_name} mapping", list(model.model_fields))
+        _out(rows, f"{cli_name} mapping", [Col(f, 1 if n < 2 else n, fold=f in ("title", "comment"))
+                                           for n, f in enumerate(model.model_fields)])
 
     @sub.command("set", help=f"Add or replace a row: field=value ... ({', '.join(model.model_fields)})")
     def _set(fields: list[str]) -> None:
@@ -250,10 +260,15 @@ def update_schema(sku: str = typer.Option("WATER2809", help="an in-stock SKU for
         rows.append({"Acumatica Ship Via": code, "Description": (sv.get("Description") or {}).get("value", ""),
                      "Magento carrier": f"{m.carrier_code}_{m.method_code}" if m else "", "Title": m.title if m else "",
                      "Status": status})
-    _out(rows, "Ship Via -> Magento shipping method", ["Acumatica Ship Via", "Description", "Magento carrier", "Title",
-                                                         "Status"])
-    _out([{"carrier": f"{m['carrier_code']}_{m['method_code']}", "title": f"{m.get('carrier_title')} - "
-           f"{m.get('method_title')}"} for m in carriers], "Carriers Magento offers", ["carrier", "title"])
+    offers = [{"carrier": f"{m['carrier_code']}_{m['method_code']}", "title": f"{m.get('carrier_title')} - "
+               f"{m.get('method_title')}"} for m in carriers]
+    if _state.get("json"):
+        _json({"ship_vias": rows, "carriers": offers})
+    else:
+        _out(rows, "Ship Via -> Magento shipping method", [
+            Col("Acumatica Ship Via"), Col("Description", 3, fold=True), Col("Magento carrier", 2),
+            Col("Title", 4, fold=True), Col("Status", fold=True)])
+        _out(offers, "Carriers Magento offers", [Col("carrier"), Col("title", fold=True)])
     if any(r["Status"] != "ok" for r in rows):
         raise typer.Exit(1)
 
@@ -307,7 +322,8 @@ def dlq_list(queue: str = typer.Argument(None, help="a DLQ's logical name (defau
             attrs: Any = m["attributes"]
             rows.append({"DLQ": name, "Message": m["id"], "Entity": notes, "Receives":
                          attrs.get("ApproximateReceiveCount", ""), "Last error": last.message[:160] if last else ""})
-    _out(rows, "Dead-letter queues", ["DLQ", "Message", "Entity", "Receives", "Last error"])
+    _out(rows, "Dead-letter queues", [Col("DLQ"), Col("Message", 4), Col("Entity"), Col("Receives", 3),
+                                      Col("Last error", 2, fold=True, min_width=20)])
 
 
 @dlq_app.command("replay")
@@ -334,16 +350,191 @@ def status(fail_on_dlq: bool = typer.Option(False, help="exit 1 if any DLQ holds
     """Queue depths, DLQs, the reconciler's watermarks and today's failures."""
     c = ctx()
     rows = [{"Queue": k, **queues.depth(v)} for k, v in sorted(c.queue_urls().items())]
-    _out(rows, f"Queues of {c.name}", ["Queue", "visible", "in_flight"])
     binder = Binder(c.settings.bindings_table)
     marks = [{"Stream": s, "Watermark": binder.watermark(s) or "(never ran)"}
-             for s in ("orders", "shipments", "invoices", "payments", "stock")]
-    _out(marks, "Last reconciliation", ["Stream", "Watermark"])
+             for s in ("orders", "shipments", "invoices", "payments", "stock", "doubles")]
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     failures = ConnectorLog(c.settings.connector_log_table).failures(today, limit=1000)
-    console.print(f"failures today: {len(failures)}")
+    if _state.get("json"):
+        _json({"stack": c.name, "queues": rows, "reconciliation": marks, "failures_today": len(failures)})
+    else:
+        _out(rows, f"Queues of {c.name}", [Col("Queue"), Col("visible"), Col("in_flight")])
+        _out(marks, "Last reconciliation", [Col("Stream"), Col("Watermark", fold=True)])
+        console.print(f"failures today: {len(failures)}")
     if fail_on_dlq and any(r["visible"] for r in rows if str(r["Queue"]).endswith("DLQ")):
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- timeline, audit, preview
+def _order_arg(first: str, second: str | None) -> str:
+    """``SO SOT00024`` / ``SOT00024`` / ``ST/SOT00024`` -> the order as the functions take it."""
+    if second:
+        if "/" in first or "/" in second:
+            raise typer.BadParameter(f"{first} {second}: give TYPE NUMBER (SO SOT00024) or one order (ST/SOT00024)")
+        return f"{first}/{second}"
+    return first
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+@app.command("timeline")
+def timeline_cmd(first: str = typer.Argument(..., help="the order type (SO) or the order (SOT00024, ST/SOT00024)"),
+                 second: str | None = typer.Argument(None, help="the order number, after its type")) -> None:
+    """One order's story: its log rows and those of its payments, shipments and invoices, each hop's latency, the
+    order as Acumatica and Magento hold it now, and where it is stuck."""
+    from amsync_cli.timeline import order_timeline
+
+    try:
+        tl = order_timeline(ctx(), _order_arg(first, second))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if _state.get("json"):
+        _json(tl.to_json())
+        return
+    console.print(f"[bold]{tl.order}[/bold]: stuck at [bold]{tl.stuck_at}[/bold]")
+    console.print(tl.why, highlight=False)
+    if tl.push_to_magento_ms is not None:
+        console.print(f"push received -> Magento order created: {tl.push_to_magento_ms / 1000:.1f} s")
+    rows = [{"Time": s.at.strftime("%H:%M:%S.%f")[:12], "Hop": _hop(s.hop_ms), "Log": s.log, "Step": s.label,
+             "Result": s.result, "Entity Id": s.entity_id, "Log Id": s.log_id, "Message": s.message} for s in tl.steps]
+    _out(rows, "Connector log (oldest first; Hop: time since the row before)", [
+        Col("Time"), Col("Hop", 2), Col("Log", 5), Col("Step"), Col("Result", 3), Col("Entity Id", 4),
+        Col("Log Id", 6), Col("Message", 2, fold=True, min_width=16)])
+    _out(_live_rows(tl), "Now", [Col("System"), Col("What"), Col("Value", fold=True, min_width=20)])
+
+
+def _hop(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    return f"+{ms:.0f} ms" if ms < 1000 else f"+{ms / 1000:.1f} s"
+
+
+def _live_rows(tl: Any) -> list[dict[str, Any]]:
+    a, m = tl.acumatica, tl.magento
+    rows: list[dict[str, Any]] = []
+    if a.error or not a.found:
+        rows.append({"System": "Acumatica", "What": "order", "Value": a.error or "not found"})
+    else:
+        rows.append({"System": "Acumatica", "What": "order", "Value": f"{a.status}{' (Hold)' if a.hold else ''}, "
+                     f"total {a.order_total}, unpaid {a.unpaid_balance}, ExternalRef {a.external_ref or '-'}"})
+        rows += [{"System": "Acumatica", "What": f"shipment {s['nbr']}", "Value": f"{s['status']}, qty {s['qty']}"
+                  + (f", tracking {', '.join(s['tracking'])}" if s["tracking"] else "")} for s in a.shipments]
+        rows += [{"System": "Acumatica", "What": f"{i['type']} {i['nbr']}", "Value": f"{i['status']}, {i['amount']}"}
+                 for i in a.invoices]
+    if m.error or not m.found:
+        rows.append({"System": "Magento", "What": "order", "Value": m.error or "none" + (
+            f" (binding {m.binding})" if m.binding else "")})
+        return rows
+    rows.append({"System": "Magento", "What": f"order #{m.increment_id}", "Value": f"{m.state}/{m.status}, total "
+                 f"{m.grand_total}, entity {m.entity_id}, found by {m.found_by}"})
+    rows += [{"System": "Magento", "What": f"shipment #{d['increment_id']}", "Value": f"qty {d['qty']}"
+              + (f", tracking {', '.join(d['tracking'])}" if d["tracking"] else "")
+              + (f" (Acumatica {d['acumatica']})" if d["acumatica"] else "")} for d in m.shipments]
+    rows += [{"System": "Magento", "What": f"invoice #{d['increment_id']}", "Value": d["grand_total"]
+              + (f" (Acumatica {d['acumatica']})" if d["acumatica"] else "")} for d in m.invoices]
+    rows += [{"System": "Magento", "What": "another order", "Value": o} for o in m.others]
+    return rows
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option} {text!r}: use a date, 2026-12-01") from exc
+
+
+@app.command("audit")
+def audit_cmd(start: str = typer.Option(..., "--from", help="first order date (2026-12-01)"),
+              end: str | None = typer.Option(None, "--to", help="last order date, included (default: --from)"),
+              workers: int = typer.Option(8, min=1, max=32, help="Magento searches at once")) -> None:
+    """Compare the Acumatica orders of a date range (order Date) with the Magento orders the connector made:
+    existence and binding, totals, status, shipments, invoices, credit memos. Exit 1 when anything differs."""
+    from amsync_cli.audit import audit
+
+    first = _date(start, "--from")
+    last = _date(end, "--to") if end else first
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}")
+    with Progress(console=err, transient=True) as progress:
+        progress.add_task(f"audit {first} .. {last}", total=None)
+        report = audit(ctx(), first, last, workers=workers)
+    if _state.get("json"):
+        _json(report.to_json())
+    else:
+        _out([{"Order": d.order, "Kind": d.kind, "What": d.what, "Acumatica": d.acumatica, "Magento": d.magento}
+              for d in report.differences], f"Differences, orders dated {first} .. {last}", [
+            Col("Order"), Col("Kind"), Col("What", 2, fold=True, min_width=14),
+            Col("Acumatica", 3, fold=True, min_width=14), Col("Magento", 3, fold=True, min_width=14)])
+        s = report.summary
+        counts = [("Acumatica orders in the range", s.acumatica_orders), ("eligible", s.eligible),
+                  ("bound", s.bound), ("Magento orders by the connector", s.magento_orders),
+                  ("of orders outside the range", s.outside_range),
+                  *((f"differences: {k}", n) for k, n in s.differences.items()),
+                  ("orders with differences", s.orders_with_differences),
+                  ("calls: Acumatica / Magento / DynamoDB", f"{s.acumatica_calls} / {s.magento_calls} / "
+                   f"{s.binding_reads}"), ("seconds", s.seconds)]
+        _out([{"Count": k, "Value": v} for k, v in counts], "Summary", [Col("Count"), Col("Value")])
+        for note in report.notes:
+            console.print(f"note: {note}", highlight=False)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+@app.command("preview")
+def preview_cmd(first: str = typer.Argument(..., help="the order type (SO) or the order (SOT00024, ST/SOT00024)"),
+                second: str | None = typer.Argument(None, help="the order number, after its type")) -> None:
+    """What syncing an order would do now, writing nothing: each preference's verdict, what blocks it, the
+    writes a sync would make and the Magento order it would send (--json: the whole entity)."""
+    from amsync_cli.preview import preview_order
+    from amsync_cli.timeline import order_key
+
+    try:
+        order_type, _, nbr = order_key(_order_arg(first, second)).partition("/")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    p = preview_order(ctx(), order_type, nbr)
+    if _state.get("json"):
+        _json(p.to_json())
+    else:
+        _print_preview(p)
+    if not p.found:
+        raise typer.Exit(1)
+
+
+def _print_preview(p: Any) -> None:
+    console.print(f"[bold]{p.order}[/bold]: a sync now: [bold]{p.outcome}[/bold]; eligible: {_yes(p.eligible)}")
+    _out([{"Condition": v.condition, "Preference": "required" if v.required else ("on" if v.switched_on else "off"),
+           "Holds": _yes(v.holds), "Reason": v.reason} for v in p.verdicts], "Eligibility", [
+        Col("Condition"), Col("Preference"), Col("Holds"), Col("Reason", fold=True, min_width=20)])
+    if p.missing:
+        _out([{"What blocks it": m} for m in p.missing], None, [Col("What blocks it", fold=True)])
+    if p.effects:
+        _out([{"A sync now would": e} for e in p.effects], None, [Col("A sync now would", fold=True)])
+    if p.payload is not None:
+        _out(_payload_rows(p.payload), "The Magento order it sends (--json: the whole entity)",
+             [Col("Field"), Col("Value", fold=True, min_width=20)])
+    for note in p.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _payload_rows(e: dict[str, Any]) -> list[dict[str, Any]]:
+    customer = "guest" if e.get("customer_is_guest") else f"customer {e.get('customer_id') or '(new)'}"
+    method = ((e.get("extension_attributes") or {}).get("shipping_assignments") or [{}])[0].get("shipping", {})
+    rows = [("ext_order_id", e.get("ext_order_id")), ("increment_id", e.get("increment_id") or "(Magento's)"),
+            ("customer", f"{e.get('customer_email')} ({customer}, group {e.get('customer_group_id')})"),
+            ("store", e.get("store_id")), ("shipping", f"{method.get('method')} ({e.get('shipping_description')})"),
+            ("payment", (e.get("payment") or {}).get("method")),
+            *((f"item {i.get('ext_order_item_id')}", f"{i.get('sku')} x {i.get('qty_ordered')} @ {i.get('price')}"
+               f" = {i.get('row_total')}") for i in e.get("items") or []),
+            ("subtotal", e.get("subtotal")), ("discount", e.get("discount_amount")),
+            ("shipping amount", e.get("shipping_amount")), ("tax", e.get("tax_amount")),
+            ("grand total", e.get("grand_total"))]
+    return [{"Field": k, "Value": v} for k, v in rows]
+
+
+app.command("console")(__import__("amsync_cli.console.command", fromlist=["console"]).console)
 
 
 def main() -> None:

@@ -176,6 +176,9 @@ OPERATOR_COMMANDS: list[tuple[str, ...]] = [
     ("mappings", "ship-via", "list"), ("preferences", "show"),
     ("mappings", "ship-via", "set", "ship_via=OPS", "carrier_code=flatrate", "method_code=flatrate",
      "title=Flat Rate"), ("mappings", "ship-via", "rm", "OPS#all"), ("mappings", "update-schema"),
+    # (audit: a week before the world's orders, so that it finds nothing and exits 0; the world's seeded standing
+    # order, eligible but with no Ship Via, is a difference on any day that holds it)
+    ("timeline", "SO", "{nbr}"), ("preview", "SO", "{nbr}"), ("audit", "--from", "2020-01-01", "--to", "2020-01-07"),
 ]
 
 

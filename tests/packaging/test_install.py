@@ -61,3 +61,27 @@ def test_a_plain_pip_install_gives_a_working_amsync_command(tmp_path: Path) -> N
     status = amsync("--local", "status")
     assert status.returncode == 1, status.stderr[-2000:]
     assert "start the local world with `make local`" in status.stderr and "Traceback" not in status.stderr
+    # and the web console came with its templates, stylesheet and vendored htmx (package data)
+    assert amsync("console", "--help").returncode == 0
+    console = amsync("--local", "console")
+    assert console.returncode == 1 and "start the local world with `make local`" in console.stderr
+    served = subprocess.run([str(venv / "bin" / "python"), "-c", CONSOLE_FILES], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert served.returncode == 0 and served.stdout.strip() == "served", served.stderr[-2000:]
+
+
+# A console for a stack it never calls: the static files and a rendered page (404) need no AWS.
+CONSOLE_FILES = """
+from starlette.testclient import TestClient
+from amsync.config import Settings
+from amsync_cli.console.app import create_app
+from amsync_cli.context import StackContext
+
+app = create_app(StackContext("demo", "us-east-1", {}, Settings.model_construct(), None, None))
+web = TestClient(app, base_url="http://127.0.0.1:8400")
+assert "htmx 2.0.11" in web.get("/static/htmx.min.js").text[:100]
+assert web.get("/static/console.css").status_code == 200
+page = web.get("/no-such-page")
+assert page.status_code == 404 and "amsync console" in page.text, page.text
+print("served")
+"""

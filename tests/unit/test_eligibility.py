@@ -192,3 +192,25 @@ def test_configured_types_and_statuses_are_honoured() -> None:
                       customer_class=None)
     # Then
     assert result.eligible
+
+
+def test_explain_gives_each_preference_its_verdict_and_agrees_with_evaluate() -> None:
+    from amsync.services.eligibility import explain
+
+    # Given the walkthrough's unpaid order, with staff switched off
+    order, prefs = _order(), _prefs(sync_if_staff=False)
+    # When each preference is explained
+    verdicts = {v.condition: v for v in explain(order, prefs, push_flags=None, customer_class="DEFAULT")}
+    # Then each says whether it holds and why, in the words of the Skipped row
+    assert [(c, v.required, v.switched_on, v.holds) for c, v in verdicts.items()] == [
+        ("order type", True, True, True), ("status", True, True, True), ("B2B", False, True, False),
+        ("staff", False, False, False), ("paid", False, True, False)]
+    assert verdicts["B2B"].reason == "customer AACUSTOMER is not B2B (class DEFAULT)"
+    assert verdicts["paid"].reason == ("the unpaid balance is 40.00 (a payment that brings it to 0.00 makes it "
+                                       "eligible)")
+    # and a paid order of a type that is not synced: paid holds, the type does not, and evaluate agrees
+    other = _order(order_type="QT", unpaid=Decimal("0"))
+    verdicts = {v.condition: v for v in explain(other, prefs, push_flags=None, customer_class="DEFAULT")}
+    assert (verdicts["order type"].holds, verdicts["paid"].holds) == (False, True)
+    assert verdicts["order type"].reason == "order type QT is not synced (synced types: SO)"
+    assert not evaluate(other, prefs, push_flags=None, customer_class="DEFAULT").eligible

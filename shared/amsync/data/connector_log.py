@@ -12,9 +12,12 @@ Entries expire through TTL (``expires_at``); reads filter on it too because TTL 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +30,36 @@ from amsync.redact import mask_pii, mask_text, redact
 
 MAX_DETAILS_BYTES = 200_000  # of the row's summary + message, and of one detail chunk (an item holds 400 KB)
 DAY = 86400
+# What a grid row shows: a page never reads the rows' details (up to 200 KB each) off the wire.
+GRID_ATTRIBUTES = ("pk", "sk", "side", "start_time", "complete_time", "group", "action", "direction", "result",
+                   "entity_id", "entity_key", "failure_day", "notes", "message", "level", "action_type",
+                   "correlation_id", "latency_ms", "expires_at")
+
+
+class BadCursor(ValueError):
+    """A page cursor this table did not hand out."""
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """What the connector log grid asks for: one side, newest first, optional filters and a time range."""
+
+    side: Side = Side.MAGENTO
+    group: str | None = None
+    action: str | None = None
+    direction: str | None = None
+    result: str | None = None
+    entity: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    entries: list[LogEntry]
+    cursor: str | None  # where the next, older page starts; None: nothing older matches
+    reads: int  # Query requests this page cost
+    stopped_at: str | None = None  # the partition the read budget ran out in (the page may be short)
 
 
 def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[str, Any]]:
@@ -170,6 +203,67 @@ class ConnectorLog:
     def failures(self, day: str, limit: int = 200) -> list[LogEntry]:
         return list(self._query(Key("failure_day").eq(day), "failures-by-day", limit))
 
+    def failure_count(self, day: str) -> int:
+        """How many sync actions failed on ``day`` (the sparse ``failures-by-day`` index, counted server-side)."""
+        kwargs: dict[str, Any] = {"IndexName": "failures-by-day", "KeyConditionExpression": Key("failure_day").eq(day),
+                                  "FilterExpression": Attr("expires_at").gt(int(time.time())), "Select": "COUNT"}
+        count = 0
+        while True:
+            resp = table(self._table_name).query(**kwargs)
+            count += int(resp.get("Count", 0))
+            if "LastEvaluatedKey" not in resp:
+                return count
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def page(self, q: LogQuery, size: int = 50, cursor: str | None = None, max_reads: int = 8,
+             default_days: int = 7) -> LogPage:
+        """One page of the grid, newest first, by index: an entity's rows through ``by-entity``, failures through
+        ``failures-by-day``, anything else through the side's day partitions; the time range is a key condition on
+        the Log Id (it sorts by time). At most ``max_reads`` Query requests of a bounded size, whatever the table
+        holds: a rare filter over many rows gives a short page and a cursor to go on from."""
+        now = datetime.now(UTC)
+        end = min(q.end or now, now)
+        start = q.start or (None if q.entity else end - timedelta(days=default_days))
+        index, hash_key, values = _partitions(q, start, end)
+        resume = _decode(cursor, hash_key) if cursor else None
+        if resume is not None:
+            if resume[0] not in values:
+                raise BadCursor("the cursor belongs to another query")
+            values = values[values.index(resume[0]):]
+        bounds = Key("sk").between(_bound(start, "000") if start else "0" * 19, _bound(end, "999"))
+        filtered = any((q.group, q.action, q.direction, q.result))
+        kwargs: dict[str, Any] = {"ScanIndexForward": False, "FilterExpression": _filters(q, index is not None),
+                                  "ProjectionExpression": ", ".join(f"#g{i}" for i in range(len(GRID_ATTRIBUTES))),
+                                  "ExpressionAttributeNames": {f"#g{i}": a for i, a in enumerate(GRID_ATTRIBUTES)},
+                                  "Limit": min(1000, size * 8) if filtered else size}
+        if index:
+            kwargs["IndexName"] = index
+        key_names = ("pk", "sk") if index is None else ("pk", "sk", hash_key)
+        out: list[LogEntry] = []
+        reads = 0
+        for n, value in enumerate(values):
+            start_key = resume[1] if resume is not None and n == 0 else None
+            while True:
+                if reads >= max_reads:
+                    return LogPage(out, _encode(value, start_key), reads, stopped_at=value)
+                call = dict(kwargs, KeyConditionExpression=Key(hash_key).eq(value) & bounds,
+                            ExpressionAttributeNames=dict(kwargs["ExpressionAttributeNames"]))
+                if start_key:
+                    call["ExclusiveStartKey"] = start_key
+                resp = table(self._table_name).query(**call)
+                reads += 1
+                items = resp.get("Items", [])
+                for i, item in enumerate(items):
+                    out.append(_from_item(item))
+                    if len(out) == size:
+                        done = i == len(items) - 1 and "LastEvaluatedKey" not in resp and n == len(values) - 1
+                        last = {k: str(item[k]) for k in key_names}
+                        return LogPage(out, None if done else _encode(value, last), reads)
+                if "LastEvaluatedKey" not in resp:
+                    break
+                start_key = resp["LastEvaluatedKey"]
+        return LogPage(out, None, reads)
+
     def _query(self, key_cond: Any, index: str | None, limit: int) -> Iterator[LogEntry]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": key_cond,
@@ -189,3 +283,49 @@ class ConnectorLog:
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _bound(at: datetime, tail: str) -> str:
+    """The Log Id at ``at`` (16 digits of microseconds, then 3 random digits: ``000`` or ``999`` as a bound)."""
+    return f"{int(at.timestamp() * 1_000_000):016d}{tail}"
+
+
+def _partitions(q: LogQuery, start: datetime | None, end: datetime) -> tuple[str | None, str, list[str]]:
+    """(index, its hash key, the hash key values to read, newest first) for a query."""
+    if q.entity:
+        return "by-entity", "entity_key", [q.entity]
+    assert start is not None
+    days = [(end - timedelta(days=d)).strftime("%Y-%m-%d") for d in range((end.date() - start.date()).days + 1)]
+    if q.result and q.result.lower() == "failure":
+        return "failures-by-day", "failure_day", days
+    return None, "pk", [f"{q.side.value}#{d}" for d in days]
+
+
+def _filters(q: LogQuery, on_index: bool) -> Any:
+    cond: Any = Attr("expires_at").gt(int(time.time()))
+    if on_index:  # an index holds both sides' rows
+        cond &= Attr("side").eq(q.side.value)
+    for name, want in (("group", q.group), ("action", q.action), ("direction", q.direction), ("result", q.result)):
+        if want:
+            cond &= Attr(name).eq(want)
+    return cond
+
+
+def _encode(value: str, key: dict[str, Any] | None) -> str:
+    raw = json.dumps({"v": value, "k": {k: str(v) for k, v in key.items()} if key else None}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, hash_key: str) -> tuple[str, dict[str, str] | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise BadCursor("not a cursor") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("v"), str):
+        raise BadCursor("not a cursor")
+    key = data.get("k")
+    if key is not None:
+        allowed = {"pk", "sk", hash_key}
+        if not isinstance(key, dict) or not set(key) <= allowed or not all(isinstance(v, str) for v in key.values()):
+            raise BadCursor("not a cursor")
+    return data["v"], key

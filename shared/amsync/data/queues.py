@@ -144,7 +144,12 @@ def move_messages(source_url: str, target_url: str, *, select: Callable[[str], b
     while limit is None or moved < limit:
         resp = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                    VisibilityTimeout=30, MessageAttributeNames=["All"])
-        batch = [m for m in resp.get("Messages", []) if m["MessageId"] not in skipped]
+        got = resp.get("Messages", [])
+        batch = [m for m in got if m["MessageId"] not in skipped]
+        for m in got:  # a message passed over before, received again: visible again at once, not in 30 s
+            if m["MessageId"] in skipped:
+                sqs.change_message_visibility(QueueUrl=source_url, ReceiptHandle=m["ReceiptHandle"],
+                                              VisibilityTimeout=0)
         if not batch:
             break
         for m in batch:

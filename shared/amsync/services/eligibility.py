@@ -129,3 +129,47 @@ def evaluate(order: SalesOrder, prefs: OrderSyncPreferences, *, push_flags: Mapp
     if matched:
         return Eligibility(True, tuple(matched))
     return Eligibility(False, (_why_not(order, prefs, b2b, staff), *_switched_off(prefs)))
+
+
+@dataclass(frozen=True)
+class ConditionVerdict:
+    """One preference's verdict on an order: ``required`` conditions (order type, status) must hold; of the
+    ``switched_on`` optional ones (B2B, staff, paid) any one suffices."""
+
+    condition: str
+    required: bool
+    switched_on: bool
+    holds: bool
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"condition": self.condition, "required": self.required, "switched_on": self.switched_on,
+                "holds": self.holds, "reason": self.reason}
+
+
+def explain(order: SalesOrder, prefs: OrderSyncPreferences, *, push_flags: Mapping[str, Any] | None,
+            customer_class: str | None) -> tuple[ConditionVerdict, ...]:
+    """Each preference's verdict on ``order``, with its reason (what ``evaluate`` decides from, one by one)."""
+    type_ok, status_ok = order.order_type in prefs.order_types, order.status in prefs.statuses
+    type_reason = (f"order type {order.order_type} is synced" if type_ok else
+                   f"order type {order.order_type} is not synced (synced types: "
+                   f"{', '.join(prefs.order_types) or 'none'})")
+    status_reason = (f"status {order.status} creates Magento orders" if status_ok else
+                     f"status {order.status or '(none)'} does not create Magento orders (statuses that do: "
+                     f"{', '.join(prefs.statuses) or 'none'})")
+    b2b, staff = _flags(prefs, push_flags, customer_class)
+    who = f"customer {order.customer_id}"
+    if order.unpaid_balance is None:
+        paid_reason = "the unpaid balance is unknown (the order was read without Totals)"
+    else:
+        paid_reason = f"the unpaid balance is {_money(order.unpaid_balance)}" + (
+            " (paid in full)" if _is_paid(order) else " (a payment that brings it to 0.00 makes it eligible)")
+    return (
+        ConditionVerdict("order type", True, True, type_ok, type_reason),
+        ConditionVerdict("status", True, True, status_ok, status_reason),
+        ConditionVerdict("B2B", False, prefs.sync_if_b2b, b2b.value,
+                         f"{who} is {'' if b2b.value else 'not '}B2B ({b2b.detail})"),
+        ConditionVerdict("staff", False, prefs.sync_if_staff, staff.value,
+                         f"{who} is {'' if staff.value else 'not '}staff ({staff.detail})"),
+        ConditionVerdict("paid", False, prefs.sync_if_paid, _is_paid(order), paid_reason),
+    )

@@ -4,21 +4,26 @@ The push row is only a hint. The order is read again from Acumatica with what th
 order that is not eligible is logged as Skipped with the reason and waits: the next push about it (an update, a
 payment applied) evaluates it again. A missing mapping or product is a Failure row that names what to fix; the
 order syncs once it is fixed and the order is resynced.
+
+Two steps: ``plan_order`` reads (Acumatica, Magento, the settings, the binder) and decides, with no side effect:
+the verdict, the Magento ``entity`` and what must be done first (create or bind the Magento customer);
+``sync_order`` acts on the plan (the customer, the log row, the message to the writer). ``amsync preview`` shows
+the same plan without acting on it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from amsync.adapters.errors import NotFound
 from amsync.models.acumatica import AcuCustomer, SalesOrder
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
-from amsync.services.eligibility import evaluate
+from amsync.services.eligibility import Eligibility, evaluate
 from amsync.services.exporting import AlreadyBound
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_identity import increment_id
@@ -38,9 +43,12 @@ class AcumaticaReads(Protocol):
     def customer(self, customer_id: str) -> dict[str, Any]: ...
 
 
-class MagentoReads(Protocol):
+class MagentoLookups(Protocol):
     def customers_by_email(self, email: str) -> list[dict[str, Any]]: ...
     def products_by_skus(self, skus: list[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class MagentoReads(MagentoLookups, Protocol):
     def create_customer(self, customer: dict[str, Any]) -> dict[str, Any]: ...
 
 
@@ -50,9 +58,25 @@ class SettingsReads(Protocol):
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
 
 
-class BindingReads(Protocol):
+class BindingLookup(Protocol):
     def get(self, kind: str, acumatica_key: str) -> Any: ...
+
+
+class BindingReads(BindingLookup, Protocol):
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None) -> Any: ...
+
+
+class PlanReads(Protocol):
+    """What planning may touch: reads only (``OrderSyncPorts`` is one; so is the preview's read-only set)."""
+
+    @property
+    def acumatica(self) -> AcumaticaReads: ...
+    @property
+    def magento(self) -> MagentoLookups: ...
+    @property
+    def settings(self) -> SettingsReads: ...
+    @property
+    def binder(self) -> BindingLookup: ...
 
 
 @dataclass
@@ -89,92 +113,211 @@ def clear_caches() -> None:
     _products._d.clear()
 
 
+# ---------------------------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class CustomerStep:
+    """The Magento customer the order is placed for, and what must be done about it before the create:
+    ``use`` (found and bound already), ``bind`` (found, bind it), ``create`` (create it, then bind it) or
+    ``guest`` (a guest order: nothing to do)."""
+
+    action: Literal["use", "bind", "create", "guest"]
+    customer_id: str  # the Acumatica CustomerID
+    ref: MagentoCustomerRef  # id None when it is to be created (its id is Magento's answer) or a guest
+    bound_id: int | None = None  # the Magento customer the Acumatica customer is bound to now
+    body: dict[str, Any] | None = None  # the POST /V1/customers body of a create
+
+    def describe(self) -> str:
+        c = self.ref
+        if self.action == "create":
+            return (f"create Magento customer {c.email} ({c.firstname} {c.lastname}, website "
+                    f"{(self.body or {}).get('website_id')}, group {c.group_id}) and bind it to Acumatica customer "
+                    f"{self.customer_id}")
+        if self.action == "bind":
+            return f"bind Acumatica customer {self.customer_id} to Magento customer {c.id} ({c.email})"
+        if self.action == "guest":
+            return f"place a guest order for {c.email} (no Magento customer has this e-mail)"
+        return f"use Magento customer {c.id} ({c.email}), bound to Acumatica customer {self.customer_id}"
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """What ``sync_order`` will do with an order, decided from reads alone.
+
+    ``outcome``: ``gone`` (no longer in Acumatica), ``update`` (bound: a status update goes to the writer),
+    ``skipped`` (not eligible), ``failed`` (eligible, but a mapping, product or address is missing: ``failure``
+    is the Failure row's message, ``missing`` every blocker found) or ``create`` (``write`` goes to the writer).
+    """
+
+    outcome: Literal["gone", "update", "skipped", "failed", "create"]
+    key: str
+    record: dict[str, Any] | None = None
+    order: SalesOrder | None = None
+    binding: Any = None
+    preferences: OrderSyncPreferences | None = None
+    acumatica_customer: AcuCustomer | None = None
+    verdict: Eligibility | None = None
+    customer: CustomerStep | None = None  # reached (the sync acts on it even when the mapping fails after it)
+    context: OrderMappingContext | None = None
+    failure: str | None = None
+    missing: tuple[str, ...] = ()
+    write: MagentoOrderWrite | None = None
+
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        """The Magento ``entity`` of the create (None unless the outcome is ``create``). When the customer is
+        created first, its ``customer_id`` is Magento's answer to that create: None here."""
+        return self.write.payload if self.write is not None and self.write.action == "create" else None
+
+    @property
+    def effects(self) -> list[str]:
+        """What acting on the plan writes, in order (nothing is written while planning)."""
+        out: list[str] = []
+        if self.customer is not None and self.customer.action in ("bind", "create"):
+            out.append(self.customer.describe())
+        if self.outcome == "gone":
+            out.append(f"log Skipped: order {self.key} no longer exists in Acumatica")
+        elif self.outcome == "skipped" and self.verdict is not None:
+            out.append("log Skipped: " + "; ".join(self.verdict.reasons))
+        elif self.outcome == "failed":
+            out.append(f"log Failure: {self.failure}")
+        elif self.write is not None:
+            out.append(f"send the {self.write.action} of {self.key} to the Magento writer")
+        return out
+
+
 def _row(result: Result, order: str, message: str, started: Any, corr: str, details: dict[str, Any] | None = None,
          action: Action = Action.CREATE) -> LogEntry:
     return sync_row(Group.ORDER, action, result, notes=order, started=started, message=message,
                     details=details, correlation_id=corr)
 
 
-def sync_order(req: SyncRequest, ports: OrderSyncPorts) -> str:
-    """Handle one order sync request; returns what happened (for logs and tests)."""
-    started = now()
+def plan_order(req: SyncRequest, reads: PlanReads, *, explain: bool = False) -> OrderPlan:
+    """Read the order and decide what syncing it does, writing nothing anywhere.
+
+    As the sync runs, the plan stops at the first thing that decides the outcome (bound, not eligible, the first
+    blocker). ``explain`` (the preview) goes on: the verdict of a bound order, and every blocker of an order
+    whether or not it is eligible, so that one look shows all there is to fix."""
     order_type, _, order_nbr = req.key.partition("/")
     try:
-        record = ports.acumatica.sales_order(order_type, order_nbr)
+        record = reads.acumatica.sales_order(order_type, order_nbr)
     except NotFound:
-        ports.log([_row(Result.SKIPPED, order_nbr, f"order {req.key} no longer exists in Acumatica", started,
-                        req.correlation_id, action=Action.UPDATE)])
-        return "gone"
+        return OrderPlan("gone", req.key, failure=f"order {req.key} no longer exists in Acumatica")
     order = SalesOrder.from_api(record)
-    binding = ports.binder.get("order", order.key)
+    binding = reads.binder.get("order", order.key)
+    base = OrderPlan("update", order.key, record=record, order=order, binding=binding)
     if binding is not None and binding.state == "bound":
-        ports.forward(MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="update",
-                                              payload={"status": order.status, "hold": order.hold},
-                                        acumatica_status=order.status, acumatica_last_modified=order.last_modified,
-                                        correlation_id=req.correlation_id, requested_at=req.requested_at))
-        return "update"
-    prefs = ports.settings.order_sync(fresh=req.source != "push")
-    customer = _acumatica_customer(ports, order.customer_id) if _needs_customer(prefs) else None
+        update = MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="update",
+                                         payload={"status": order.status, "hold": order.hold},
+                                         acumatica_status=order.status, acumatica_last_modified=order.last_modified,
+                                         correlation_id=req.correlation_id, requested_at=req.requested_at)
+        base = replace(base, write=update)
+        if not explain:
+            return base
+    prefs = reads.settings.order_sync(fresh=req.source != "push")
+    customer = _acumatica_customer(reads, order.customer_id) if _needs_customer(prefs) else None
     verdict = evaluate(order, prefs, push_flags=req.hint or None,
                        customer_class=customer.customer_class if customer else None)
-    if not verdict.eligible:
-        ports.log([_row(Result.SKIPPED, order.order_nbr, "; ".join(verdict.reasons), started, req.correlation_id,
-                        {"acumatica_order": record}, Action.SKIP)])
-        return "skipped"
+    base = replace(base, preferences=prefs, acumatica_customer=customer, verdict=verdict)
+    if base.write is not None:  # bound (explained): the verdict is for information, a create would not happen
+        return base
+    if not verdict.eligible and not explain:
+        return replace(base, outcome="skipped")
+    mapped = _plan_mapping(order, prefs, reads, customer, explain)
+    if not verdict.eligible:  # explained: what would block it once eligible
+        return replace(base, outcome="skipped", missing=tuple(mapped.blockers))
+    plan = mapped.apply(base)
+    if plan.failure is not None:
+        return replace(plan, outcome="failed")
+    assert mapped.payload is not None
+    create = MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="create",
+                                     payload=mapped.payload, write_back=prefs.write_back_field != "none",
+                                     acumatica_status=order.status, acumatica_last_modified=order.last_modified,
+                                     correlation_id=req.correlation_id, requested_at=req.requested_at)
+    return replace(plan, outcome="create", write=create)
+
+
+@dataclass
+class _Mapped:
+    """The mapping stage's findings: the context and entity, the customer step, and the blockers in the order the
+    sync meets them (Ship Via, then the customer, then what ``map_order`` checks)."""
+
+    blockers: list[str] = field(default_factory=list)
+    customer: CustomerStep | None = None
+    context: OrderMappingContext | None = None
+    payload: dict[str, Any] | None = None
+
+    def apply(self, plan: OrderPlan) -> OrderPlan:
+        return replace(plan, customer=self.customer, context=self.context,
+                       failure=self.blockers[0] if self.blockers else None, missing=tuple(self.blockers))
+
+
+def _plan_mapping(order: SalesOrder, prefs: OrderSyncPreferences, reads: PlanReads, customer: AcuCustomer | None,
+                  explain: bool) -> _Mapped:
+    out = _Mapped()
+    shipping = reads.settings.ship_via(order.ship_via or "", prefs.store_view, fresh=True)
+    if shipping is None:
+        out.blockers.append(
+            f"Ship Via {order.ship_via or '(none)'!r} has no Magento shipping method for store view "
+            f"{prefs.store_view!r}: map it in Shipping Methods Mapping (amsync mappings ship-via set "
+            f"ship_via={order.ship_via or '<SHIPVIA>'} carrier_code=... method_code=... title=...), "
+            f"then resync it (amsync resync order {order.order_nbr})")
+        if not explain:
+            return out
     try:
-        ctx = _mapping_context(order, prefs, ports, customer)
+        step = _customer_step(order, prefs, reads, customer)
+    except OrderMappingError as exc:
+        out.blockers.append(str(exc))
+        if not explain:
+            return out
+        step = None
+    if not out.blockers:
+        out.customer = step  # the sync acts on the customer only when nothing before it failed
+    ctx = OrderMappingContext(
+        customer=step.ref if step else MagentoCustomerRef(id=None, email="", firstname="", lastname=""),
+        products=_magento_products(reads, [line.inventory_id for line in order.lines]),
+        shipping=shipping or ShipViaMapping(ship_via="", carrier_code="", method_code="", title=""),
+        payment_method=_payment_method(order, prefs, reads),
+        store_id=prefs.store_id,
+        increment_id=increment_id(order.order_type, order.order_nbr, prefs.increment_id_prefixes)
+        if prefs.magento_numbering == "acumatica" else None,
+    )
+    try:
         payload = map_order(order, ctx)
     except OrderMappingError as exc:
-        ports.log([_row(Result.FAILURE, order.order_nbr, str(exc), started, req.correlation_id,
-                        {"acumatica_order": record})])
-        return "failed"
-    ports.forward(MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="create",
-                                          payload=payload, write_back=prefs.write_back_field != "none",
-                                    acumatica_status=order.status, acumatica_last_modified=order.last_modified,
-                                    correlation_id=req.correlation_id, requested_at=req.requested_at))
-    return "forwarded"
+        out.blockers.append(str(exc))
+        return out
+    if not out.blockers:
+        out.context, out.payload = ctx, _with_customer(payload, step)
+    return out
+
+
+def _with_customer(payload: dict[str, Any], step: CustomerStep | None) -> dict[str, Any]:
+    """A customer still to be created: the entity is a customer's order, its id Magento's answer to the create."""
+    if step is not None and step.action == "create":
+        payload.update(customer_id=None, customer_is_guest=0, customer_group_id=step.ref.group_id)
+    return payload
 
 
 def _needs_customer(prefs: OrderSyncPreferences) -> bool:
     return prefs.customer_flags_source == "customer_class" and (prefs.sync_if_b2b or prefs.sync_if_staff)
 
 
-def _acumatica_customer(ports: OrderSyncPorts, customer_id: str) -> AcuCustomer:
+def _acumatica_customer(reads: PlanReads, customer_id: str) -> AcuCustomer:
     result: AcuCustomer = _customers.get(
-        f"acu#{customer_id}", lambda: AcuCustomer.from_api(ports.acumatica.customer(customer_id)))
+        f"acu#{customer_id}", lambda: AcuCustomer.from_api(reads.acumatica.customer(customer_id)))
     return result
 
 
-def _mapping_context(order: SalesOrder, prefs: OrderSyncPreferences, ports: OrderSyncPorts,
-                     customer: AcuCustomer | None) -> OrderMappingContext:
-    shipping = ports.settings.ship_via(order.ship_via or "", prefs.store_view, fresh=True)
-    if shipping is None:
-        raise OrderMappingError(
-            f"Ship Via {order.ship_via or '(none)'!r} has no Magento shipping method for store view "
-            f"{prefs.store_view!r}: map it in Shipping Methods Mapping (amsync mappings ship-via set "
-            f"ship_via={order.ship_via or '<SHIPVIA>'} carrier_code=... method_code=... title=...), "
-            f"then resync it (amsync resync order {order.order_nbr})")
-    return OrderMappingContext(
-        customer=_magento_customer(order, prefs, ports, customer),
-        products=_magento_products(ports, [line.inventory_id for line in order.lines]),
-        shipping=shipping,
-        payment_method=_payment_method(order, prefs, ports),
-        store_id=prefs.store_id,
-        increment_id=increment_id(order.order_type, order.order_nbr, prefs.increment_id_prefixes)
-        if prefs.magento_numbering == "acumatica" else None,
-    )
-
-
-def _payment_method(order: SalesOrder, prefs: OrderSyncPreferences, ports: OrderSyncPorts) -> str:
-    table = {m.acumatica_method.upper(): m.magento_method for m in ports.settings.mappings("payment")}
+def _payment_method(order: SalesOrder, prefs: OrderSyncPreferences, reads: PlanReads) -> str:
+    table = {m.acumatica_method.upper(): m.magento_method for m in reads.settings.mappings("payment")}
     return table.get((order.payment_method or "").upper()) or table.get("*") or prefs.default_payment_method
 
 
-def _magento_products(ports: OrderSyncPorts, skus: list[str]) -> dict[str, MagentoProductRef]:
+def _magento_products(reads: PlanReads, skus: list[str]) -> dict[str, MagentoProductRef]:
     key = "mag-products#" + ",".join(sorted(set(skus)))
 
     def load() -> dict[str, MagentoProductRef]:
-        found = ports.magento.products_by_skus(sorted(set(skus)))
+        found = reads.magento.products_by_skus(sorted(set(skus)))
         return {sku: MagentoProductRef(id=int(p["id"]), sku=sku, name=str(p.get("name") or sku),
                                        weight=p.get("weight")) for sku, p in found.items()}
     products: dict[str, MagentoProductRef] = _products.get(key, load)
@@ -184,34 +327,34 @@ def _magento_products(ports: OrderSyncPorts, skus: list[str]) -> dict[str, Magen
     return products
 
 
-def _magento_customer(order: SalesOrder, prefs: OrderSyncPreferences, ports: OrderSyncPorts,
-                      customer: AcuCustomer | None) -> MagentoCustomerRef:
+def _customer_step(order: SalesOrder, prefs: OrderSyncPreferences, reads: PlanReads,
+                   customer: AcuCustomer | None) -> CustomerStep:
     email = (order.bill_to_contact.email if order.bill_to_contact else None) or (customer.email if customer else None)
     if not email:
         raise OrderMappingError(f"order {order.key} has no e-mail (bill-to contact or customer main contact)")
     first, last = _names(order, customer)
     # a customer that came from Magento (or was created for an earlier order) is bound: never create it twice
-    bound = ports.binder.get("customer", order.customer_id)
+    bound = reads.binder.get("customer", order.customer_id)
     bound_id = bound.magento_entity_id if bound is not None else None
-    matches = _customer_matches(ports, email, prefs.website_id)
+    matches = _customer_matches(reads, email, prefs.website_id)
     if bound_id is not None:
         matches = [c for c in matches if int(c["id"]) == bound_id] or matches
     if matches:
         c = matches[0]
-        _bind_customer(ports, order.customer_id, int(c["id"]), bound_id)
-        return MagentoCustomerRef(id=int(c["id"]), email=email, firstname=c.get("firstname") or first,
-                                  lastname=c.get("lastname") or last, group_id=int(c.get("group_id", 1)))
+        ref = MagentoCustomerRef(id=int(c["id"]), email=email, firstname=c.get("firstname") or first,
+                                 lastname=c.get("lastname") or last, group_id=int(c.get("group_id", 1)))
+        return CustomerStep("use" if bound_id == ref.id else "bind", order.customer_id, ref, bound_id)
     if prefs.missing_customer == "guest":
-        return MagentoCustomerRef(id=None, email=email, firstname=first, lastname=last, group_id=0)
-    created = ports.magento.create_customer({"email": email, "firstname": first, "lastname": last,
-                                             "website_id": prefs.website_id, "store_id": prefs.store_id,
-                                             "group_id": prefs.customer_group_id})
-    _bind_customer(ports, order.customer_id, int(created["id"]), bound_id)
-    return MagentoCustomerRef(id=int(created["id"]), email=email, firstname=first, lastname=last,
-                              group_id=int(created.get("group_id", prefs.customer_group_id)))
+        return CustomerStep("guest", order.customer_id,
+                            MagentoCustomerRef(id=None, email=email, firstname=first, lastname=last, group_id=0),
+                            bound_id)
+    body = {"email": email, "firstname": first, "lastname": last, "website_id": prefs.website_id,
+            "store_id": prefs.store_id, "group_id": prefs.customer_group_id}
+    return CustomerStep("create", order.customer_id, MagentoCustomerRef(
+        id=None, email=email, firstname=first, lastname=last, group_id=prefs.customer_group_id), bound_id, body)
 
 
-def _customer_matches(ports: OrderSyncPorts, email: str, website_id: int) -> list[dict[str, Any]]:
+def _customer_matches(reads: PlanReads, email: str, website_id: int) -> list[dict[str, Any]]:
     """Magento customers with this e-mail on the website. Only found customers are cached (a miss is asked again:
     a cached miss could make this container create a customer another container has just created)."""
     key = f"mag-customer#{website_id}#{email.casefold()}"
@@ -219,19 +362,10 @@ def _customer_matches(ports: OrderSyncPorts, email: str, website_id: int) -> lis
     if hit and time.monotonic() - hit[0] < _customers.ttl:
         cached: list[dict[str, Any]] = hit[1]
         return cached
-    matches = [c for c in ports.magento.customers_by_email(email) if int(c.get("website_id", 1)) == website_id]
+    matches = [c for c in reads.magento.customers_by_email(email) if int(c.get("website_id", 1)) == website_id]
     if matches:
         _customers._d[key] = (time.monotonic(), matches)
     return matches
-
-
-def _bind_customer(ports: OrderSyncPorts, customer_id: str, magento_id: int, bound_id: int | None) -> None:
-    if bound_id == magento_id:
-        return
-    try:
-        ports.binder.bind("customer", customer_id, magento_id, None)
-    except AlreadyBound:  # bound to another Magento customer by someone else: keep theirs
-        pass
 
 
 def _names(order: SalesOrder, customer: AcuCustomer | None) -> tuple[str, str]:
@@ -242,3 +376,58 @@ def _names(order: SalesOrder, customer: AcuCustomer | None) -> tuple[str, str]:
     contact = order.bill_to_contact
     full = (contact.attention or contact.business_name) if contact else None
     return split_name(full or (customer.name if customer else "") or order.customer_id)
+
+
+# ---------------------------------------------------------------------------------------------- acting on it
+def sync_order(req: SyncRequest, ports: OrderSyncPorts) -> str:
+    """Handle one order sync request; returns what happened (for logs and tests)."""
+    started = now()
+    plan = plan_order(req, ports)
+    if plan.outcome == "gone":
+        ports.log([_row(Result.SKIPPED, req.key.partition("/")[2], str(plan.failure), started, req.correlation_id,
+                        action=Action.UPDATE)])
+        return "gone"
+    assert plan.order is not None and plan.record is not None
+    if plan.outcome == "update":
+        assert plan.write is not None
+        ports.forward(plan.write)
+        return "update"
+    if plan.outcome == "skipped":
+        assert plan.verdict is not None
+        ports.log([_row(Result.SKIPPED, plan.order.order_nbr, "; ".join(plan.verdict.reasons), started,
+                        req.correlation_id, {"acumatica_order": plan.record}, Action.SKIP)])
+        return "skipped"
+    ref = _act_on_customer(plan.customer, ports) if plan.customer is not None else None
+    if plan.outcome == "failed":
+        ports.log([_row(Result.FAILURE, plan.order.order_nbr, str(plan.failure), started, req.correlation_id,
+                        {"acumatica_order": plan.record})])
+        return "failed"
+    assert plan.write is not None and plan.context is not None
+    write = plan.write
+    if ref is not None and plan.customer is not None and plan.customer.action == "create":
+        payload = map_order(plan.order, replace(plan.context, customer=ref))  # the plan's entity, its new customer
+        write = MagentoOrderWrite.build(payload, **write.model_dump(exclude={"payload_json"}))
+    ports.forward(write)
+    return "forwarded"
+
+
+def _act_on_customer(step: CustomerStep, ports: OrderSyncPorts) -> MagentoCustomerRef:
+    """Bind or create the Magento customer as planned; the reference the order is placed for."""
+    if step.action == "bind":
+        assert step.ref.id is not None
+        _bind_customer(ports, step.customer_id, step.ref.id, step.bound_id)
+    if step.action != "create":
+        return step.ref
+    assert step.body is not None
+    created = ports.magento.create_customer(step.body)
+    _bind_customer(ports, step.customer_id, int(created["id"]), step.bound_id)
+    return replace(step.ref, id=int(created["id"]), group_id=int(created.get("group_id", step.ref.group_id)))
+
+
+def _bind_customer(ports: OrderSyncPorts, customer_id: str, magento_id: int, bound_id: int | None) -> None:
+    if bound_id == magento_id:
+        return
+    try:
+        ports.binder.bind("customer", customer_id, magento_id, None)
+    except AlreadyBound:  # bound to another Magento customer by someone else: keep theirs
+        pass

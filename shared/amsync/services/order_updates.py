@@ -16,7 +16,7 @@ Magento. The push is only a hint: the order is read again from Acumatica and com
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -116,12 +116,16 @@ def apply_order_update(msg: MagentoOrderWrite, binding: Binding, ports: OrderUpd
 
 # ---------------------------------------------------------------------------------------------- status mapping
 def _mapping(status: str, ports: OrderUpdatePorts) -> OrderStatusMapping:
-    """The mapping for the store view, else the All Store Views one, else the documented default."""
     view = ports.settings.order_sync().store_view
     mappings = ports.settings.mappings("orderstatus", fresh=True)  # a rare event: a mapping edit applies at once
+    return status_mapping(status, mappings, view)
+
+
+def status_mapping(status: str, mappings: Iterable[OrderStatusMapping], store_view: str) -> OrderStatusMapping:
+    """The mapping for the store view, else the All Store Views one, else the documented default."""
     table = {(m.acumatica_status.strip().lower(), m.store_view): m for m in mappings}
     key = status.strip().lower()
-    found = table.get((key, view)) or table.get((key, "all")) or DEFAULT_STATUS_MAPPINGS.get(status)
+    found = table.get((key, store_view)) or table.get((key, "all")) or DEFAULT_STATUS_MAPPINGS.get(status)
     return found or FALLBACK.model_copy(update={"acumatica_status": status,
                                                 "comment": FALLBACK.comment.format(status=status)})
 
