@@ -39,6 +39,9 @@ And IAM, as AWS applies it:
    Requests signed with the local world's root key (the harness, tests inspecting state, the CLI by default)
    pass, as the account root does.
 
+Apart from the repairs, a meter for the benchmark (``amsync_local.metering``): off unless switched on through
+``/_amsync/meter``; it then counts every request per principal and computes DynamoDB's capacity units.
+
 Plus: no access log line per request (werkzeug's logging costs the server real time), and the list of moto's
 service packages (which its dispatcher reads from disk on every request) is read once.
 """
@@ -394,7 +397,11 @@ def main(argv: list[str]) -> None:
     from werkzeug.serving import make_server
 
     app = IamGate(DomainDispatcherApplication(create_backend_app))
-    server = make_server(argv[0], int(argv[1]), app, threaded=True)
+    # the benchmark's meter (amsync_local.metering): off until bench/ switches it on through /_amsync/meter
+    from amsync_local.metering import Meter
+
+    metered = Meter(app, principal_of=_principal)
+    server = make_server(argv[0], int(argv[1]), metered, threaded=True)
     os.environ["MOTO_PORT"] = str(server.server_port)  # as moto's own main sets it
     if len(argv) > 2:
         tmp = f"{argv[2]}.tmp"

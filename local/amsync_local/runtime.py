@@ -59,10 +59,12 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from amsync_local.identity import FunctionRole, acting_as, assume_function_roles
 from amsync_local.identity import install as install_function_identity
 from amsync_local.lambda_events import LambdaContext, function_url_event, scheduled_event, sqs_record
+from amsync_local.metering import POLLER_AGENT
 from amsync_local.stack import DeployedStack, deploy_stack
 from amsync_local.template import (
     PROJECT_ROOT,
@@ -289,13 +291,16 @@ class LocalRuntime:
             stop_moto(self._moto)
             self._moto = None
 
-    def boto(self, service: str, role: FunctionRole | None = None) -> Any:
-        """A client of the local world's root, or (``role``) one that signs as a function's execution role."""
+    def boto(self, service: str, role: FunctionRole | None = None, poller: bool = False) -> Any:
+        """A client of the local world's root, or (``role``) one that signs as a function's execution role.
+        ``poller``: an event source mapping's own client, marked in its user agent so that the benchmark's meter
+        counts its requests apart from the function's (``amsync_local.metering``)."""
         if role is not None:
             c = role.credentials
             return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
                                 aws_access_key_id=c.access_key, aws_secret_access_key=c.secret_key,
-                                aws_session_token=c.token)
+                                aws_session_token=c.token,
+                                config=Config(user_agent_extra=POLLER_AGENT) if poller else None)
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -367,7 +372,8 @@ class LocalRuntime:
     def _start_poller(self, fn: LoadedFunction, src: SqsSource) -> None:
         assert self.stack is not None
         queue_url = self.stack.physical_ids[src.queue]
-        sqs = self.boto("sqs", fn.role)  # an event source mapping polls with the function's execution role
+        # an event source mapping polls with the function's execution role
+        sqs = self.boto("sqs", fn.role, poller=True)
         attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         queue_arn = attrs["Attributes"]["QueueArn"]
         concurrency = src.maximum_concurrency or 5
@@ -384,7 +390,7 @@ class LocalRuntime:
                     self._busy -= 1
 
         def loop() -> None:
-            client = self.boto("sqs", fn.role)
+            client = self.boto("sqs", fn.role, poller=True)
             while not self._stop.is_set():
                 if not slots.acquire(timeout=0.2):
                     continue
@@ -446,7 +452,7 @@ class LocalRuntime:
             failed = set(ids)
         cpu_ms = (time.thread_time() - c0) * 1000
         duration = (time.perf_counter() - t0) * 1000
-        client = self.boto("sqs", fn.role)
+        client = self.boto("sqs", fn.role, poller=True)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             chunk = done[i:i + 10]

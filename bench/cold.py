@@ -1,0 +1,127 @@
+"""Cold init per function against a bare handler that creates the same boto3 clients, both measured here.
+
+A function's cold start, as Lambda bills it since 2025-08: its module's import (Settings, ports, API clients: the
+INIT phase) plus the boto3 clients its first invocation creates on first use. The run records which those are
+(:class:`ClientLog`: every call of ``amsync.data.aws.client`` / ``table`` by a function's thread, and Secrets
+Manager reads through Powertools); each side is then timed in a fresh interpreter with the function's
+environment, ``repeat`` times (median):
+
+- function: import the handler module, then create those clients through the connector's own factories
+  (``aws.client(service)``, ``aws.table(name)``; Powertools' ``SecretsProvider()`` for a secret);
+- baseline: ``import boto3``, then ``boto3.client(service)`` / ``boto3.resource("dynamodb").Table(name)`` /
+  ``boto3.client("secretsmanager")`` for the same list.
+
+Interpreter start-up is outside both; the first invocation's own work and network calls are outside both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+FUNCTION_SIDE = """
+import json, time
+t0 = time.perf_counter()
+import importlib.util
+spec = importlib.util.spec_from_file_location("handler_under_test", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+t1 = time.perf_counter()
+from amsync.data import aws
+for service in {clients!r}:
+    aws.client(service)
+for name in {tables!r}:
+    aws.table(name)
+if {secrets!r}:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    SecretsProvider()
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "total_ms": (time.perf_counter() - t0) * 1000}}))
+"""
+
+BASELINE_SIDE = """
+import json, time
+t0 = time.perf_counter()
+import boto3
+for service in {clients!r}:
+    boto3.client(service)
+for name in {tables!r}:
+    boto3.resource("dynamodb").Table(name)
+if {secrets!r}:
+    boto3.client("secretsmanager")
+print(json.dumps({{"total_ms": (time.perf_counter() - t0) * 1000}}))
+"""
+
+
+class ClientLog:
+    """Which boto3 clients each function's code asks the connector's factories for (installed before the world
+    loads the functions, so their modules import the recording factories)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, set[str]] = {}
+        self.tables: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def install(self) -> bool:
+        try:
+            from amsync.data import aws
+        except ImportError:
+            return False
+        if getattr(aws.client, "_bench_recording", False):
+            return True
+        aws.client = self._recording(aws.client, self.clients)  # type: ignore[assignment]
+        aws.table = self._recording(aws.table, self.tables)  # type: ignore[assignment]
+        return True
+
+    def _recording(self, factory: Callable[[str], Any], into: dict[str, set[str]]) -> Callable[[str], Any]:
+        from amsync_local.identity import current
+
+        lock = self._lock
+
+        def recorded(name: str) -> Any:
+            acting = current()
+            if acting is not None:
+                with lock:
+                    into.setdefault(acting.role.function, set()).add(name)
+            return factory(name)
+
+        recorded.cache_clear = factory.cache_clear  # type: ignore[attr-defined]
+        recorded._bench_recording = True  # type: ignore[attr-defined]
+        return recorded
+
+
+def measure(world: Any, log: ClientLog, secrets_by_function: dict[str, bool], repeat: int) -> dict[str, Any]:
+    """Per function: its side, the baseline's, the ratio, and the clients both created."""
+    out: dict[str, Any] = {}
+    for lid, fn in world.runtime.functions.items():
+        clients = sorted(log.clients.get(lid, set()))
+        tables = sorted(log.tables.get(lid, set()))
+        secrets = bool(secrets_by_function.get(lid))
+        env = {**os.environ, **fn.env}
+        path = str(fn._path)
+        own, bare = _medians(FUNCTION_SIDE.format(path=path, clients=clients, tables=tables, secrets=secrets),
+                             BASELINE_SIDE.format(clients=clients, tables=tables, secrets=secrets), env, repeat)
+        out[lid] = {"function_ms": round(own["total_ms"], 1), "of_which_import_ms": round(own["import_ms"], 1),
+                    "baseline_ms": round(bare["total_ms"], 1), "ratio": round(own["total_ms"] / bare["total_ms"], 2),
+                    "clients": clients, "tables": tables, "secrets_provider": secrets,
+                    "invoked": lid in log.clients or lid in log.tables or secrets}
+    return out
+
+
+def _medians(own: str, bare: str, env: dict[str, str], repeat: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Each side ``repeat`` times, alternately (a machine's load drifting meanwhile weighs on both alike)."""
+    runs: tuple[list[dict[str, float]], list[dict[str, float]]] = ([], [])
+    for _ in range(repeat):
+        for code, into in ((own, runs[0]), (bare, runs[1])):
+            done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,  # noqa: S603
+                                  timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(f"cold init probe failed: {done.stderr[-2000:]}")
+            into.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    own_m, bare_m = ({k: statistics.median(r[k] for r in side) for k in side[0]} for side in runs)
+    return own_m, bare_m
