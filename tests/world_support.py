@@ -47,3 +47,19 @@ class WorldDriver:
         orders = self.mag.orders_for(nbr)
         assert len(orders) == 1, f"order {nbr} did not sync"
         return nbr, orders[0]
+
+    def captured_create(self, act: Any) -> Any:
+        """Run ``act`` (e.g. paying an order) with the order-sync stage's forward captured instead of sent: the
+        create message it would have given the writer (tests then drive the writer with it themselves)."""
+        containers = [m.ports for m in self.runtime.functions["OrderSyncFunction"].modules]
+        captured: list[Any] = []
+        originals = [p.forward for p in containers]
+        for p in containers:
+            p.forward = captured.append
+        try:
+            act()
+            self.settle()
+        finally:
+            for p, original in zip(containers, originals, strict=True):
+                p.forward = original
+        return next(m for m in captured if m.action == "create")

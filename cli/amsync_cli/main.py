@@ -27,6 +27,7 @@ from amsync.models.settings import OrderSyncPreferences
 from amsync.services.operations import DLQ_SOURCES, message_entities, message_group, message_notes, resync
 from amsync_cli.context import StackContext, StackNotFound, resolve
 from amsync_cli.grid import Col, print_grid
+from amsync_cli.times import parse_time
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 logs_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="The connector log.")
@@ -88,16 +89,10 @@ def _json(value: Any) -> None:
 
 
 def _since(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[-1] in units and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
     try:
-        dt = datetime.fromisoformat(text)
+        return parse_time(text or "", "time")
     except ValueError as exc:
-        raise typer.BadParameter(f"{text!r}: use an ISO time (2026-11-29T10:00) or an age (30m, 24h, 7d)") from exc
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        raise typer.BadParameter(str(exc)) from exc
 
 
 # ---------------------------------------------------------------------- logs

@@ -32,21 +32,6 @@ class Timing(WorldDriver):
                     if hasattr(holder, "invalidate"):
                         holder.invalidate()
 
-    def captured_create(self, nbr: str) -> MagentoOrderWrite:
-        """Pay ``nbr`` with order sync's output captured instead of forwarded: the writer's message."""
-        containers = [m.ports for m in self.runtime.functions["OrderSyncFunction"].modules]
-        captured: list[MagentoOrderWrite] = []
-        originals = [p.forward for p in containers]
-        for p in containers:
-            p.forward = captured.append
-        try:
-            self.acu.record_payment(nbr)
-            self.settle()
-        finally:
-            for p, original in zip(containers, originals, strict=True):
-                p.forward = original
-        return next(m for m in captured if m.action == "create")
-
     def writer_ports(self) -> Any:
         return self.runtime.functions["MagentoWriterFunction"].module.ports
 
@@ -78,6 +63,16 @@ def _write_until_done(msg: MagentoOrderWrite, ports: Any, within_s: float) -> st
             time.sleep(0.5)
 
 
+def _create_with_a_late_first_commit(t: Timing, msg: MagentoOrderWrite) -> None:
+    """Magento holds the writer's first create and commits it 2.5 holds after the writer gave up on it; meanwhile
+    the writer waits out its hold, looks up (nothing yet) and creates again. Returns once the first create landed."""
+    t.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": LATE_COMMIT_S * 1000, "remaining": 1})
+    started = time.monotonic()
+    assert _write_until_done(msg, t.writer_ports(), within_s=LEASE_S * 3) == "created"
+    time.sleep(max(0.0, started + LATE_COMMIT_S + 1 - time.monotonic()))
+    assert not t.world.magento.faults.in_progress
+
+
 def test_acumatica_numbering_a_create_committing_long_after_the_hold_is_refused_by_magento_itself(t: Timing) -> None:
     # Given Acumatica numbering, an eligible order, and Magento committing its first create 2.5 holds after the
     # writer gave up on it (long past the lease hold, when the writer has created again)
@@ -85,16 +80,10 @@ def test_acumatica_numbering_a_create_committing_long_after_the_hold_is_refused_
     try:
         nbr = t.acu.create_order(ship_via=t.ship_via)
         t.settle()
-        msg = t.captured_create(nbr)
+        msg = t.captured_create(lambda: t.acu.record_payment(nbr))
         assert msg.payload["increment_id"] == nbr
-        t.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": LATE_COMMIT_S * 1000, "remaining": 1})
-        started = time.monotonic()
-        # When the writer tries, gives up, waits out its hold, looks up (nothing yet) and creates again
-        outcome = _write_until_done(msg, t.writer_ports(), within_s=LEASE_S * 3)
-        assert outcome == "created"
-        # and the first create reaches its commit afterwards
-        time.sleep(max(0.0, started + LATE_COMMIT_S + 1 - time.monotonic()))
-        assert not t.world.magento.faults.in_progress
+        # When the writer creates it again while its first create commits 2.5 holds late
+        _create_with_a_late_first_commit(t, msg)
     finally:
         t.prefs(magento_numbering="magento")
     # Then Magento holds one order for it: the late commit was refused on its taken number
@@ -110,7 +99,7 @@ def test_a_hold_made_while_the_create_is_in_flight_reaches_magento_without_a_wri
     try:
         nbr = t.acu.create_order(ship_via=t.ship_via)
         t.settle()
-        msg = t.captured_create(nbr)
+        msg = t.captured_create(lambda: t.acu.record_payment(nbr))
         # When the order is put on hold before the writer has bound it (its push finds no bound order: order
         # sync skips it, since On Hold is not a status that creates)
         t.set_hold(nbr, True)
@@ -132,14 +121,10 @@ def test_magento_numbering_a_create_committing_long_after_the_hold_is_cancelled_
     # holds after the writer gave up on it
     nbr = t.acu.create_order(ship_via=t.ship_via)
     t.settle()
-    msg = t.captured_create(nbr)
+    msg = t.captured_create(lambda: t.acu.record_payment(nbr))
     assert "increment_id" not in msg.payload
-    t.world.magento.faults.add({"path": r"/orders/create$", "latency_ms": LATE_COMMIT_S * 1000, "remaining": 1})
-    started = time.monotonic()
-    # When the writer tries, gives up, waits out its hold, looks up (nothing yet) and creates again
-    assert _write_until_done(msg, t.writer_ports(), within_s=LEASE_S * 3) == "created"
-    # and the first create commits afterwards: a second Magento order nobody binds
-    time.sleep(max(0.0, started + LATE_COMMIT_S + 1 - time.monotonic()))
+    # When the writer creates it again while its first create commits 2.5 holds late: a second order nobody binds
+    _create_with_a_late_first_commit(t, msg)
     assert len(t.mag.orders_for(nbr)) == 2
     # When the reconciler's schedule fires
     t.runtime.fire_schedule("ReconcilerFunction")

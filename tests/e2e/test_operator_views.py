@@ -20,7 +20,6 @@ from amsync.data import queues
 from amsync.data.aws import client
 from amsync.jsonio import loads
 from amsync.models.log import Side
-from amsync.models.messages import MagentoOrderWrite
 from amsync_cli.main import app
 from amsync_local.walkthrough import val, wrap
 
@@ -129,22 +128,6 @@ def test_timeline_tells_two_order_types_with_one_number_apart(e2e: E2E, cli: Any
 
 
 # ---------------------------------------------------------------------------------------------- preview
-def _captured_create(e2e: E2E, act: Any) -> tuple[MagentoOrderWrite, list[Any]]:
-    """Run ``act`` with the order-sync stage's forward captured: (the create it sent the writer, the containers)."""
-    containers = [m.ports for m in e2e.runtime.functions["OrderSyncFunction"].modules]
-    captured: list[MagentoOrderWrite] = []
-    originals = [p.forward for p in containers]
-    for p in containers:
-        p.forward = captured.append
-    try:
-        act()
-        e2e.settle()
-    finally:
-        for p, original in zip(containers, originals, strict=True):
-            p.forward = original
-    return next(m for m in captured if m.action == "create"), originals
-
-
 def test_preview_shows_the_entity_the_writer_then_gets(e2e: E2E, cli: Any) -> None:
     # Given an unpaid order: the preview says why not, and what paying it changes
     nbr = e2e.acu.create_order()
@@ -155,14 +138,14 @@ def test_preview_shows_the_entity_the_writer_then_gets(e2e: E2E, cli: Any) -> No
     assert (paid["switched_on"], paid["holds"]) == (True, False) and "unpaid balance is 40.00" in paid["reason"]
     assert before["missing"] == []
     # When it is paid while the order sync stage's message to the writer is held back
-    sent, forwards = _captured_create(e2e, lambda: e2e.acu.record_payment(nbr))
+    sent = e2e.captured_create(lambda: e2e.acu.record_payment(nbr))
     # Then the preview's entity is exactly the one the writer was sent
     preview = _json(cli("--json", "preview", nbr))
     assert (preview["outcome"], preview["eligible"]) == ("create", True)
     assert preview["payload"] == json.loads(json.dumps(loads(sent.payload_json), default=str))
     assert preview["payload"]["grand_total"] == "40.00" and preview["payload"]["ext_order_id"] == nbr
     # and once the writer gets it, Magento has that order
-    forwards[0](sent)
+    e2e.runtime.functions["OrderSyncFunction"].modules[0].ports.forward(sent)
     e2e.settle()
     [order] = e2e.mag.orders_for(nbr)
     assert Decimal(str(order["grand_total"])) == Decimal(preview["payload"]["grand_total"])

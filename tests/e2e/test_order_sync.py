@@ -111,18 +111,7 @@ def test_magento_5xx_and_429_are_retried_until_created_once(e2e: E2E) -> None:
 
 def _captured_create(e2e: E2E, nbr: str) -> Any:
     """Pay ``nbr`` with the order-sync stage's output captured instead of forwarded: the writer's message."""
-    containers = [m.ports for m in e2e.runtime.functions["OrderSyncFunction"].modules]
-    captured: list[Any] = []
-    originals = [p.forward for p in containers]
-    for p in containers:
-        p.forward = captured.append
-    try:
-        e2e.acu.record_payment(nbr)
-        e2e.settle()
-    finally:
-        for p, original in zip(containers, originals, strict=True):
-            p.forward = original
-    return next(m for m in captured if m.action == "create")
+    return e2e.captured_create(lambda: e2e.acu.record_payment(nbr))
 
 
 def test_business_refusal_is_not_retried(e2e: E2E) -> None:

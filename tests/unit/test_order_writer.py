@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from amsync.adapters.errors import FatalError, RateLimited, RetryableError, ServerError, TransportError
+from amsync.models.acumatica import SalesOrderState
 from amsync.models.log import LogEntry
+from amsync.models.magento import MagentoOrderSummary
 from amsync.models.messages import MagentoOrderWrite
 from amsync.services.exporting import AlreadyBound, Binding, LeaseLost
 from amsync.services.order_writer import WriterPorts, write_order
@@ -20,13 +22,16 @@ class FakeMagento:
     def orders_by_ext_id(self, ext_order_id: str) -> list[dict[str, Any]]:
         return [o for o in self.orders if o["ext_order_id"] == ext_order_id]
 
-    def create_order(self, entity: dict[str, Any]) -> dict[str, Any]:
+    def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]:
+        return [MagentoOrderSummary.from_api(o) for o in self.orders_by_ext_id(ext_order_id)]
+
+    def create_order(self, entity: dict[str, Any]) -> MagentoOrderSummary:
         number = entity.get("increment_id") or f"{995 + len(self.orders):09d}"
         if any(o["increment_id"] == number and o.get("store_id") == entity.get("store_id") for o in self.orders):
             raise FatalError("magento", "create order", "Unique constraint violation found", status=400)
         order = {**entity, "entity_id": 1093 + len(self.orders), "increment_id": number}
         self.orders.append(order)
-        return order
+        return MagentoOrderSummary.from_api(order)
 
 
 class FakeAcumatica:
@@ -35,15 +40,14 @@ class FakeAcumatica:
         self.status, self.hold = "Open", False  # the order as it is in Acumatica now
         self.reads = 0
 
-    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
+    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> SalesOrderState:
         self.written.append((order_type, order_nbr, value))
-        return {"LastModified": {"value": "2026-11-29T12:00:00+00:00"}, "Status": {"value": self.status},
-                "Hold": {"value": self.hold}}
+        return SalesOrderState(order_type=order_type, order_nbr=order_nbr, status=self.status, hold=self.hold,
+                               last_modified="2026-11-29T12:00:00+00:00")
 
-    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]:
+    def sales_order_state(self, order_type: str, order_nbr: str) -> SalesOrderState:
         self.reads += 1
-        return {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr},
-                "Status": {"value": self.status}, "Hold": {"value": self.hold}}
+        return SalesOrderState(order_type=order_type, order_nbr=order_nbr, status=self.status, hold=self.hold)
 
 
 class FakeBinder:

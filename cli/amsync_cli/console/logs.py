@@ -4,7 +4,7 @@ timeline."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +17,7 @@ from starlette.routing import Route
 from amsync.data.connector_log import BadCursor, ConnectorLog, LogPage, LogQuery
 from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Action, Group, LogEntry, Result, Side
 from amsync_cli.console.app import Console, safe, safe_text
+from amsync_cli.times import parse_time
 
 PAGE_SIZE = 50
 SIDES = {"magento": Side.MAGENTO, "acumatica": Side.ACUMATICA}
@@ -27,21 +28,6 @@ MAGENTO_COLUMNS = ["Log Id", "Start Time", "Complete Time", "Group", "Action", "
 ACUMATICA_COLUMNS = ["Log Id", "Start Time", "Level", "Action Type", "Message", "View"]
 TRAIL_SEP = "."  # cursors are base64url: no dots in them
 ORDER = re.compile(r"^([A-Za-z0-9]{2}/)?[A-Za-z0-9_-]{1,15}$")
-
-
-def parse_time(text: str, field: str) -> datetime | None:
-    """An ISO time (a datetime-local input's ``2026-11-29T10:00``, read as UTC) or an age (``30m``, ``24h``, ``7d``)."""
-    text = text.strip()
-    if not text:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[-1] in units and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"{field}: {text!r} is neither a time (2026-11-29T10:00) nor an age (30m, 24h, 7d)") from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def grid_query(params: dict[str, str]) -> tuple[LogQuery, list[str]]:

@@ -19,6 +19,7 @@ import httpx
 from amsync.adapters.errors import ApiError, AuthError, OutOfTime, RateLimited, classify, parse_retry_after
 from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
 from amsync.deadline import Deadline
+from amsync.models.acumatica import SalesOrderState
 
 SYSTEM = "Acumatica"
 COOKIE_IDLE_S = 600.0  # a cookie session nobody closes ends after 10 idle minutes
@@ -294,10 +295,16 @@ class AcumaticaClient:
     def ship_vias(self) -> list[dict[str, Any]]:
         return self.list_records("ShipVia", select="CarrierID,Description")
 
-    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]:
+    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> SalesOrderState:
+        """Put ``value`` on the order's ExternalRef; returns the order's state as Acumatica answered the write."""
         body = {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}, "ExternalRef": {"value": value}}
-        return self.put("SalesOrder", body, select="OrderType,OrderNbr,ExternalRef,Status,Hold,LastModified",
-                        update_only=True)
+        return SalesOrderState.from_api(self.put("SalesOrder", body, update_only=True,
+                                                 select="OrderType,OrderNbr,ExternalRef,Status,Hold,LastModified"))
+
+    def sales_order_state(self, order_type: str, order_nbr: str) -> SalesOrderState:
+        """The order's status and hold now (a narrow read)."""
+        return SalesOrderState.from_api(self.get("SalesOrder", order_type, order_nbr,
+                                                 select="OrderType,OrderNbr,Status,Hold,LastModified"))
 
     # ------------------------------------------------------------------ customers (Magento -> Acumatica)
     CUSTOMER_EXPAND = "MainContact/Address,BillingContact/Address,ShippingContact/Address"

@@ -17,7 +17,7 @@ import httpx
 from amsync.adapters.errors import ApiError, AuthError, classify, parse_retry_after
 from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
 from amsync.deadline import Deadline
-from amsync.models.magento import MagentoOrderPage
+from amsync.models.magento import MagentoOrderPage, MagentoOrderSummary
 
 SYSTEM = "Magento"
 
@@ -154,10 +154,14 @@ class MagentoClient:
         return items
 
     # ------------------------------------------------------------------ writes
-    def create_order(self, entity: dict[str, Any]) -> dict[str, Any]:
+    def create_order(self, entity: dict[str, Any]) -> MagentoOrderSummary:
         """PUT /V1/orders/create: stores Acumatica's prices and totals as sent. Sent once (not idempotent)."""
         result: dict[str, Any] = self._request("create order", "PUT", "orders/create", body={"entity": entity})
-        return result
+        return MagentoOrderSummary.from_api(result)
+
+    def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]:
+        """The orders carrying ``ext_order_id`` (the writer's lookup before a create), parsed."""
+        return [MagentoOrderSummary.from_api(o) for o in self.orders_by_ext_id(ext_order_id)]
 
     def create_customer(self, customer: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._request("create customer", "POST", "customers", body={"customer": customer})

@@ -239,3 +239,22 @@ class AcuCustomer(_Frozen):
                    customer_class=_str(record, "CustomerClass"), status=_str(record, "Status"),
                    email=_str(main, "Email") or _str(record, "Email"), first_name=_str(main, "FirstName"),
                    last_name=_str(main, "LastName"), phone=_str(main, "Phone1"))
+
+
+class SalesOrderState(_Frozen):
+    """What the order writer needs to know of an order as it is now: its status and hold (the write-back's answer
+    or a narrow read)."""
+
+    order_type: str | None = None
+    order_nbr: str | None = None
+    status: str | None = None
+    hold: bool = False
+    last_modified: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> SalesOrderState:
+        def text(name: str) -> str | None:
+            value = unwrap(data.get(name))
+            return None if value is None else str(value)
+        return cls(order_type=text("OrderType"), order_nbr=text("OrderNbr"), status=text("Status"),
+                   hold=bool(unwrap(data.get("Hold"))), last_modified=text("LastModified"))

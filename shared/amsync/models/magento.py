@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,14 +122,28 @@ class MagentoOrderSummary(BaseModel):
     status: str | None = None
     created_at: str = ""  # "YYYY-MM-DD HH:MM:SS" UTC
     comments: tuple[str, ...] = ()  # the order's status history comments, newest first
+    store_id: int | None = None
+    grand_total: Decimal | None = None
+    customer_email: str | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> MagentoOrderSummary:
         histories = data.get("status_histories") or []
+        store, total = data.get("store_id"), data.get("grand_total")
         return cls(entity_id=int(data["entity_id"]), increment_id=_text(data.get("increment_id")),
                    ext_order_id=_text(data.get("ext_order_id")), state=_text(data.get("state")),
                    status=_text(data.get("status")), created_at=str(data.get("created_at") or ""),
-                   comments=tuple(str(h.get("comment") or "") for h in histories if isinstance(h, dict)))
+                   comments=tuple(str(h.get("comment") or "") for h in histories if isinstance(h, dict)),
+                   store_id=None if store is None or store == "" else int(store),
+                   grand_total=Decimal(str(total)) if total not in (None, "") else None,
+                   customer_email=_text(data.get("customer_email")))
+
+    def summary(self) -> dict[str, Any]:
+        """What a connector log row keeps of it (JSON-safe; the amount as text, exact)."""
+        return {"entity_id": self.entity_id, "increment_id": self.increment_id, "ext_order_id": self.ext_order_id,
+                "state": self.state, "status": self.status,
+                "grand_total": None if self.grand_total is None else str(self.grand_total),
+                "customer_email": self.customer_email}
 
 
 class MagentoOrderPage(BaseModel):

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from amsync.adapters.errors import ApiError, FatalError, RetryableError
-from amsync.models.acumatica import unwrap
+from amsync.models.acumatica import SalesOrderState
 from amsync.models.log import Action, Group, LogEntry, Result
+from amsync.models.magento import MagentoOrderSummary
 from amsync.models.messages import MagentoOrderWrite
 from amsync.services.exporting import (
     AlreadyBound,
@@ -37,13 +38,13 @@ UNIQUE_VIOLATION = "unique constraint violation found"
 
 
 class MagentoOrders(Protocol):
-    def orders_by_ext_id(self, ext_order_id: str) -> list[dict[str, Any]]: ...
-    def create_order(self, entity: dict[str, Any]) -> dict[str, Any]: ...
+    def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]: ...
+    def create_order(self, entity: dict[str, Any]) -> MagentoOrderSummary: ...
 
 
 class AcumaticaOrderReads(Protocol):
-    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> dict[str, Any]: ...
-    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]: ...
+    def write_back_external_ref(self, order_type: str, order_nbr: str, value: str) -> SalesOrderState: ...
+    def sales_order_state(self, order_type: str, order_nbr: str) -> SalesOrderState: ...
 
 
 class OrderBinder(CreateBinder, Protocol):
@@ -86,7 +87,7 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     if existing is not None:
         return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
                                 "found in Magento (an earlier attempt committed): bound, not created again",
-                                {"found": _summary(existing)})
+                                {"found": existing.summary()})
     try:
         created = ports.magento.create_order(payload)
     except RetryableError as exc:
@@ -101,7 +102,7 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
         ports.binder.release_creating("order", msg.order_key, lease=lease)
         return "refused"
     return _bind_and_finish(msg, created, lease, ports, started, "created", "created",
-                            {"request": {"entity": payload}, "response": _summary(created)})
+                            {"request": {"entity": payload}, "response": created.summary()})
 
 
 def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: str | None, ports: WriterPorts,
@@ -117,7 +118,7 @@ def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: st
     if existing is not None:
         return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
                                 f"Magento already has #{payload['increment_id']} for this order (a create that "
-                                "committed late): bound, not created again", {"found": _summary(existing)})
+                                "committed late): bound, not created again", {"found": existing.summary()})
     ports.log([_row(msg, Result.FAILURE, started,
                     f"Magento order number #{payload['increment_id']} is taken by another order ({exc.remote_message})"
                     ": change the order type's prefix (preference increment_id_prefixes), then resync",
@@ -126,24 +127,23 @@ def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: st
     return "refused"
 
 
-def _lookup(msg: MagentoOrderWrite, payload: dict[str, Any], ports: WriterPorts) -> dict[str, Any] | None:
+def _lookup(msg: MagentoOrderWrite, payload: dict[str, Any], ports: WriterPorts) -> MagentoOrderSummary | None:
     order_type, _, order_nbr = msg.order_key.partition("/")
     ext_id = str(payload.get("ext_order_id") or ext_order_id(order_type, order_nbr))
     store_id = payload.get("store_id")
-    found = [o for o in ports.magento.orders_by_ext_id(ext_id)
-             if o.get("ext_order_id") == ext_id and (store_id is None or o.get("store_id") in (None, store_id))]
-    return min(found, key=lambda o: int(o["entity_id"])) if found else None
+    found = [o for o in ports.magento.find_orders(ext_id)
+             if o.ext_order_id == ext_id and (store_id is None or o.store_id in (None, int(store_id)))]
+    return min(found, key=lambda o: o.entity_id) if found else None
 
 
-def _bind_and_finish(msg: MagentoOrderWrite, order: dict[str, Any], lease: str | None, ports: WriterPorts,
+def _bind_and_finish(msg: MagentoOrderWrite, order: MagentoOrderSummary, lease: str | None, ports: WriterPorts,
                      started: Any, outcome: str, message: str, details: dict[str, Any]) -> str:
     try:
-        bound = ports.binder.bind("order", msg.order_key, int(order["entity_id"]), str(order.get("increment_id")),
-                                  lease=lease)
+        bound = ports.binder.bind("order", msg.order_key, order.entity_id, order.increment_id, lease=lease)
     except LeaseLost as exc:
         return _lost_the_lease(msg, order, exc, ports, started)
     except AlreadyBound as exc:
-        if exc.existing is None or exc.existing.magento_entity_id == int(order["entity_id"]):
+        if exc.existing is None or exc.existing.magento_entity_id == order.entity_id:
             raise
         return _lost_the_lease(msg, order, exc, ports, started)
     except Exception:
@@ -153,21 +153,21 @@ def _bind_and_finish(msg: MagentoOrderWrite, order: dict[str, Any], lease: str |
     return outcome
 
 
-def _lost_the_lease(msg: MagentoOrderWrite, order: dict[str, Any], exc: AlreadyBound, ports: WriterPorts,
+def _lost_the_lease(msg: MagentoOrderWrite, order: MagentoOrderSummary, exc: AlreadyBound, ports: WriterPorts,
                     started: Any) -> str:
     """Another writer took the lease over while this one was creating: its order (or the one it will bind) stands;
     the order this writer made is a double. Reported here; the reconciler's sweep cancels (or holds) it."""
     other = exc.existing.magento_entity_id if exc.existing and exc.existing.magento_entity_id else None
-    ours = order.get("entity_id")
+    ours = order.entity_id
     if other == ours:  # the other writer bound this very order
         return "duplicate"
     if ports.on_double is not None:
         ports.on_double()
     ports.log([_row(msg, Result.FAILURE, started,
-                    f"Magento order #{order.get('increment_id')} (entity {ours}) is a second order for "
+                    f"Magento order #{order.increment_id} (entity {ours}) is a second order for "
                     f"{msg.order_key}: this writer's create lease was taken over by another writer "
                     f"({'bound to entity ' + str(other) if other else 'still creating'}); the reconciler's sweep "
-                    "cancels the double", {"double": _summary(order)}, ours)])
+                    "cancels the double", {"double": order.summary()}, ours)])
     return "lost-lease"
 
 
@@ -185,7 +185,7 @@ def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, starte
 
 
 def _follow_current_state(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts,
-                          current: dict[str, Any] | None) -> None:
+                          current: SalesOrderState | None) -> None:
     """A hold, cancel or other status change made in Acumatica after order sync read the order (while the create
     was in flight) reached no Magento order then: compare the order as it is now with what was created, and follow
     the difference (the write-back's answer carries the current status; without a write-back it is read)."""
@@ -193,8 +193,8 @@ def _follow_current_state(msg: MagentoOrderWrite, binding: Binding, ports: Write
         return
     if current is None:
         order_type, _, order_nbr = msg.order_key.partition("/")
-        current = ports.acumatica.sales_order(order_type, order_nbr)
-    status, hold = unwrap(current.get("Status")), bool(unwrap(current.get("Hold")))
+        current = ports.acumatica.sales_order_state(order_type, order_nbr)
+    status, hold = current.status, current.hold
     if status in (None, binding.extra.get("x_status_synced")) and hold == bool(binding.extra.get("x_hold_synced")):
         return
     ports.on_update(msg.model_copy(update={"action": "update", "acumatica_status": status or msg.acumatica_status}),
@@ -202,7 +202,7 @@ def _follow_current_state(msg: MagentoOrderWrite, binding: Binding, ports: Write
 
 
 def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts,
-                **bookkeeping: Any) -> dict[str, Any] | None:
+                **bookkeeping: Any) -> SalesOrderState | None:
     """Put the Magento order number on the Acumatica order (ExternalRef); retried until done. Returns the order as
     Acumatica answered the write (its current status), or None when nothing was written."""
     if not (ports.write_back and msg.write_back) or binding.extra.get("x_written_back") \
@@ -221,9 +221,9 @@ def _write_back(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts,
             raise
         return None
     # remember the version we last wrote: the reconciler hands on only changes newer than it
-    modified = (record.get("LastModified") or {}).get("value") if isinstance(record, dict) else None
-    ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=modified or "", **bookkeeping)
-    return record if isinstance(record, dict) else None
+    ports.binder.touch("order", msg.order_key, written_back=True, acumatica_modified=record.last_modified or "",
+                       **bookkeeping)
+    return record
 
 
 def _already_bound(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts) -> str:
@@ -239,11 +239,6 @@ def _already_bound(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts)
         ports.on_update(msg.model_copy(update={"action": "update"}), binding)
         return "updated"
     return "duplicate"
-
-
-def _summary(order: dict[str, Any]) -> dict[str, Any]:
-    keys = ("entity_id", "increment_id", "ext_order_id", "state", "status", "grand_total", "customer_email")
-    return {k: order.get(k) for k in keys}
 
 
 def _row(msg: MagentoOrderWrite, result: Result, started: Any, message: str, details: dict[str, Any],
