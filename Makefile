@@ -51,7 +51,8 @@ template-check: $(STAMP) $(SAM_STAMP)
 
 # sam build for arm64 without a container (sam downloads the aarch64 wheels of the layer's and the functions'
 # requirements; python3.11 on PATH), into a folder of its own, then check that nothing built is for another
-# architecture (tests/build_check.py: every ELF file's machine, every wheel's tag).
+# architecture (tests/build_check.py: every ELF file's machine, every wheel's tag). `make test` does the same
+# once, inside tests/functional/test_stack_and_sam.py (one sam build, not two).
 BUILD_CHECK_DIR := .aws-sam/build-check
 build-check: $(STAMP) $(SAM_STAMP)
 	rm -rf $(BUILD_CHECK_DIR)
@@ -70,7 +71,7 @@ browser:
 	    || echo "could not install chromium: the console's browser test will skip"; \
 	fi
 
-test: setup build-check browser
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml

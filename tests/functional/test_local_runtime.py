@@ -31,8 +31,16 @@ class Recorder:
             self.seen.extend((time.monotonic(), b) for b in bodies)
         if self.raise_when(bodies):
             raise RuntimeError("handler crashed")
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
-                                      if self.fail_when(r["body"])]}
+        # as a FIFO consumer must (and the connector's does): after a failure, the rest of that group fails too
+        failed_groups: set[str] = set()
+        failures = []
+        for r in event["Records"]:
+            group = r.get("attributes", {}).get("MessageGroupId")
+            if self.fail_when(r["body"]) or (group is not None and group in failed_groups):
+                failures.append({"itemIdentifier": r["messageId"]})
+                if group is not None:
+                    failed_groups.add(group)
+        return {"batchItemFailures": failures}
 
 
 def _wait(cond: Any, timeout: float = 20.0) -> None:

@@ -82,3 +82,14 @@ def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
     for fn in ("WebhookFunction", "OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction",
                "InventoryFunction", "ReconcilerFunction"):
         assert (out / fn / "app.py").exists(), fn
+    # and everything packaged is built for arm64, the functions' architecture (tests/build_check.py: every ELF
+    # file's machine, every wheel's tag)
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from build_check import check
+    finally:
+        sys.path.pop(0)
+    report = check(out, "arm64")
+    assert report.elf_files > 0 and report.wheels > 0 and not report.problems, report
