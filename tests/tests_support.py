@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 
 WEBHOOK_SECRET = {"header": "X-AMSync-Key", "current": "test-webhook-secret-1", "previous": "test-webhook-secret-0"}
 
@@ -33,3 +35,13 @@ class FakeWatermarks:
             return False
         self.marks[name] = value
         return True
+
+
+def wait_until(cond: Callable[[], object], timeout: float = 20.0) -> None:
+    """Poll ``cond`` every 50 ms until it holds; fail the test when it has not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

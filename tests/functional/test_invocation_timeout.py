@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests_support import default_secrets
+from tests_support import wait_until as _wait
 
 from amsync.data.queues import resend
 from amsync_local.lambda_events import sqs_record
@@ -28,13 +29,6 @@ def rt() -> Iterator[LocalRuntime]:
         runtime.stop()
 
 
-def _wait(cond: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_an_invocation_past_its_timeout_fails_keeps_its_records_and_its_container_is_never_used_again(

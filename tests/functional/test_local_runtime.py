@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests_support import wait_until as _wait
 
 from amsync_local.runtime import LocalRuntime
 
@@ -43,13 +44,6 @@ class Recorder:
         return {"batchItemFailures": failures}
 
 
-def _wait(cond: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _dlq_bodies(rt: LocalRuntime, dlq: str) -> list[str]:
