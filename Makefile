@@ -68,7 +68,7 @@ browser:
 	  echo "installing Debian's chromium for the console's browser test"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || { $(SUDO) apt-get update -qq && \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-	    || echo "could not install chromium: the console's browser test will skip"; \
+	    || { echo "could not install Debian's chromium: the console's browser test needs it"; exit 1; }; \
 	fi
 
 test: setup browser

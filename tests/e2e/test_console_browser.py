@@ -84,7 +84,7 @@ def console_url(e2e: E2E, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def browser() -> Iterator[Any]:
     path = _chromium()
     if path is None:
-        pytest.skip("no Chromium found (/usr/bin/chromium, or AMSYNC_CHROMIUM): install Debian's package with "
+        pytest.fail("no Chromium found (/usr/bin/chromium, or AMSYNC_CHROMIUM): install Debian's package with "
                     "`apt-get install -y chromium` (`make test` does); Playwright's own browser download is not used")
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
