@@ -437,7 +437,8 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
                            acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
                            visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
-                           push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"})
+                           push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"},
+                           sims_in_processes=True)
     with LocalWorld(options) as world:
         world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen
         for sku in ITEMS:

@@ -14,10 +14,11 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from acumatica_sim import AcumaticaSimulator, SimConfig
 from acumatica_sim import config as acu_config
+from amsync_local.remote_sim import RemoteSimulator
 from amsync_local.runtime import LocalRuntime
 from amsync_local.template import PROJECT_ROOT
 from magento_sim import MagentoSimulator
@@ -51,6 +52,9 @@ class WorldOptions:
     function_log: Path | None = None  # where the functions' JSON log lines go (None: stdout, as on Lambda)
     extra_parameters: dict[str, str] = field(default_factory=dict)
     template_path: Path | None = None  # a changed copy of template.yaml (tests); None: the project's own
+    # each simulator in a process of its own (long runs: the world's Python then uses more than one core); tests
+    # keep them in-process, where they can reach into the simulators' state
+    sims_in_processes: bool = False
 
 
 class LocalWorld:
@@ -60,9 +64,15 @@ class LocalWorld:
         o = self.options
         acu_config = SimConfig()
         acu_config.push.workers = o.push_workers
-        self.acumatica = AcumaticaSimulator(acu_config, host=o.host, port=o.acumatica_port)
         # a dropped answer hangs past the connector's timeout, then the connection is released
-        self.magento = MagentoSimulator(host=o.host, port=o.magento_port, hang_seconds=o.magento_hang_s)
+        if o.sims_in_processes:  # the proxies offer the surface the long runs use (remote_sim.py)
+            self.acumatica = cast(AcumaticaSimulator, RemoteSimulator(
+                "acumatica", config=acu_config, host=o.host, port=o.acumatica_port))
+            self.magento = cast(MagentoSimulator, RemoteSimulator(
+                "magento", host=o.host, port=o.magento_port, hang_seconds=o.magento_hang_s))
+        else:
+            self.acumatica = AcumaticaSimulator(acu_config, host=o.host, port=o.acumatica_port)
+            self.magento = MagentoSimulator(host=o.host, port=o.magento_port, hang_seconds=o.magento_hang_s)
         self.runtime: LocalRuntime | None = None
 
     def __enter__(self) -> LocalWorld:
