@@ -11,13 +11,14 @@ export SAM_CLI_TELEMETRY := 0
 # the two tool virtualenvs install side by side on a fresh machine
 MAKEFLAGS += --jobs=2
 
-.PHONY: help setup browser demo local test lint typecheck template-check build-check unit functional e2e bench chaos build deploy clean
+.PHONY: help setup browser demo local test lint typecheck template-check build-check unit functional e2e bench chaos fidelity build deploy clean
 
 help:
 	@echo "make demo    - run the connector on the local world (simulators + moto + local runtime), walkthrough end to end"
 	@echo "make local   - start the local world in the foreground; writes .local/endpoints.json"
 	@echo "make test    - lint, type check, template checks, build check and the whole test suite"
 	@echo "make bench   - benchmark figures into bench/results.json"
+	@echo "make fidelity - sync FIDELITY=N (1000) generated orders of every shape, print the mismatch table (docs/fidelity.md)"
 	@echo "make build / deploy - sam build / sam deploy --guided"
 
 $(STAMP): pyproject.toml
@@ -83,6 +84,9 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python -m amsync_local.chaos $(if $(ORDERS),--orders $(ORDERS),)
+
+fidelity: $(STAMP)
+	$(BIN)/python -m amsync_local.fidelity $(if $(FIDELITY),--orders $(FIDELITY),)
 
 build: $(SAM_STAMP)
 	$(SAM) build

@@ -94,6 +94,7 @@ def usage(phases: list[Phase], fns: Functions) -> dict[str, Any]:
     for p in phases:
         aws.update(p.aws)
     fn_requests: Counter[str] = Counter()
+    fn_requests_by_function: Counter[str] = Counter()
     polling: Counter[str] = Counter()
     sqs = {"fifo": 0.0, "standard": 0.0}
     wru = rru = estimated = 0.0
@@ -104,6 +105,8 @@ def usage(phases: list[Phase], fns: Functions) -> dict[str, Any]:
         kind, _, name = metric.partition(":")
         if kind == "request":
             (polling if channel == "poller" else fn_requests)[name] += value
+            if channel != "poller":
+                fn_requests_by_function[f"{name} ({fns.label_to_id[label]})"] += value
         elif kind == "sqs_billed":
             sqs[name] += value
         elif kind == "receive" and channel == "poller" and name.startswith("empty:"):
@@ -128,6 +131,7 @@ def usage(phases: list[Phase], fns: Functions) -> dict[str, Any]:
         "api_calls_by_operation": {f"{s} {op} ({f})": v for (f, s, op), v in sorted(api.items())},
         "aws_requests": sum(fn_requests.values()),
         "aws_requests_by_operation": dict(sorted(fn_requests.items())),
+        "aws_requests_by_function": dict(sorted(fn_requests_by_function.items())),
         "runtime_polling_requests": sum(polling.values()),
         "runtime_polling_by_operation": dict(sorted(polling.items())),
         "sqs_fifo_requests": max(0.0, sqs["fifo"]),
@@ -203,6 +207,7 @@ def summarise(*, meta: dict[str, Any], orders: int, latency_ms: int, latencies: 
         "acumatica_logins_per_1000_orders": round(whole["acumatica_logins"] * 1000, 2),
         "breakdown_per_order": {
             "aws_requests_by_operation": whole["aws_requests_by_operation"],
+            "aws_requests_by_function": whole["aws_requests_by_function"],
             "runtime_polling_by_operation": whole["runtime_polling_by_operation"],
             "api_calls_by_operation": whole["api_calls_by_operation"],
             "create_api_calls_by_operation": made["api_calls_by_operation"],

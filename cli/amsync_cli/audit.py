@@ -18,7 +18,7 @@ The comparisons are ``amsync.services.order_audit``'s.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,8 +30,8 @@ from amsync.adapters.magento import MagentoClient
 from amsync.data.bindings import Binder, Binding
 from amsync.data.settings_store import SettingsStore
 from amsync.models.acumatica import AcuCustomer, SalesOrder
-from amsync.models.settings import OrderStatusMapping, OrderSyncPreferences
-from amsync.services.eligibility import evaluate
+from amsync.models.settings import OrderStatusMapping, OrderSyncPreferences, StoreMapping
+from amsync.services.eligibility import evaluate, needs_customer_class
 from amsync.services.order_audit import (
     KINDS,
     Difference,
@@ -44,6 +44,7 @@ from amsync.services.order_audit import (
     target_order,
 )
 from amsync.services.order_identity import order_key_of
+from amsync.services.stores import store_view_of
 from amsync_cli.context import StackContext
 
 ACUMATICA_PAGE = 1000
@@ -226,7 +227,8 @@ def _eligible(order: SalesOrder, prefs: OrderSyncPreferences, classes: dict[str,
 
 
 def _compare(acu: _AcumaticaSide, mag: _MagentoSide, bindings: dict[str, Binding], prefs: OrderSyncPreferences,
-             mappings: list[OrderStatusMapping], summary: AuditSummary) -> list[Difference]:
+             mappings: list[OrderStatusMapping], summary: AuditSummary,
+             stores: Sequence[StoreMapping] = ()) -> list[Difference]:
     by_key: dict[str, list[MagOrder]] = {}
     for o in mag.orders:
         by_key.setdefault(order_key_of(o.ext_order_id) or "", []).append(o)
@@ -243,7 +245,7 @@ def _compare(acu: _AcumaticaSide, mag: _MagentoSide, bindings: dict[str, Binding
             facts = OrderFacts(order, eligible, binding, facts.magento, facts.shipments, facts.invoices,
                                mag.shipments.get(target.entity_id, []), mag.invoices.get(target.entity_id, []))
         summary.magento_orders += len(facts.magento)
-        out.extend(compare_order(facts, mappings, prefs.store_view))
+        out.extend(compare_order(facts, mappings, lambda store_id: store_view_of(store_id, prefs, stores)))
     return out
 
 
@@ -285,14 +287,15 @@ def audit(c: StackContext, start: date, end: date, *, workers: int = 8) -> Audit
         acu = _acumatica_orders(acumatica, start, end)
         window = (acu.created_from.strftime(MAGENTO_TIME),
                   datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC).strftime(MAGENTO_TIME))
-        needs_classes = prefs.customer_flags_source == "customer_class" and (prefs.sync_if_b2b or prefs.sync_if_staff)
+        # no push rows here: B2B / staff come from the customer's class, as on the reconciler's path
+        needs_classes = needs_customer_class(prefs, None)
         with ThreadPoolExecutor(max_workers=1) as lane, ThreadPoolExecutor(max_workers=workers) as pool:
             documents: Future[None] = lane.submit(_acumatica_documents, acumatica, acu, needs_classes)
             bindings = binder.get_many("order", acu.orders)
             bound_ids = [b.magento_entity_id for b in bindings.values() if b.magento_entity_id is not None]
             mag = _magento_side(magento, pool, window, bound_ids)
             documents.result()
-        differences = _compare(acu, mag, bindings, prefs, mappings, summary)
+        differences = _compare(acu, mag, bindings, prefs, mappings, summary, store.mappings("store", fresh=True))
         differences += _extras(acumatica, acu, mag, window, summary)
     finally:
         acumatica.logout()  # give the licence seat back at once
@@ -303,7 +306,7 @@ def audit(c: StackContext, start: date, end: date, *, workers: int = 8) -> Audit
     summary.binding_reads = -(-len(acu.orders) // 100)
     summary.seconds = round(time.monotonic() - started, 1)
     notes = []
-    if prefs.customer_flags_source == "push_row":
-        notes.append("B2B and staff come from push rows (customer_flags_source): not known here, they count as "
-                     "false, so B2B and staff orders that are unpaid show as not eligible")
+    if prefs.customer_flags_source == "push_row" and (prefs.sync_if_b2b or prefs.sync_if_staff):
+        notes.append("B2B and staff come from push rows (customer_flags_source): the audit has none, so it reads "
+                     "them from the customer's class (b2b_classes / staff_classes), as the reconciler does")
     return AuditReport(start, end, differences, summary, notes=notes)

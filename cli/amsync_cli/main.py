@@ -23,7 +23,7 @@ from amsync.data.connector_log import ConnectorLog
 from amsync.data.settings_store import MAPPINGS, SettingsStore
 from amsync.models.log import LogEntry, Side
 from amsync.models.messages import Kind
-from amsync.models.settings import OrderSyncPreferences
+from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences
 from amsync.services.operations import DLQ_SOURCES, message_entities, message_group, message_notes, resync
 from amsync_cli.context import StackContext, StackNotFound, resolve
 from amsync_cli.grid import Col, print_grid
@@ -31,7 +31,8 @@ from amsync_cli.times import parse_time
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 logs_app = typer.Typer(no_args_is_help=False, invoke_without_command=True, help="The connector log.")
-mappings_app = typer.Typer(no_args_is_help=True, help="Mapping tables (ship-via, order-status, payment, warehouse).")
+mappings_app = typer.Typer(no_args_is_help=True,
+                           help="Mapping tables (ship-via, order-status, payment, warehouse, store, product).")
 prefs_app = typer.Typer(no_args_is_help=True, help="A->M order sync preferences.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: list and replay.")
 app.add_typer(logs_app, name="logs")
@@ -219,7 +220,7 @@ def _mapping_commands(kind: str, cli_name: str) -> None:
         _store().put_mapping(kind, mapping)
         console.print(f"saved: {mapping.model_dump()}")
 
-    @sub.command("rm", help="Remove a row by its key (e.g. LOCAL#all for ship-via)")
+    @sub.command("rm", help="Remove a row by its key (e.g. LOCAL#all for ship-via, PRODRETAIL#*#* for store)")
     def _rm(key: str) -> None:
         if not _store().delete_mapping(kind, key):
             err.print(f"[red]no {cli_name} mapping {key!r}[/red]")
@@ -228,7 +229,7 @@ def _mapping_commands(kind: str, cli_name: str) -> None:
 
 
 for _kind, _name in (("shipvia", "ship-via"), ("orderstatus", "order-status"), ("payment", "payment"),
-                     ("warehouse", "warehouse")):
+                     ("warehouse", "warehouse"), ("store", "store"), ("product", "product")):
     _mapping_commands(_kind, _name)
 
 
@@ -289,6 +290,28 @@ def prefs_set(fields: list[str]) -> None:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _store().put_preferences("order-sync", prefs)
+    console.print_json(prefs.model_dump_json())
+
+
+@prefs_app.command("amounts-show", help="The order amounts preferences (Magento's base and allowed currencies)")
+def amounts_show() -> None:
+    console.print_json(_store().order_mapping(fresh=True).model_dump_json())
+
+
+@prefs_app.command("amounts-set", help=f"field=value ... ({', '.join(OrderMappingPreferences.model_fields)}); "
+                                       "lists as a,b")
+def amounts_set(fields: list[str]) -> None:
+    current = _store().order_mapping(fresh=True).model_dump()
+    for f in fields:
+        k, sep, v = f.partition("=")
+        if not sep or k not in OrderMappingPreferences.model_fields:
+            raise typer.BadParameter(f"{f!r}: use field=value ({', '.join(OrderMappingPreferences.model_fields)})")
+        current[k] = [x.strip().upper() for x in v.split(",") if x.strip()] if isinstance(current[k], list) else v
+    try:
+        prefs = OrderMappingPreferences.model_validate(current)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _store().put_preferences("order-mapping", prefs)
     console.print_json(prefs.model_dump_json())
 
 

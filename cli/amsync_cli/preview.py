@@ -76,7 +76,9 @@ def preview_of(plan: OrderPlan) -> Preview:
     notes = []
     if prefs is not None and prefs.customer_flags_source == "push_row":
         notes.append("B2B and staff come from the push row (preference customer_flags_source): a preview has no "
-                     "push row, so they count as false here, as in a resync")
+                     "push row, so they are read from the customer's class here, as in a resync")
+    if plan.store is not None:
+        notes.append(f"goes to {plan.store.describe()}")
     if plan.customer is not None and plan.customer.action == "create" and plan.payload is not None:
         notes.append("customer_id is null in the payload: it is the id Magento gives the customer created first")
     b = plan.binding

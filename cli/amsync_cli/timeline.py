@@ -4,6 +4,7 @@ and where it is stuck (the last step reached and why the next has not happened).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from amsync.services.order_audit import SHIPPED, MagDocument, expected_state
 from amsync.services.order_identity import BARE_ORDER_TYPE, ext_order_id
 from amsync.services.order_mapper import ZERO, money
 from amsync.services.order_updates import status_mapping
+from amsync.services.stores import store_view_of
 from amsync_cli.context import StackContext
 
 RELEASED = ("Open", "Closed")
@@ -89,6 +91,12 @@ def _other_type(e: LogEntry, key: str) -> bool:
     if sep:
         return corr_nbr == nbr and corr_type != order_type
     push = e.details.get("push") if isinstance(e.details, dict) else None
+    if push is None:  # a post short enough to be whole in the message keeps no copy in the details
+        try:
+            push = json.loads(e.message)
+        except ValueError:
+            push = None
+        push = push if isinstance(push, dict) else None
     rows = [r for part in ("Inserted", "Deleted") for r in ((push or {}).get(part) or []) if isinstance(r, dict)]
     types = {str(r.get("OrderType") or BARE_ORDER_TYPE).strip() for r in rows
              if str(r.get("OrderNbr") or r.get("OrderID") or "").strip() == nbr}
@@ -138,6 +146,7 @@ class MagentoNow:
     state: str | None = None
     status: str | None = None
     grand_total: str | None = None
+    store_id: int | None = None  # its store view picks the order status mapping
     shipments: list[dict[str, Any]] = field(default_factory=list)  # increment_id, qty, tracking, acumatica
     invoices: list[dict[str, Any]] = field(default_factory=list)  # increment_id, grand_total, acumatica
     others: list[str] = field(default_factory=list)  # other Magento orders with the same ext_order_id
@@ -218,6 +227,7 @@ def magento_now(magento: Any, binder: Binder, key: str) -> MagentoNow:
     oid = int(order["entity_id"])
     now.found, now.entity_id, now.increment_id = True, oid, str(order.get("increment_id"))
     now.state, now.status = order.get("state"), order.get("status")
+    now.store_id = None if order.get("store_id") is None else int(order["store_id"])
     now.grand_total = str(money(to_decimal(order.get("grand_total")) or ZERO))
     now.others = [f"#{o.get('increment_id')} (entity {o['entity_id']}, {o.get('state')})" for o in same
                   if int(o["entity_id"]) != oid]
@@ -346,7 +356,8 @@ def order_timeline(c: StackContext, order: str) -> Timeline:
     finally:
         acumatica.logout()  # give the licence seat back at once
     mag = magento_now(magento_client(c.settings), Binder(c.settings.bindings_table), key)
+    prefs = store.order_sync(fresh=True)
     stuck, why = verdict(steps, acu, mag, key, store.mappings("orderstatus", fresh=True),
-                         store.order_sync(fresh=True).store_view)
+                         store_view_of(mag.store_id, prefs, store.mappings("store", fresh=True)))
     created = _last(steps, lambda s: s.label == "created in Magento" and s.latency_ms is not None)
     return Timeline(key, steps, acu, mag, stuck, why, created.latency_ms if created else None)

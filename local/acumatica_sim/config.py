@@ -11,7 +11,9 @@ from typing import Any
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "setup-admin-pw"
 TENANT = "Company"
-BRANCH = "PRODWHOLE"
+BRANCH = "PRODWHOLE"  # the login's default branch, and a new order's
+# Branches (CS101500) an order may name in Branch; an unknown one is refused as Acumatica's selector does.
+BRANCHES: frozenset[str] = frozenset({BRANCH, "PRODRETAIL"})
 OAUTH_CLIENT_ID = "4c3b1c1e-amsync@Company"  # Acumatica client ids carry the "@<Tenant>" suffix
 OAUTH_CLIENT_SECRET = "amsync-client-secret"
 
@@ -33,7 +35,16 @@ FIELDS_ABSENT_IN_23: dict[str, frozenset[str]] = {
 }
 
 # -- business tables ----------------------------------------------------------------------------------------------
-TAX_RATES: dict[str, Decimal] = {"EXEMPT": Decimal("0"), "TAXABLE": Decimal("8.25")}
+# Taxes of the tax zone (TX205000, rates in %) and the tax categories (TX205500) carrying them; a line's tax
+# category picks its taxes, the order's FreightTaxCategory the freight's (pricing.py).
+TAXES: dict[str, Decimal] = {"CASALES": Decimal("8.25"), "CITYLOCAL": Decimal("1.5"), "REDUCED": Decimal("5")}
+TAX_CATEGORIES: dict[str, tuple[str, ...]] = {"EXEMPT": (), "TAXABLE": ("CASALES",),
+                                              "CITYTAX": ("CASALES", "CITYLOCAL"), "REDUCED": ("REDUCED",)}
+TAX_RATES: dict[str, Decimal] = {c: sum((TAXES[t] for t in ts), Decimal("0")) for c, ts in TAX_CATEGORIES.items()}
+# Currencies (CM202000) and the day's rates (CM301000): base (USD) per unit of the currency, Multiply.
+BASE_CURRENCY = "USD"
+CURRENCY_RATES: dict[str, Decimal] = {"USD": Decimal("1"), "EUR": Decimal("1.085"), "GBP": Decimal("1.271"),
+                                      "CAD": Decimal("0.735")}
 B2B_CLASSES: frozenset[str] = frozenset({"B2B", "WHOLESALE"})
 STAFF_CLASSES: frozenset[str] = frozenset({"STAFF"})
 CUSTOMER_CLASSES: frozenset[str] = frozenset({"DEFAULT", "B2B", "WHOLESALE", "STAFF", "RETAIL"})
@@ -43,9 +54,11 @@ PAYMENT_METHODS: frozenset[str] = frozenset({"CHECK", "CASH", "CREDITCARD", "MAG
 # Sequences, CS201010). Acumatica numbers orders per type and keys them by (OrderType, OrderNbr): SO draws from
 # SOORDER; ST, a custom type, from STORDER, a sequence of its own in SOORDER's format, so an ST order and an SO order
 # can carry the same number (SOT00024) and are still two orders.
-ORDER_TYPES: dict[str, str] = {"SO": "SOORDER", "ST": "STORDER"}
+# RC: the return (RMA) order type, Receipt lines brought back through SalesOrderCreateReceipt (see returns.py).
+ORDER_TYPES: dict[str, str] = {"SO": "SOORDER", "ST": "STORDER", "RC": "RCORDER"}
 # Number formats per numbering key of the store (an order type, or a document kind).
-NUMBER_FORMATS: dict[str, str] = {"SO": "SOT{:05d}", "ST": "SOT{:05d}", "shipment": "{:06d}", "invoice": "AR{:06d}",
+NUMBER_FORMATS: dict[str, str] = {"SO": "SOT{:05d}", "ST": "SOT{:05d}", "RC": "RC{:06d}", "shipment": "{:06d}",
+                                  "invoice": "AR{:06d}",
                                   "payment": "{:06d}", "customer": "C{:09d}"}
 
 

@@ -24,7 +24,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from acumatica_sim.config import BRANCH, COUNTRIES, CUSTOMER_CLASSES, ORDER_TYPES, PAYMENT_METHODS, TAX_RATES
+from acumatica_sim import pricing, returns
+from acumatica_sim.config import (
+    BRANCH,
+    BRANCHES,
+    COUNTRIES,
+    CURRENCY_RATES,
+    CUSTOMER_CLASSES,
+    ORDER_TYPES,
+    PAYMENT_METHODS,
+    TAX_RATES,
+)
 from acumatica_sim.errors import ActionRefused, ValidationFailed
 from acumatica_sim.model import ZERO, OrderKey, Rec, Store, new_id, order_keys
 from acumatica_sim.values import day, money, parse_datetime, to_decimal
@@ -216,6 +226,8 @@ def upsert_order(store: Store, body: Rec, existing: Rec | None, now: datetime) -
     _order_header(store, rec, body, errs)
     _order_lines(store, rec, body.get("Details"), errs)
     _order_hold(rec, body)
+    if returns.is_return(rec) and (over := returns.check_returned(store, rec)):
+        errs.entity = over
     errs.raise_if_any()
     return rec
 
@@ -265,17 +277,29 @@ def _set_customer(store: Store, rec: Rec, cid: str, errs: Errors) -> None:
                                    "Phone1": src.get("Phone1")}
 
 
+def _order_branch(rec: Rec, value: Any, errs: Errors) -> None:
+    """Branch is a selector over the tenant's branches (any case); an unknown one is refused on the field."""
+    branch = str(value or "").strip().upper()
+    if not branch:
+        errs.add("Branch", "'Branch' cannot be empty.")
+    elif branch not in BRANCHES:
+        errs.add("Branch", NOT_FOUND.format("Branch"))
+    else:
+        rec["Branch"] = branch
+
+
 def _order_header(store: Store, rec: Rec, body: Rec, errs: Errors) -> None:
     for f in ("LocationID", "ContactID", "Description", "CustomerOrder", "ExternalRef", "PaymentMethod", "PaymentRef",
               "Branch", "note"):
         if f in body:
             rec[f] = body[f]
+    if "Branch" in body:
+        _order_branch(rec, body["Branch"], errs)
     for f in ("Date", "RequestedOn"):
         d = _date(body, f, errs)
         if d is not None:
             rec[f] = d
-    if body.get("CurrencyID") not in (None, "USD"):
-        errs.add("CurrencyID", NOT_FOUND.format("Currency"))
+    _order_amounts(rec, body, errs)
     if body.get("PaymentMethod") is not None and body["PaymentMethod"] not in PAYMENT_METHODS:
         errs.add("PaymentMethod", NOT_FOUND.format("Payment Method"))
     if "ShipVia" in body:
@@ -295,6 +319,51 @@ def _order_header(store: Store, rec: Rec, body: Rec, errs: Errors) -> None:
             rec[f"{side}ToContact"].update({f: contact[f] for f in DOC_CONTACT_FIELDS if f in contact})
 
 
+def _order_amounts(rec: Rec, body: Rec, errs: Errors) -> None:
+    """Currency, tax calculation mode and document discounts (pricing.py)."""
+    if body.get("CurrencyID") is not None:
+        if body["CurrencyID"] not in CURRENCY_RATES:
+            errs.add("CurrencyID", NOT_FOUND.format("Currency"))
+        else:
+            rec["CurrencyID"] = body["CurrencyID"]
+    if body.get("TaxCalcMode") is not None:
+        if body["TaxCalcMode"] not in pricing.TAX_CALC_MODES:
+            errs.add("TaxCalcMode", f"'{body['TaxCalcMode']}' is not a valid value for the 'Tax Calc. Mode' field.")
+        else:
+            rec["TaxCalcMode"] = body["TaxCalcMode"]
+    _order_discounts(rec, body.get("DiscountDetails"), errs)
+
+
+def _order_discounts(rec: Rec, rows: Any, errs: Errors) -> None:
+    """Document discounts entered by hand (Discounts tab): an amount, or a percent of the lines + misc. charges."""
+    discounts = rec.setdefault("discounts", [])
+    for i, row in enumerate(rows or []):
+        path = f"DiscountDetails/{i}/"
+        found = next((d for d in discounts if row.get("id") and d["id"].lower() == str(row["id"]).lower()), None)
+        if row.get("delete"):
+            if found is not None:
+                discounts.remove(found)
+            continue
+        if (row.get("Type") or "Document") != "Document":
+            errs.add(path + "Type", "Only document discounts can be entered manually.")
+            continue
+        if found is None:
+            found = {"id": new_id(), "DiscountCode": None, "Description": None, "Type": "Document",
+                     "ManualDiscount": True, "DiscountAmount": None, "DiscountPercent": None}
+            discounts.append(found)
+        for f in ("DiscountCode", "Description"):
+            if f in row:
+                found[f] = row[f]
+        pct, amt = _dec(row, "DiscountPercent", errs, path), _dec(row, "DiscountAmount", errs, path)
+        if amt is not None:
+            found["DiscountAmount"], found["DiscountPercent"] = money(amt), None
+        elif pct is not None:
+            found["DiscountPercent"], found["DiscountAmount"] = pct, None
+        if (amt is not None and amt < 0) or (pct is not None and not 0 <= pct <= 100):
+            errs.add(path + ("DiscountAmount" if amt is not None else "DiscountPercent"),
+                     "The value must be greater than or equal to 0.")
+
+
 def _order_shipping(rec: Rec, patch: Any, errs: Errors) -> None:
     if not isinstance(patch, dict):
         return
@@ -307,6 +376,14 @@ def _order_shipping(rec: Rec, patch: Any, errs: Errors) -> None:
     freight = _dec(patch, "FreightPrice", errs, "ShippingSettings/")
     if freight is not None:
         ss["FreightPrice"] = money(freight)
+    premium = _dec(patch, "PremiumFreight", errs, "ShippingSettings/")
+    if premium is not None:
+        ss["PremiumFreight"] = money(premium)
+    if "FreightTaxCategory" in patch:
+        if patch["FreightTaxCategory"] is not None and patch["FreightTaxCategory"] not in TAX_RATES:
+            errs.add("ShippingSettings/FreightTaxCategory", NOT_FOUND.format("Tax Category"))
+        else:
+            ss["FreightTaxCategory"] = patch["FreightTaxCategory"]
     d = _date(patch, "ScheduledShipmentDate", errs, "ShippingSettings/")
     if d is not None:
         ss["ScheduledShipmentDate"] = d
@@ -347,25 +424,28 @@ def _apply_line(store: Store, rec: Rec, line: Rec | None, row: Rec, errs: Errors
     item = None
     inv = row.get("InventoryID", line["InventoryID"] if line else None)
     if inv is not None:
-        item = store.items.get(str(inv).strip().upper())
+        item = store.items.get(str(inv).strip().upper()) or store.nonstock.get(str(inv).strip().upper())
     if item is None:
         errs.add(path + "InventoryID", NOT_FOUND.format("Inventory ID") if inv else "'Inventory ID' cannot be empty.")
         return
     if line is None:
         line = {"id": new_id(), "LineNbr": max((ln["LineNbr"] for ln in rec["lines"]), default=0) + 1,
                 "InventoryID": item["InventoryID"], "LineDescription": item["Description"], "OrderQty": ZERO,
-                "ShippedQty": ZERO, "BilledQty": ZERO, "UOM": item["SalesUOM"], "UnitPrice": item["DefaultPrice"],
+                "ShippedQty": ZERO, "BilledQty": ZERO, "UOM": item["SalesUOM"], "LineType": pricing.line_type(item),
+                "UnitPrice": pricing.default_price(item, item["SalesUOM"], pricing.currency_rate(rec["CurrencyID"])),
                 "ManualPrice": False, "DiscountPercent": ZERO, "DiscountAmount": None,
                 "WarehouseID": item["DefaultWarehouseID"], "TaxCategory": item["TaxCategory"], "Completed": False,
-                "note": None}
+                "note": None, "Operation": returns.default_operation(rec)}
         rec["lines"].append(line)
     elif line["InventoryID"] != item["InventoryID"]:
         line.update({"InventoryID": item["InventoryID"], "LineDescription": item["Description"],
-                     "UnitPrice": item["DefaultPrice"], "UOM": item["SalesUOM"], "TaxCategory": item["TaxCategory"]})
-    _line_values(store, item, line, row, errs, path)
+                     "UnitPrice": item["DefaultPrice"], "UOM": item["SalesUOM"], "TaxCategory": item["TaxCategory"],
+                     "LineType": pricing.line_type(item)})
+    _line_values(store, item, line, row, errs, path, pricing.currency_rate(rec["CurrencyID"]))
 
 
-def _line_values(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, path: str) -> None:
+def _line_values(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, path: str,
+                 rate: Decimal = Decimal(1)) -> None:
     for f in ("LineDescription", "note", "TaxCategory"):
         if f in row:
             line[f] = row[f]
@@ -383,13 +463,16 @@ def _line_values(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, pat
     amt = _dec(row, "DiscountAmount", errs, path)
     if amt is not None:
         line["DiscountAmount"] = money(amt)
-    _line_refs(store, item, line, row, errs, path)
+    _line_refs(store, item, line, row, errs, path, rate)
 
 
-def _line_refs(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, path: str) -> None:
+def _line_refs(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, path: str,
+               rate: Decimal = Decimal(1)) -> None:
     if row.get("UOM") is not None:
-        if row["UOM"] not in (item["BaseUOM"], item["SalesUOM"]):
+        if pricing.uom_factor(item, row["UOM"]) is None:
             errs.add(path + "UOM", NOT_FOUND.format("UOM"))
+        elif row["UOM"] != line["UOM"] and not line.get("ManualPrice"):
+            line["UnitPrice"] = pricing.default_price(item, row["UOM"], rate)
         line["UOM"] = row["UOM"]
     if row.get("WarehouseID") is not None:
         if row["WarehouseID"] not in store.warehouses:
@@ -397,6 +480,7 @@ def _line_refs(store: Store, item: Rec, line: Rec, row: Rec, errs: Errors, path:
         line["WarehouseID"] = row["WarehouseID"]
     if row.get("Completed") is not None:
         line["Completed"] = bool(row["Completed"])
+    returns.apply_link(store, line, row, lambda f, msg: errs.add(path + f, msg))
 
 
 def order_cancel(store: Store, o: Rec, params: Rec, now: datetime) -> None:
@@ -424,6 +508,8 @@ def order_open(store: Store, o: Rec, params: Rec, now: datetime) -> None:
 
 
 def order_create_shipment(store: Store, o: Rec, params: Rec, now: datetime) -> None:
+    if returns.is_return(o):
+        raise ActionRefused("The Create Shipment action cannot be performed for a return order; use Create Receipt.")
     if o["Status"] not in ("Open", "Back Order"):
         raise ActionRefused(f"The Create Shipment action cannot be performed because the order has the "
                             f"{o['Status']} status.")
@@ -433,7 +519,8 @@ def order_create_shipment(store: Store, o: Rec, params: Rec, now: datetime) -> N
     ship_date = parse_datetime(params["ShipmentDate"]) if params.get("ShipmentDate") else day(now)
     lines = []
     for ln in o["lines"]:
-        if ln.get("Completed") or (wh is not None and ln["WarehouseID"] != wh):
+        if ln.get("Completed") or (wh is not None and ln["WarehouseID"] != wh) \
+                or ln.get("LineType", pricing.GOODS) != pricing.GOODS:  # non-stock lines are not shipped here
             continue
         remaining = ln["OrderQty"] - store.qty_on_shipments(o, ln["LineNbr"])
         if remaining > 0:
@@ -541,13 +628,14 @@ def shipment_confirm(store: Store, s: Rec, params: Rec, now: datetime) -> None:
                             f"{s['Status']} status.")
     if not any(ln["ShippedQty"] > 0 for ln in s["lines"]):
         raise ActionRefused("The shipment cannot be confirmed because the shipped quantity of all lines is zero.")
+    sign = 1 if s.get("Operation") == "Receipt" else -1  # a receipt puts the goods back on hand
     for ln in s["lines"]:
         stock = store.items[ln["InventoryID"]]["warehouses"].setdefault(
             ln["WarehouseID"], {"id": new_id(), "QtyOnHand": ZERO, "Location": None})
-        if stock["QtyOnHand"] - ln["ShippedQty"] < 0:
+        if sign < 0 and stock["QtyOnHand"] - ln["ShippedQty"] < 0:
             raise ActionRefused(f"The quantity on hand of item {ln['InventoryID']} in warehouse {ln['WarehouseID']} "
                                 "will become negative.")
-        stock["QtyOnHand"] -= ln["ShippedQty"]
+        stock["QtyOnHand"] += sign * ln["ShippedQty"]
     s["Status"] = "Confirmed"
     for pkg in s["packages"]:
         pkg["Confirmed"] = True
@@ -588,7 +676,9 @@ def shipment_prepare_invoice(store: Store, s: Rec, params: Rec, now: datetime) -
         raise ActionRefused(f"The Prepare Invoice action cannot be performed because the shipment has the "
                             f"{s['Status']} status.")
     nbr = store.next_number("invoice")
-    inv: Rec = {"id": new_id(), "Type": "Invoice", "ReferenceNbr": nbr, "Status": "Balanced", "Hold": False,
+    # a return's receipt (RC order, returns.py) is billed by a credit memo: SO Invoices, type Credit Memo
+    doc_type = "Credit Memo" if s.get("Type") == "Receipt" else "Invoice"
+    inv: Rec = {"id": new_id(), "Type": doc_type, "ReferenceNbr": nbr, "Status": "Balanced", "Hold": False,
                 "Date": day(now), "DueDate": day(now), "CustomerID": s["CustomerID"], "CustomerOrder": None,
                 "Description": None, "Currency": "USD", "CreatedDate": now, "LastModifiedDateTime": now,
                 "note": None, "custom": {}, "released": False, "FreightPrice": ZERO, "lines": [], "ExternalRef": None}
@@ -610,8 +700,8 @@ def shipment_prepare_invoice(store: Store, s: Rec, params: Rec, now: datetime) -
             inv["FreightPrice"] += o["ShippingSettings"]["FreightPrice"]
             o["FreightBilled"] = True
         inv["CustomerOrder"] = inv["CustomerOrder"] or o.get("CustomerOrder")
-    store.invoices[("Invoice", nbr)] = inv
-    s["invoice"], s["Status"] = ("Invoice", nbr), "Invoiced"
+    store.invoices[(doc_type, nbr)] = inv
+    s["invoice"], s["Status"] = (doc_type, nbr), "Invoiced"
 
 
 # ======================================================================================== invoices & payments

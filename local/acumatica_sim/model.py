@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from acumatica_sim import pricing
 from acumatica_sim.config import NUMBER_FORMATS, TAX_RATES
 from acumatica_sim.tables import Journal, LinkIndex, Table
 from acumatica_sim.tables import Rec as Rec  # re-exported: the record type of every module
@@ -35,12 +36,13 @@ ACTIVE_ORDER_STATUSES = frozenset({"Open", "On Hold", "Shipping", "Back Order", 
 OrderKey = tuple[str, str]
 Pair = tuple[str, str]  # (InventoryID, WarehouseID)
 
-TABLES = ("customers", "items", "warehouses", "shipvias", "orders", "shipments", "invoices", "payments")
+TABLES = ("customers", "items", "warehouses", "shipvias", "orders", "shipments", "invoices", "payments", "nonstock",
+          "taxcategories")
 # the fields an entity is looked up by (GET /SalesOrder/SO/SOT00024), per table; see registry.ENTITIES' keys
 BUSINESS_KEYS: dict[str, tuple[str, ...]] = {
     "customers": ("CustomerID",), "items": ("InventoryID",), "shipvias": ("ShipVia",),
     "orders": ("OrderType", "OrderNbr"), "shipments": ("ShipmentNbr",), "invoices": ("Type", "ReferenceNbr"),
-    "payments": ("Type", "ReferenceNbr")}
+    "payments": ("Type", "ReferenceNbr"), "nonstock": ("InventoryID",), "taxcategories": ("TaxCategoryID",)}
 
 
 def new_id() -> str:
@@ -63,7 +65,8 @@ def booked_of(o: Rec | None) -> dict[Pair, Decimal]:
     if o is None or o["Status"] not in ACTIVE_ORDER_STATUSES:
         return out
     for ln in o["lines"]:
-        if not ln.get("Completed"):
+        if not ln.get("Completed") and ln.get("Operation", "Issue") == "Issue" \
+                and ln.get("LineType", pricing.GOODS) == pricing.GOODS:  # Receipt and non-stock lines book nothing
             pair = (ln["InventoryID"], ln["WarehouseID"])
             out[pair] = out.get(pair, ZERO) + max(ln["OrderQty"] - ln.get("ShippedQty", ZERO), ZERO)
     return out
@@ -72,7 +75,7 @@ def booked_of(o: Rec | None) -> dict[Pair, Decimal]:
 def unconfirmed_of(s: Rec | None) -> dict[Pair, Decimal]:
     """What a shipment contributes to the quantity on unconfirmed shipments of each item x warehouse."""
     out: dict[Pair, Decimal] = {}
-    if s is None or s["Status"] != "Open":
+    if s is None or s["Status"] != "Open" or s.get("Operation") == "Receipt":
         return out
     for ln in s["lines"]:
         pair = (ln["InventoryID"], ln["WarehouseID"])
@@ -132,6 +135,8 @@ class Store:
     shipments: Table[str] = field(default_factory=Table)
     invoices: Table[tuple[str, str]] = field(default_factory=Table)
     payments: Table[tuple[str, str]] = field(default_factory=Table)
+    nonstock: Table[str] = field(default_factory=Table)  # non-stock items (NonStockItem)
+    taxcategories: Table[str] = field(default_factory=Table)
     numbering: dict[str, int] = field(default_factory=dict)
     site_modified: dict[Pair, datetime] = field(default_factory=dict)
     derived: Derived = field(default_factory=Derived, init=False, repr=False, compare=False)
@@ -221,15 +226,12 @@ class Store:
             by_cat[c] = by_cat.get(c, ZERO) + amt
         return sum((money(a * TAX_RATES.get(c, ZERO) / 100) for c, a in by_cat.items()), ZERO)
 
-    def order_totals(self, o: Rec, index: OrderIndex | None = None) -> dict[str, Decimal]:
+    def order_totals(self, o: Rec, index: OrderIndex | None = None) -> dict[str, Any]:
         """An order's totals; ``index`` (the oracle's scan of every payment and invoice, see ``oracle.py``) replaces
         the link indexes."""
-        lines = [(ln.get("TaxCategory"), self.line_amounts(ln)[2]) for ln in o["lines"]]
-        line_total = sum((a for _, a in lines), ZERO)
-        tax = self.tax_of(lines)
-        freight = o["ShippingSettings"].get("FreightPrice") or ZERO
-        disc = o.get("HeaderDiscount") or ZERO
-        total = line_total + freight + tax - disc
+        amounts = pricing.totals(o, lambda ln: self.line_amounts(ln)[2])
+        line_total, tax, freight = amounts["LineTotalAmount"], amounts["TaxTotal"], amounts["Freight"]
+        disc, total = amounts["DiscountTotal"], amounts["OrderTotal"]
         key = (o["OrderType"], o["OrderNbr"])
         applications = index.applications.get(key, []) if index else self.order_applications(o)
         invoiced_amounts = index.invoiced.get(key, []) if index else [
@@ -237,7 +239,8 @@ class Store:
         paid = sum((a["AppliedToOrder"] for p, a in applications if p["released"]), ZERO)
         invoiced = sum(invoiced_amounts, ZERO)
         return {"LineTotalAmount": line_total, "TaxTotal": tax, "Freight": freight, "DiscountTotal": disc,
-                "OrderTotal": total, "UnpaidBalance": max(total - paid, ZERO),
+                "MiscTotalAmount": amounts["MiscTotalAmount"], "PremiumFreight": amounts["PremiumFreight"],
+                "TaxDetails": amounts["TaxDetails"], "OrderTotal": total, "UnpaidBalance": max(total - paid, ZERO),
                 "UnbilledAmount": max(total - invoiced, ZERO),
                 "UnbilledQty": sum((ln["OrderQty"] - ln.get("BilledQty", ZERO) for ln in o["lines"]), ZERO),
                 "OrderedQty": sum((ln["OrderQty"] for ln in o["lines"]), ZERO)}

@@ -66,9 +66,11 @@ def availability(store: Store, item_id: str, wh: str) -> dict[str, Decimal]:
         if o["Status"] not in ACTIVE_ORDER_STATUSES:
             continue
         for ln in o["lines"]:
-            if ln["InventoryID"] == item_id and ln["WarehouseID"] == wh and not ln.get("Completed"):
+            if (ln["InventoryID"] == item_id and ln["WarehouseID"] == wh and not ln.get("Completed")
+                    and ln.get("Operation", "Issue") == "Issue"):
                 booked += max(ln["OrderQty"] - ln.get("ShippedQty", ZERO), ZERO)
-    unconfirmed = sum((ln["ShippedQty"] for _, s in store.shipments.raw_items() if s["Status"] == "Open"
+    unconfirmed = sum((ln["ShippedQty"] for _, s in store.shipments.raw_items()
+                       if s["Status"] == "Open" and s.get("Operation") != "Receipt"
                        for ln in s["lines"] if ln["InventoryID"] == item_id and ln["WarehouseID"] == wh), ZERO)
     return {"QtyOnHand": on_hand, "QtyAvailable": on_hand - booked,
             "QtyAvailableForShipment": on_hand - unconfirmed, "QtyNotAvailable": ZERO}

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from acumatica_sim import documents as d
+from acumatica_sim import returns
 from acumatica_sim import views as v
 from acumatica_sim.model import Rec, Store
 
@@ -36,7 +37,9 @@ ENTITIES: dict[str, EntityDef] = {e.name: e for e in (
     EntityDef("SalesOrder", "orders", ("OrderType", "OrderNbr"), v.order_tree, d.upsert_order, {
         "SalesOrderCreateShipment": d.order_create_shipment, "PrepareSalesInvoice": d.order_prepare_invoice,
         "CancelSalesOrder": d.order_cancel, "ReopenSalesOrder": d.order_reopen, "OpenSalesOrder": d.order_open,
-        "ReleaseFromCreditHoldSalesOrder": d.order_open}, "PX.Objects.SO.SOOrderEntry/Document", stamp="LastModified"),
+        "ReleaseFromCreditHoldSalesOrder": d.order_open,
+        "SalesOrderCreateReceipt": returns.order_create_receipt},
+        "PX.Objects.SO.SOOrderEntry/Document", stamp="LastModified"),
     EntityDef("Customer", "customers", ("CustomerID",), v.customer_tree, d.upsert_customer, {},
               "PX.Objects.AR.CustomerMaint/BAccount", stamp="LastModifiedDateTime"),
     EntityDef("StockItem", "items", ("InventoryID",), v.item_tree, d.upsert_item, {},
@@ -50,6 +53,10 @@ ENTITIES: dict[str, EntityDef] = {e.name: e for e in (
         stamp="LastModifiedDateTime"),
     EntityDef("Payment", "payments", ("Type", "ReferenceNbr"), v.payment_tree, d.upsert_payment, {
         "ReleasePayment": d.payment_release}, "PX.Objects.AR.ARPaymentEntry/Document", stamp="LastModifiedDateTime"),
+    EntityDef("TaxCategory", "taxcategories", ("TaxCategoryID",), v.tax_category_tree, None, {},
+              "PX.Objects.TX.TaxCategoryMaint/TxCategory", deletable=False),
+    EntityDef("NonStockItem", "nonstock", ("InventoryID",), v.nonstock_tree, None, {},
+              "PX.Objects.IN.NonStockItemMaint/Item", deletable=False, stamp="LastModified"),
     EntityDef("ShipVia", "shipvias", ("CarrierID",), v.shipvia_tree, None, {}, "PX.Objects.CS.CarrierMaint/Carrier",
               deletable=False),
 )}

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from acumatica_sim import errors, odata
+from acumatica_sim import errors, odata, openapi
 from acumatica_sim.config import (
     BUILD_VERSION,
     ENDPOINT_NAME,
@@ -180,6 +180,8 @@ def entity_route(sim: AcumaticaSimulator) -> Route:
                 await asyncio.sleep(delay)
             finally:
                 sim.sessions.queued -= 1
+        if request.method == "GET" and p["rest"].strip("/") == "swagger.json":
+            return openapi.swagger(request, p["version"])
         try:
             body = await _body(request) if request.method in ("PUT", "POST") else None
         except ValueError:
@@ -422,6 +424,7 @@ def _qty_available(store: Any, f: Rec) -> dict[str, Any]:
 
 
 def routes(sim: AcumaticaSimulator) -> list[Route]:
+    from acumatica_sim import gi_odata
     from acumatica_sim.control import control_routes
 
-    return [*auth_routes(sim), entity_route(sim), *control_routes(sim)]
+    return [*auth_routes(sim), entity_route(sim), *gi_odata.routes(sim), *control_routes(sim)]

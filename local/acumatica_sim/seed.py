@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal as D
 from typing import Any
 
+from acumatica_sim.config import TAX_CATEGORIES
 from acumatica_sim.model import Rec, Store, new_id
 
 
@@ -78,10 +79,30 @@ def walkthrough(store: Store, now: datetime) -> None:
         make_item("MUG500", "Ceramic mug 500 ml", "12.99", "EA",
                   {"RETAIL": ("40", "STORAGE"), "WHOLESALE": ("0", "BULK")}, now, tax="TAXABLE"),
     ]
+    # JUICE100 is also sold by the CASE of 12 bottles (a UOM conversion: CASE -> BOTTLE x 12)
+    items[1]["UOMConversions"] = [{"FromUOM": "CASE", "ToUOM": "BOTTLE", "ConversionFactor": D(12),
+                                   "MultiplyOrDivide": "Multiply"}]
     for it in items:
         store.items[it["InventoryID"]] = it
         for wh in it["warehouses"]:
             store.site_modified[(it["InventoryID"], wh)] = now
+    tax_categories_and_non_stock(store, now)
+
+
+def tax_categories_and_non_stock(store: Store, now: datetime) -> None:
+    """The tax categories of config.TAX_CATEGORIES, and two non-stock items: INSTALL, a service that is not shipped
+    (its lines are Misc. Charges), and GIFTWRAP, a non-stock item that ships (Non-Inventory Goods)."""
+    for cat in TAX_CATEGORIES:
+        store.taxcategories[cat] = {"id": new_id(), "TaxCategoryID": cat, "Description": cat.title(), "Active": True,
+                                    "ExcludeListedTaxes": False, "note": None, "custom": {}}
+    for iid, desc, price, tax, ships in (("INSTALL", "Installation service", "45.00", "TAXABLE", False),
+                                         ("GIFTWRAP", "Gift wrapping", "3.50", "EXEMPT", True)):
+        store.nonstock[iid] = {"id": new_id(), "InventoryID": iid, "Description": desc, "ItemStatus": "Active",
+                               "ItemClass": "NONSTOCK", "ItemType": "Service" if not ships else "Non-Stock Item",
+                               "IsStock": False, "RequireShipment": ships, "BaseUOM": "EA", "SalesUOM": "EA",
+                               "PurchaseUOM": "EA", "DefaultPrice": D(price), "DefaultWarehouseID": "RETAIL",
+                               "TaxCategory": tax, "LastModified": now, "CreatedDate": now, "note": None,
+                               "custom": {}}
 
 
 def seed_historic_order(store: Store, build_order: Any, now: datetime) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from decimal import Decimal
 from typing import Any
 
+from acumatica_sim import pricing
+from acumatica_sim.config import BASE_CURRENCY, TAX_CATEGORIES, TAXES
 from acumatica_sim.model import ZERO, Rec, Store
 from acumatica_sim.values import money
 
@@ -37,7 +41,11 @@ def item_tree(store: Store, it: Rec) -> Tree:
     return {**_sys(it), **_scalars(it, ("InventoryID", "Description", "ItemStatus", "ItemClass", "ItemType", "BaseUOM",
                                         "SalesUOM", "PurchaseUOM", "DefaultPrice", "DefaultWarehouseID", "TaxCategory",
                                         "LastModified")),
-            "LastModifiedDateTime": it["LastModified"], "WarehouseDetails": rows}
+            "LastModifiedDateTime": it["LastModified"], "WarehouseDetails": rows,
+            "UOMConversions": [{"id": str(uuid.uuid5(uuid.UUID(it["id"]), c["FromUOM"])), "FromUOM": c["FromUOM"],
+                                "ToUOM": c.get("ToUOM", it["BaseUOM"]), "ConversionFactor": c["ConversionFactor"],
+                                "MultiplyDivide": c.get("MultiplyOrDivide", "Multiply")}
+                               for c in it.get("UOMConversions") or []]}
 
 
 def order_tree(store: Store, o: Rec) -> Tree:
@@ -46,7 +54,8 @@ def order_tree(store: Store, o: Rec) -> Tree:
     for ln in o["lines"]:
         ext, disc, amt = store.line_amounts(ln)
         details.append({
-            "id": ln["id"], "note": ln.get("note"), "LineNbr": ln["LineNbr"], "LineType": "Goods for IN",
+            "id": ln["id"], "note": ln.get("note"), "LineNbr": ln["LineNbr"],
+            "LineType": ln.get("LineType", "Goods for IN"),
             "InventoryID": ln["InventoryID"], "LineDescription": ln["LineDescription"], "OrderQty": ln["OrderQty"],
             "OpenQty": max(ln["OrderQty"] - ln.get("ShippedQty", ZERO), ZERO),
             "QtyOnShipments": store.qty_on_shipments(o, ln["LineNbr"]), "UOM": ln["UOM"], "UnitPrice": ln["UnitPrice"],
@@ -54,9 +63,11 @@ def order_tree(store: Store, o: Rec) -> Tree:
             "DiscountAmount": disc, "ExtendedPrice": ext, "Amount": amt,
             "UnbilledAmount": money(max(amt - amt * ln.get("BilledQty", ZERO) / ln["OrderQty"], ZERO))
             if ln["OrderQty"] else ZERO,
-            "WarehouseID": ln["WarehouseID"], "Location": store.items[ln["InventoryID"]]["warehouses"]
-            .get(ln["WarehouseID"], {}).get("Location"), "Completed": ln.get("Completed", False),
-            "TaxCategory": ln.get("TaxCategory"), "Branch": o["Branch"]})
+            "WarehouseID": ln["WarehouseID"], "Location": (dict.get(store.items, ln["InventoryID"]) or {})
+            .get("warehouses", {}).get(ln["WarehouseID"], {}).get("Location"), "Completed": ln.get("Completed", False),
+            "TaxCategory": ln.get("TaxCategory"), "Branch": o["Branch"],
+            "Operation": ln.get("Operation", "Issue"), "InvoiceType": ln.get("InvoiceType"),
+            "InvoiceNbr": ln.get("InvoiceNbr"), "InvoiceLineNbr": ln.get("InvoiceLineNbr")})
     payments = []
     for p, a in store.order_applications(o):
         payments.append({"id": a["id"], "DocType": p["Type"], "ReferenceNbr": p["ReferenceNbr"], "Status": p["Status"],
@@ -69,7 +80,7 @@ def order_tree(store: Store, o: Rec) -> Tree:
     for s in store.order_shipments(o):
         qty = sum((ln["ShippedQty"] for ln in s["lines"] if ln["OrderNbr"] == o["OrderNbr"]), ZERO)
         inv = s["invoice"] or (None, None)
-        shipments.append({"id": s["id"], "ShipmentNbr": s["ShipmentNbr"], "ShipmentType": "Shipment",
+        shipments.append({"id": s["id"], "ShipmentNbr": s["ShipmentNbr"], "ShipmentType": s["Type"],
                           "Status": s["Status"], "ShipmentDate": s["ShipmentDate"], "ShippedQty": qty,
                           "InvoiceType": inv[0], "InvoiceNbr": inv[1],
                           "LastModifiedDateTime": s["LastModifiedDateTime"]})
@@ -80,14 +91,35 @@ def order_tree(store: Store, o: Rec) -> Tree:
                                       "PaymentRef", "Branch", "LastModified", "CreatedDate", "BillToAddressOverride",
                                       "ShipToAddressOverride", "BillToContactOverride", "ShipToContactOverride")),
             "OrderTotal": t["OrderTotal"], "TaxTotal": t["TaxTotal"], "OrderedQty": t["OrderedQty"],
+            **_order_money(o, t),
             "BillToAddress": dict(o["BillToAddress"]), "ShipToAddress": dict(o["ShipToAddress"]),
             "BillToContact": dict(o["BillToContact"]), "ShipToContact": dict(o["ShipToContact"]),
-            "ShippingSettings": dict(ss),
+            "ShippingSettings": {"PremiumFreight": ZERO, "FreightTaxCategory": None, **ss},
             "Totals": {"id": o["ShippingSettings"]["id"], "LineTotalAmount": t["LineTotalAmount"],
                        "DiscountTotal": t["DiscountTotal"], "TaxTotal": t["TaxTotal"], "Freight": t["Freight"],
-                       "MiscTotalAmount": ZERO, "UnbilledAmount": t["UnbilledAmount"], "UnbilledQty": t["UnbilledQty"],
+                       "MiscTotalAmount": t["MiscTotalAmount"], "PremiumFreight": t["PremiumFreight"],
+                       "FreightTaxCategory": ss.get("FreightTaxCategory"),
+                       "UnbilledAmount": t["UnbilledAmount"], "UnbilledQty": t["UnbilledQty"],
                        "UnpaidBalance": t["UnpaidBalance"]},
             "Details": details, "Payments": payments, "Shipments": shipments}
+
+
+def _order_money(o: Rec, t: dict[str, Any]) -> Tree:
+    """Currency, tax calculation mode, the Taxes tab (TaxDetails) and the document discounts (DiscountDetails)."""
+    rate = pricing.currency_rate(o.get("CurrencyID"))
+    taxes = [{"id": str(uuid.uuid5(uuid.UUID(o["id"]), row["TaxID"])), "OrderType": o["OrderType"],
+              "OrderNbr": o["OrderNbr"], "LineNbr": 32000, "RecordID": n, **row}
+             for n, row in enumerate(t["TaxDetails"], start=1)]
+    discounts = [{"id": d["id"], "SequenceID": d.get("DiscountCode"), "DiscountCode": d.get("DiscountCode"),
+                  "Description": d.get("Description"), "Type": d.get("Type", "Document"),
+                  "ManualDiscount": d.get("ManualDiscount", True), "DiscountPercent": d.get("DiscountPercent") or ZERO,
+                  "DiscountAmount": d["DiscountAmount"] if d.get("DiscountAmount") is not None
+                  else money((t["LineTotalAmount"] + t["MiscTotalAmount"]) * (d.get("DiscountPercent") or ZERO) / 100),
+                  "DiscountableAmount": t["LineTotalAmount"] + t["MiscTotalAmount"]}
+                 for d in o.get("discounts") or []]
+    return {"BaseCurrencyID": BASE_CURRENCY, "CurrencyRate": rate,
+            "ReciprocalRate": (1 / rate).quantize(Decimal("0.00000001")), "CurrencyRateTypeID": "SPOT",
+            "TaxCalcMode": o.get("TaxCalcMode") or "TaxSetting", "TaxDetails": taxes, "DiscountDetails": discounts}
 
 
 def shipment_tree(store: Store, s: Rec) -> Tree:
@@ -96,7 +128,7 @@ def shipment_tree(store: Store, s: Rec) -> Tree:
         key = (ln["OrderType"], ln["OrderNbr"])
         inv = s["invoice"] or (None, None)
         row = orders.setdefault(key, {"id": store.orders[key]["id"], "OrderType": key[0], "OrderNbr": key[1],
-                                      "ShipmentNbr": s["ShipmentNbr"], "ShipmentType": "Shipment",
+                                      "ShipmentNbr": s["ShipmentNbr"], "ShipmentType": s["Type"],
                                       "InvoiceType": inv[0], "InvoiceNbr": inv[1], "ShippedQty": ZERO})
         row["ShippedQty"] += ln["ShippedQty"]
     details = [{**dict(ln), "OpenQty": max(ln["OrderedQty"] - ln["ShippedQty"], ZERO)}
@@ -146,3 +178,16 @@ def summary_rows(store: Store, item_id: str, wh: str | None) -> list[Tree]:
                      "QtyAvailableForShipment": a["QtyAvailableForShipment"], "QtyNotAvailable": a["QtyNotAvailable"],
                      "BaseUOM": it["BaseUOM"]})
     return rows
+
+
+def tax_category_tree(store: Store, c: Rec) -> Tree:
+    return {**_sys(c), **_scalars(c, ("TaxCategoryID", "Description", "Active", "ExcludeListedTaxes")),
+            "Details": [{"id": str(uuid.uuid5(uuid.UUID(c["id"]), t)), "TaxCategory": c["TaxCategoryID"],
+                         "TaxID": t, "Description": f"{t} {TAXES[t]}%", "TaxType": "Sales"}
+                        for t in TAX_CATEGORIES.get(c["TaxCategoryID"], ())]}
+
+
+def nonstock_tree(store: Store, it: Rec) -> Tree:
+    return {**_sys(it), **_scalars(it, ("InventoryID", "Description", "ItemStatus", "ItemClass", "ItemType",
+                                        "BaseUOM", "SalesUOM", "PurchaseUOM", "DefaultPrice", "TaxCategory",
+                                        "RequireShipment", "LastModified"))}

@@ -93,6 +93,7 @@ class ChaosReport:
     replayed: int = 0
     late_creates: int = 0  # order creates Magento committed after the connector gave up (answers that went nowhere)
     late_past_hold: int = 0  # ... held longer than the create lease: landed after the lease hold had ended
+    refunds: int = 0  # Magento credit memos made after the orders completed (chaos_refunds.py)
     st_orders: int = 0
     doubles_cancelled: list[str] = field(default_factory=list)  # second Magento orders the sweep cancelled or held
     wrong: list[str] = field(default_factory=list)
@@ -112,7 +113,7 @@ class ChaosReport:
                 ("duplicates", self.duplicates), ("lost", self.lost), ("faults injected", self.faults),
                 ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
                 ("replayed", self.replayed), ("ST orders", self.st_orders), ("late creates", self.late_creates),
-                ("late commits past the hold", self.late_past_hold),
+                ("late commits past the hold", self.late_past_hold), ("refunds", self.refunds),
                 ("doubles cancelled", len(self.doubles_cancelled)), ("wrong", len(self.wrong)),
                 ("missing", len(self.missing)), ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
                 ("wall time (s)", round(self.wall_s, 1)), ("CPU time (s)", round(self.cpu_s, 1)),
@@ -333,8 +334,9 @@ def _verify_eligible(mag: MagentoViewer, p: OrderPlan, orders: list[dict[str, An
     tracks = sum(len(s.get("tracks", [])) for s in shipments)
     if shipments and tracks != sum(p.packages.values()):
         report.wrong.append(f"{p.key}: {tracks} tracking numbers, expected {sum(p.packages.values())}")
-    if order.get("state") != "complete" and len(shipments) == len(p.shipments) and len(invoices) == len(p.invoices):
-        report.wrong.append(f"{p.key}: state {order.get('state')}, expected complete")
+    expected = "closed" if Decimal(str(order.get("total_refunded") or 0)) >= p.total > 0 else "complete"  # refunds
+    if order.get("state") != expected and len(shipments) == len(p.shipments) and len(invoices) == len(p.invoices):
+        report.wrong.append(f"{p.key}: state {order.get('state')}, expected {expected}")
 
 
 def _count(report: ChaosReport, nbr: str, what: str, got: int, want: int) -> None:
@@ -458,7 +460,13 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         finally:
             _calm(world, originals)
         _drain(world, report, timeout=max(120.0, orders * 1.0))
+        from amsync_local import chaos_refunds
+
+        refunds = chaos_refunds.refund_some(world, plans, random.Random(seed * 7 + 5))
+        chaos_refunds.sync_under_faults(world, refunds, timeout=max(120.0, orders * 1.0))
+        report.refunds = len(refunds)
         _verify(world, plans, report)
+        chaos_refunds.verify(world, refunds, report)
         assert world.runtime is not None
         deliveries = world.acumatica.push.log_view()
         report.pushes = len(world.acumatica.push.sent)

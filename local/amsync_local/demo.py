@@ -194,6 +194,9 @@ def main() -> int:
         from amsync_local.demo_customers import customers_step
 
         customers_step(demo)
+        from amsync_local.demo_returns import returns_step
+
+        returns_step(demo, nbr)
     console.print(f"[bold green]walkthrough complete[/bold green] (function logs: {log_file})")
     return 0
 

@@ -125,6 +125,24 @@ class AcumaticaUser:
         """Step 12: Release the invoice."""
         self.action("SalesInvoice", "ReleaseSalesInvoice", {"Type": doc_type, "ReferenceNbr": invoice_nbr})
 
+    def take_return(self, invoice_nbr: str, qty: int, sku: str = "WATER2809", line_nbr: int = 1,
+                    price: str | None = None, customer: str = "AACUSTOMER", warehouse: str = "RETAIL") -> str:
+        """A customer return in Acumatica: an RC order whose line is added from the original invoice (Add Invoice),
+        received (Create Receipt, Confirm), its credit memo prepared from the receipt and released. Returns the
+        credit memo's number."""
+        line: dict[str, Any] = {"InventoryID": sku, "OrderQty": qty, "WarehouseID": warehouse,
+                                "InvoiceType": "Invoice", "InvoiceNbr": invoice_nbr, "InvoiceLineNbr": line_nbr}
+        if price is not None:
+            line["UnitPrice"] = price
+        body = {**wrap({"OrderType": "RC", "CustomerID": customer}), "Details": [wrap(line)]}
+        rc = str(val(self._ok(self.http.put(f"{self.base}/SalesOrder", json=body)).json(), "OrderNbr"))
+        self.action("SalesOrder", "SalesOrderCreateReceipt", {"OrderType": "RC", "OrderNbr": rc})
+        [receipt] = self.order(rc, "Shipments", order_type="RC")["Shipments"]
+        self.confirm_shipment(str(val(receipt, "ShipmentNbr")))
+        memo = self.prepare_invoice(str(val(receipt, "ShipmentNbr")))
+        self.release_invoice(memo, doc_type="Credit Memo")
+        return memo
+
 
 class MagentoViewer:
     """What the merchant looks at in the Magento admin, read through the REST API."""

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from magento_sim import catalog, sales
+from magento_sim import catalog, composite, output, sales, stores
 from magento_sim import config as C
 from magento_sim import errors as E
 from magento_sim.errors import MagentoError
@@ -27,22 +27,6 @@ from sim_common import FaultInjector, ServerThread
 log = logging.getLogger("magento_sim")
 _REST = re.compile(r"^/rest(?:/(?P<store>[A-Za-z0-9_]+))?(?P<path>/V1(?:/.*)?)$")
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-
-
-#: Getters declared non-nullable are serialised even when NULL: (marker key identifying the object, keys kept).
-KEEP_NULL = (("manage_stock", frozenset({"low_stock_date"})),
-             ("track_number", frozenset({"weight", "qty", "description"})))
-
-
-def strip_nulls(value: Any) -> Any:
-    """Magento's output processor leaves out NULL fields unless the getter's return is declared required."""
-    if isinstance(value, dict):
-        keep = frozenset().union(*(keys for marker, keys in KEEP_NULL if marker in value))
-        return {k: strip_nulls(v) for k, v in value.items()
-                if (v is not None or k in keep) and not str(k).startswith("_")}
-    if isinstance(value, list):
-        return [strip_nulls(v) for v in value]
-    return value
 
 
 def _decode(raw: bytes) -> Any:
@@ -57,20 +41,27 @@ def _decode(raw: bytes) -> Any:
 def _dispatch(state: State, request_info: dict[str, Any]) -> Any:
     """Route, authorise, decode and run one REST call under the store lock (and the order mutex for documents)."""
     m = _REST.match(request_info["raw_path"])
-    store_codes = {s["code"] for s in state.stores} | {"all"}
+    with state.lock:
+        store_codes = stores.store_codes(state) | {"all"}
     if m is None or (m.group("store") and m.group("store") not in store_codes):
-        raise MagentoError(404, E.MSG_NO_ROUTE)
-    route, params = resolve(request_info["method"], m.group("path"))
+        raise MagentoError(404, E.MSG_NO_ROUTE)  # PathProcessor: an unknown code stays in the path, no route
+    route, params = resolve(request_info["method"], m.group("path"), state.config.edition)
     with state.lock:
         token = authorize(state, route, request_info["authorization"])
-    ctx = Ctx(state, params, request_info["query"], _decode(request_info["body"]), m.group("store") or "default",
-              token)
+        store = stores.current_store(state, m.group("store"))
+    ctx = Ctx(state, params, request_info["query"], _decode(request_info["body"]), store["code"], token,
+              store=store)
+    shape = output.response_shape(route.method, route.template)
     order_id = sales.to_int(params.get("orderId"))
     if order_id:
         with state.order_lock(order_id), state.lock:
-            return route.handler(ctx)
-    with state.lock:
-        return route.handler(ctx)
+            result = output.render(route.handler(ctx), shape)
+    else:
+        with state.lock:
+            result = output.render(route.handler(ctx), shape)
+    fields = next((v for k, v in request_info["query"] if k == "fields"), None)
+    tree = output.parse_fields(fields) if fields else None
+    return output.apply_fields(result, tree) if tree and isinstance(result, dict | list) else result
 
 
 def build_app(state: State, faults: FaultInjector) -> Any:
@@ -85,7 +76,7 @@ def build_app(state: State, faults: FaultInjector) -> Any:
         except Exception:  # any other PHP exception: Magento's opaque 500
             log.error("magento_sim internal error:\n%s", traceback.format_exc())
             return JSONResponse({"message": E.INTERNAL_ERROR % E.report_id()}, status_code=500)
-        return JSONResponse(strip_nulls(result))
+        return JSONResponse(result)
 
     control = ControlApi(state, faults)
     routes = [
@@ -97,6 +88,9 @@ def build_app(state: State, faults: FaultInjector) -> Any:
         HttpRoute("/_sim/tokens", control.create_token, methods=["POST"]),
         HttpRoute("/_sim/carriers", control.carriers, methods=["GET", "POST"]),
         HttpRoute("/_sim/faults", control.faults, methods=["GET", "POST", "DELETE"]),
+        HttpRoute("/_sim/stores", control.stores, methods=["GET", "POST"]),
+        HttpRoute("/_sim/currency", control.currency, methods=["GET", "POST"]),
+        HttpRoute("/_sim/products", control.products, methods=["GET", "POST"]),
         HttpRoute("/{path:path}", rest, methods=ALL_METHODS),
     ]
     return faults.middleware(Starlette(routes=routes))
@@ -165,6 +159,26 @@ class ControlApi:
                     if c["carrier_code"] == data.get("carrier_code"):
                         c.update({k: v for k, v in data.items() if k in ("active", "price")})
             return JSONResponse(copy.deepcopy(self.state.carriers))
+
+    async def _seed(self, request: Request, seed: Any, view: Any) -> Response:
+        """POST runs ``seed(state, body)`` (400 with the reason on bad input), GET returns ``view(state)``."""
+        with self.state.lock:
+            if request.method == "POST":
+                try:
+                    return JSONResponse(seed(self.state, await self._json(request)))
+                except (KeyError, ValueError, TypeError) as exc:
+                    return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse(view(self.state))
+
+    async def stores(self, request: Request) -> Response:
+        return await self._seed(request, stores.seed_stores, stores.stores_view)
+
+    async def currency(self, request: Request) -> Response:
+        return await self._seed(request, stores.set_currencies, lambda s: stores.set_currencies(s, {}))
+
+    async def products(self, request: Request) -> Response:
+        return await self._seed(request, composite.seed_products,
+                                lambda s: [catalog.product_view(s, p) for p in s.products.values()])
 
     async def faults(self, request: Request) -> Response:
         if request.method == "POST":
@@ -247,3 +261,18 @@ class MagentoSimulator:
     def snapshot(self) -> dict[str, Any]:
         with self.state.lock:
             return snapshot(self.state, self.faults)
+
+    def seed_stores(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Websites/groups/store views by code (see README, ``POST /_sim/stores``)."""
+        with self.state.lock:
+            return stores.seed_stores(self.state, data)
+
+    def set_currencies(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Base currency and rates (see README, ``POST /_sim/currency``)."""
+        with self.state.lock:
+            return stores.set_currencies(self.state, data)
+
+    def seed_products(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Simple, virtual, configurable and bundle products (see README, ``POST /_sim/products``)."""
+        with self.state.lock:
+            return composite.seed_products(self.state, {"products": products})

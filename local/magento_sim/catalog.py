@@ -152,19 +152,6 @@ def update_customer(state: State, customer_id: Any, data: Any) -> dict[str, Any]
     return copy.deepcopy(merged)
 
 
-# -- stores --------------------------------------------------------------------------------------------------
-def store_configs(state: State) -> list[dict[str, Any]]:
-    return [{"id": s["id"], "code": s["code"], "website_id": s["website_id"], "locale": "en_US",
-             "base_currency_code": "USD", "default_display_currency_code": "USD",
-             "timezone": "America/Los_Angeles", "weight_unit": "lbs", "base_url": "http://magento.test/",
-             "base_link_url": "http://magento.test/", "base_static_url": "http://magento.test/static/",
-             "base_media_url": "http://magento.test/media/", "secure_base_url": "https://magento.test/",
-             "secure_base_link_url": "https://magento.test/",
-             "secure_base_static_url": "https://magento.test/static/",
-             "secure_base_media_url": "https://magento.test/media/"}
-            for s in state.stores if s["id"] != 0]
-
-
 # -- MSI -----------------------------------------------------------------------------------------------------
 def _source_item_errors(items: list[Any]) -> list[dict[str, Any]]:
     errs: list[dict[str, Any]] = []
@@ -262,10 +249,15 @@ def _cart(state: State, cart_id: str) -> dict[str, Any]:
     return cart
 
 
-def create_guest_cart(state: State) -> str:
+def create_guest_cart(state: State, store_id: int | None = None) -> str:
+    """A quote in the current store (``/rest/<store>/V1/guest-carts``; the default view for ``/rest/V1``)."""
     masked = secrets.token_hex(16)
-    state.carts[masked] = {"id": state.next("quote"), "masked_id": masked, "items": [], "created_at": now()}
+    state.carts[masked] = {"id": state.next("quote"), "masked_id": masked, "items": [], "created_at": now(),
+                           "store_id": store_id if store_id is not None else 1}
     return masked
+
+
+MSG_NOT_AVAILABLE = "Product that you are trying to add is not available."
 
 
 def add_cart_item(state: State, cart_id: str, data: Any) -> dict[str, Any]:
@@ -275,6 +267,10 @@ def add_cart_item(state: State, cart_id: str, data: Any) -> dict[str, Any]:
     product = state.products.get(str(data.get("sku")))
     if product is None:
         raise MagentoError(404, E.MSG_NO_PRODUCT)
+    store = next((s for s in state.stores if s["id"] == cart.get("store_id")), None)
+    websites = (product.get("extension_attributes") or {}).get("website_ids") or []
+    if product.get("status") != 1 or store is None or store["website_id"] not in websites:
+        raise MagentoError(400, MSG_NOT_AVAILABLE)  # Quote::addProduct: not salable in the quote's website
     qty = f(data.get("qty")) or 1.0
     for item in cart["items"]:
         if item["sku"] == product["sku"]:

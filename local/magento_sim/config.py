@@ -21,6 +21,7 @@ CONNECTOR_RESOURCES: frozenset[str] = frozenset({
     "Magento_Customer::customer", "Magento_Customer::manage", "Magento_Catalog::products",
     "Magento_Cart::manage", "Magento_InventoryApi::source", "Magento_InventoryApi::stock",
     "Magento_CatalogInventory::cataloginventory", "Magento_Backend::store",
+    "Magento_Sales::creditmemo", "Magento_Sales::sales_creditmemo", "Magento_Rma::magento_rma",
 })
 
 # First ids handed out by the walkthrough seed (the walkthrough's order 1093 / #000000995, shipment 458 / #000000423).
@@ -56,6 +57,8 @@ class SimConfig:
     orphan_source_items: bool = False
     #: Older stores answer an out-of-range searchCriteria page with the last page again (issues #3787, #26986).
     out_of_range_returns_last_page: bool = False
+    #: "open_source" (no /V1/returns route: 404) or "adobe_commerce" (Magento_Rma serves /V1/returns).
+    edition: str = "open_source"
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in fields(self)}

@@ -17,6 +17,7 @@ from magento_sim.sales import (
     deduct_sources,
     f,
     get_order,
+    leaf_lines,
     qty_to_cancel,
     qty_to_invoice,
     qty_to_ship,
@@ -84,7 +85,7 @@ def ship(state: State, order_id: Any, body: dict[str, Any]) -> int:
     real = [(i, q) for i, q in lines if i is not None and q > 0]
     ext = ((arg(body, "arguments") or {}).get("extension_attributes") or {})
     source_code = ext.get("source_code") or C.DEFAULT_SOURCE
-    deduct_sources(state, source_code, real)
+    deduct_sources(state, source_code, leaf_lines(order, real))
     ts = now()
     sid = state.next("shipment")
     shipment = {
@@ -107,6 +108,10 @@ def ship(state: State, order_id: Any, body: dict[str, Any]) -> int:
     for item, qty in real:
         item["qty_shipped"] = r4(f(item.get("qty_shipped")) + qty)
         item["updated_at"] = ts
+    for item, qty in leaf_lines(order, real):
+        if item.get("parent_item_id"):  # the dummy child follows its parent
+            item["qty_shipped"] = r4(f(item.get("qty_shipped")) + qty)
+            item["updated_at"] = ts
         add_reservation(state, str(item.get("sku")), qty, "shipment_created", order)
     state.shipments[sid] = shipment
     if order.get("state") == "new":
@@ -240,6 +245,9 @@ def invoice(state: State, order_id: Any, body: dict[str, Any]) -> int:
     if isinstance(comment, dict) and comment.get("comment"):
         inv["comments"].append(_doc_comment(state, comment, inv_id, ts))
     _register_invoice(order, inv)
+    for child, qty in leaf_lines(order, chosen):
+        if child.get("parent_item_id"):  # the dummy child follows its parent
+            child["qty_invoiced"] = r4(f(child.get("qty_invoiced")) + qty)
     state.invoices[inv_id] = inv
     if order.get("state") == "new":
         set_state(order, "processing")
@@ -278,8 +286,8 @@ def cancel(state: State, order_id: Any) -> bool:
     for item in order.get("items", []):
         qty = qty_to_cancel(item)
         item["qty_canceled"] = r4(f(item.get("qty_canceled")) + qty)
-        if qty > 0:
-            add_reservation(state, str(item.get("sku")), qty, "order_canceled", order)
+        for leaf, leaf_qty in leaf_lines(order, [(item, qty)] if qty > 0 else []):
+            add_reservation(state, str(leaf.get("sku")), leaf_qty, "order_canceled", order)
         if new_state != "processing" and f(item.get("qty_invoiced")) - f(item.get("qty_refunded")) > 0:
             new_state = "processing" if qty_to_ship(item) > 0 else "complete"
     for target, total, done in (("subtotal_canceled", "subtotal", "subtotal_invoiced"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from magento_sim import catalog, documents, sales
+from magento_sim import catalog, composite, documents, refunds, sales, stores
 from magento_sim import config as C
 from magento_sim import errors as E
 from magento_sim.documents import arg
@@ -29,6 +29,8 @@ class Ctx:
     store_code: str
     token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The store view the call runs in (``stores.current_store``: the path's code, admin for ``all``).
+    store: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sc(self) -> SearchCriteria:
@@ -47,6 +49,8 @@ class Route:
     template: str
     resource: str | None
     handler: Handler
+    #: only served by this edition (``SimConfig.edition``); None = every edition
+    edition: str | None = None
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +88,7 @@ def orders_list(ctx: Ctx) -> Any:
 
 
 def order_items(ctx: Ctx) -> Any:
-    return _list(ctx, [copy.deepcopy(i) for o in ctx.state.orders.values() for i in o.get("items", [])])
+    return _list(ctx, [i for o in ctx.state.orders.values() for i in sales.items_view(o.get("items", []))])
 
 
 def order_get(ctx: Ctx) -> Any:
@@ -139,6 +143,12 @@ def sources_list(ctx: Ctx) -> Any:
     return _list(ctx, catalog.sources_view(ctx.state))
 
 
+def store_configs(ctx: Ctx) -> Any:
+    """``storeCodes[]=a&storeCodes[]=b`` (or indexed) narrows the list."""
+    codes = [v for k, v in ctx.query if k == "storeCodes" or k.startswith("storeCodes[")]
+    return stores.store_configs(ctx.state, codes or None)
+
+
 S = "Magento_Sales::"
 ROUTES: list[Route] = [
     Route("POST", "/V1/integration/admin/token", None, admin_token),
@@ -167,6 +177,21 @@ ROUTES: list[Route] = [
     Route("GET", "/V1/invoices", S + "sales_invoice",
           lambda c: _search(c, c.state.invoices.values())),
     Route("GET", "/V1/invoices/{id}", S + "sales_invoice", invoice_get),
+    # credit memos (RefundOrder, RefundInvoice, CreditmemoRepository)
+    Route("POST", "/V1/order/{orderId}/refund", S + "creditmemo",
+          lambda c: refunds.refund_order(c.state, c.params["orderId"], c.obj())),
+    Route("POST", "/V1/invoice/{invoiceId}/refund", S + "creditmemo",
+          lambda c: refunds.refund_invoice(c.state, c.params["invoiceId"], c.obj())),
+    Route("GET", "/V1/creditmemos", S + "sales_creditmemo", lambda c: _search(c, c.state.creditmemos.values())),
+    Route("GET", "/V1/creditmemo/{id}", S + "sales_creditmemo",
+          lambda c: refunds.get_creditmemo(c.state, c.params["id"])),
+    # Adobe Commerce returns (Magento_Rma): absent from Open Source
+    Route("GET", "/V1/returns", "Magento_Rma::magento_rma",
+          lambda c: _search(c, c.state.returns.values(), refunds.return_view), "adobe_commerce"),
+    Route("POST", "/V1/returns", "Magento_Rma::magento_rma",
+          lambda c: refunds.create_return(c.state, arg(c.obj(), "rmaDataObject")), "adobe_commerce"),
+    Route("GET", "/V1/returns/{id}", "Magento_Rma::magento_rma",
+          lambda c: refunds.get_return(c.state, c.params["id"]), "adobe_commerce"),
     # catalog and customers
     Route("GET", "/V1/products", "Magento_Catalog::products", products_list),
     Route("GET", "/V1/products/{sku}", "Magento_Catalog::products",
@@ -179,9 +204,18 @@ ROUTES: list[Route] = [
           lambda c: catalog.create_customer(c.state, c.obj().get("customer"))),
     Route("PUT", "/V1/customers/{customerId}", "Magento_Customer::manage",
           lambda c: catalog.update_customer(c.state, c.params["customerId"], c.obj().get("customer"))),
-    Route("GET", "/V1/store/storeViews", "Magento_Backend::store", lambda c: copy.deepcopy(c.state.stores)),
-    Route("GET", "/V1/store/storeConfigs", "Magento_Backend::store", lambda c: catalog.store_configs(c.state)),
-    Route("GET", "/V1/store/websites", "Magento_Backend::store", lambda c: copy.deepcopy(c.state.websites)),
+    Route("GET", "/V1/configurable-products/{sku}/children", "Magento_Catalog::products",
+          lambda c: composite.configurable_children(c.state, c.params["sku"])),
+    Route("GET", "/V1/configurable-products/{sku}/options/all", "Magento_Catalog::products",
+          lambda c: composite.configurable_options(c.state, c.params["sku"])),
+    Route("GET", "/V1/bundle-products/{sku}/options/all", "Magento_Catalog::products",
+          lambda c: composite.bundle_options(c.state, c.params["sku"])),
+    # stores and currencies
+    Route("GET", "/V1/store/storeViews", "Magento_Backend::store", lambda c: stores.store_views(c.state)),
+    Route("GET", "/V1/store/storeGroups", "Magento_Backend::store", lambda c: stores.store_groups(c.state)),
+    Route("GET", "/V1/store/storeConfigs", "Magento_Backend::store", store_configs),
+    Route("GET", "/V1/store/websites", "Magento_Backend::store", lambda c: stores.websites(c.state)),
+    Route("GET", "/V1/directory/currency", None, lambda c: stores.currency_info(c.state, c.store)),
     # inventory
     Route("POST", "/V1/inventory/source-items", "Magento_InventoryApi::source",
           lambda c: catalog.save_source_items(c.state, arg(c.obj(), "sourceItems"))),
@@ -196,7 +230,7 @@ ROUTES: list[Route] = [
     Route("PUT", "/V1/products/{productSku}/stockItems/{itemId}", "Magento_CatalogInventory::cataloginventory",
           lambda c: catalog.update_stock_item(c.state, c.params["productSku"], c.obj())),
     # guest carts (anonymous)
-    Route("POST", "/V1/guest-carts", None, lambda c: catalog.create_guest_cart(c.state)),
+    Route("POST", "/V1/guest-carts", None, lambda c: catalog.create_guest_cart(c.state, c.store.get("id"))),
     Route("POST", "/V1/guest-carts/{cartId}/items", None,
           lambda c: catalog.add_cart_item(c.state, c.params["cartId"], arg(c.obj(), "cartItem"))),
     Route("POST", "/V1/guest-carts/{cartId}/estimate-shipping-methods", None,
@@ -204,10 +238,11 @@ ROUTES: list[Route] = [
 ]
 
 
-def resolve(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
-    """Match ``/V1/...`` (still percent-encoded, so a ``%2F`` inside a SKU stays one segment)."""
+def resolve(method: str, raw_path: str, edition: str | None = None) -> tuple[Route, dict[str, str]]:
+    """Match ``/V1/...`` (still percent-encoded, so a ``%2F`` inside a SKU stays one segment); routes of another
+    edition do not exist."""
     for route in ROUTES:
-        if route.method != method:
+        if route.method != method or (route.edition is not None and route.edition != edition):
             continue
         m = route.regex.match(raw_path)
         if m:

@@ -41,12 +41,23 @@ def to_int(value: Any) -> int | None:
 
 
 # -- item / order predicates (Order::canShip, canInvoice, canCancel, canHold, canUnhold, canCreditmemo) --------
+def is_dummy(item: dict[str, Any]) -> bool:
+    """``Order\\Item::isDummy``: a child of a configurable or bundle is a dummy for shipping and invoicing, as an
+    order saved over REST carries no ``shipment_type``/``product_calculations`` option (ship together, parent
+    calculated): its parent ships and invoices, the child follows."""
+    return bool(item.get("parent_item_id"))
+
+
 def qty_to_ship(item: dict[str, Any]) -> float:
+    if is_dummy(item):
+        return 0.0
     q = f(item.get("qty_ordered")) - max(f(item.get("qty_shipped")), f(item.get("qty_refunded")))
     return max(r4(q - f(item.get("qty_canceled"))), 0.0)
 
 
 def qty_to_invoice(item: dict[str, Any]) -> float:
+    if is_dummy(item):
+        return 0.0
     q = f(item.get("qty_ordered")) - f(item.get("qty_invoiced")) - f(item.get("qty_canceled"))
     return max(r4(q), 0.0)
 
@@ -126,9 +137,35 @@ _SHIP_TOTAL_FIELDS = ("shipping_amount", "base_shipping_amount", "shipping_incl_
                       "base_shipping_discount_amount", "shipping_invoiced", "base_shipping_invoiced")
 
 
+def children_of(order: dict[str, Any], item: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in order.get("items", []) if i.get("parent_item_id") == item.get("item_id")]
+
+
+def leaf_lines(order: dict[str, Any], lines: list[tuple[dict[str, Any], float]]) -> list[tuple[dict[str, Any], float]]:
+    """A parent line as its children's lines (qty in the child's ordered ratio): the SKUs stock moves for."""
+    out: list[tuple[dict[str, Any], float]] = []
+    for item, qty in lines:
+        kids = children_of(order, item)
+        ordered = f(item.get("qty_ordered")) or 1.0
+        out.extend([(k, r4(qty * f(k.get("qty_ordered")) / ordered)) for k in kids] if kids else [(item, qty)])
+    return out
+
+
+def items_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items as the item collection loads them: a child carries its ``parent_item`` (the whole parent row)."""
+    view = [copy.deepcopy(i) for i in items]
+    by_id = {i.get("item_id"): i for i in items}
+    for item in view:
+        parent = by_id.get(item.get("parent_item_id"))
+        if parent is not None:
+            item["parent_item"] = copy.deepcopy(parent)
+    return view
+
+
 def order_view(order: dict[str, Any]) -> dict[str, Any]:
     """The REST view: stored fields plus the rebuilt ``shipping_assignments`` (ShippingAssignmentBuilder)."""
     view = {k: copy.deepcopy(v) for k, v in order.items() if not k.startswith("_")}
+    view["items"] = items_view(order.get("items", []))
     ext = dict(view.get("extension_attributes") or {})
     if not order.get("is_virtual"):
         shipping: dict[str, Any] = {"total": {k: order[k] for k in _SHIP_TOTAL_FIELDS if order.get(k) is not None}}
@@ -142,8 +179,18 @@ def order_view(order: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- save (PUT /V1/orders/create, POST /V1/orders) ---------------------------------------------------------------
+def _link_parent(item: dict[str, Any]) -> dict[str, Any]:
+    """``ResourceModel\\Order\\Item::_beforeSave``: a sent ``parent_item`` sets ``parent_item_id`` to that object's
+    id, which is NULL unless the client sent an ``item_id`` already saved; ``parent_item`` is no column."""
+    if "parent_item" in item:
+        parent = item.pop("parent_item")
+        if isinstance(parent, dict):
+            item["parent_item_id"] = to_int(parent.get("item_id"))
+    return item
+
+
 def _prep_item(state: State, item: dict[str, Any], order_id: int, ts: str) -> dict[str, Any]:
-    it = copy.deepcopy(item)
+    it = _link_parent(copy.deepcopy(item))
     it["item_id"] = to_int(it.get("item_id")) or state.next("order_item")
     it["order_id"] = order_id
     for q in QTY_FIELDS:
@@ -211,6 +258,17 @@ def _check_unique(state: State, order: dict[str, Any]) -> None:
             raise MagentoError(400, E.MSG_UNIQUE)
 
 
+def _check_store_fk(state: State, order: dict[str, Any]) -> None:
+    """``sales_order.store_id`` and ``sales_order_item.store_id`` reference ``store``: an unknown store id fails
+    the INSERT (MySQL 1452), a plain exception the REST layer masks as its opaque 500."""
+    known = {str(s["id"]) for s in state.stores}
+    for row, key in [(order, "SALES_ORDER_STORE_ID_STORE_STORE_ID")] + [
+            (i, "SALES_ORDER_ITEM_STORE_ID_STORE_STORE_ID") for i in order.get("items", [])]:
+        if row.get("store_id") is not None and str(row["store_id"]) not in known:
+            raise RuntimeError("SQLSTATE[23000]: Integrity constraint violation: 1452 Cannot add or update a child "
+                               f"row: a foreign key constraint fails ({key})")
+
+
 def _merge_existing(state: State, existing: dict[str, Any], entity: dict[str, Any], ts: str) -> dict[str, Any]:
     """Save with a known entity_id: sent columns overwrite, items with a known item_id are updated."""
     order = copy.deepcopy(existing)
@@ -222,7 +280,7 @@ def _merge_existing(state: State, existing: dict[str, Any], entity: dict[str, An
         for sent in entity.get("items") or []:
             iid = to_int(sent.get("item_id"))
             if iid in by_id:
-                by_id[iid].update(copy.deepcopy(sent))
+                by_id[iid].update(_link_parent(copy.deepcopy(sent)))
                 by_id[iid]["updated_at"] = ts
             else:
                 order.setdefault("items", []).append(_prep_item(state, sent, order["entity_id"], ts))
@@ -254,6 +312,7 @@ def save_order(state: State, entity: Any) -> dict[str, Any]:
     if not order.get("increment_id"):
         order["increment_id"] = f"{state.next('order_increment'):0{C.INCREMENT_DIGITS}d}"
     order["updated_at"] = ts
+    _check_store_fk(state, order)
     _check_unique(state, order)
     state_check(order)
     state.orders[order["entity_id"]] = order

@@ -41,11 +41,14 @@ class State:
                 "shipment_item": 8001, "track": 9001, "invoice": C.FIRST_INVOICE_ID,
                 "invoice_increment": C.FIRST_INVOICE_INCREMENT, "invoice_item": 10001, "comment": 11001,
                 "customer": C.FIRST_CUSTOMER_ID, "customer_address": 201, "product": 4900, "quote": 301,
-                "quote_item": 401, "reservation": 1,
+                "quote_item": 401, "reservation": 1, "configurable_option": 301, "bundle_option": 401,
+                "bundle_selection": 501,
             }
             self.orders: dict[int, dict[str, Any]] = {}
             self.shipments: dict[int, dict[str, Any]] = {}
             self.invoices: dict[int, dict[str, Any]] = {}
+            self.creditmemos: dict[int, dict[str, Any]] = {}
+            self.returns: dict[int, dict[str, Any]] = {}  # Adobe Commerce RMA (edition adobe_commerce)
             self.customers: dict[int, dict[str, Any]] = {}
             self.products: dict[str, dict[str, Any]] = {}
             self.source_items: dict[tuple[str, str], dict[str, Any]] = {}
@@ -86,10 +89,15 @@ def seed_empty(state: State) -> None:
     """Store scaffolding every seed shares: websites, stores, groups, sources, carriers, payments, tokens."""
     state.websites = [
         {"id": 0, "code": "admin", "name": "Admin", "default_group_id": 0},
-        {"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1},
+        {"id": 1, "code": "base", "name": "Main Website", "default_group_id": 1, "_is_default": True},
     ]
-    state.store_groups = [{"id": 1, "website_id": 1, "root_category_id": 2, "default_store_id": 1,
+    state.store_groups = [{"id": 0, "website_id": 0, "root_category_id": 0, "default_store_id": 0, "name": "Default",
+                           "code": "default"},
+                          {"id": 1, "website_id": 1, "root_category_id": 2, "default_store_id": 1,
                            "name": "Main Website Store", "code": "main_website_store"}]
+    # Stores > Currency Setup: base USD (global price scope unless a website sets its own), no rates but USD->USD
+    state.global_base_currency = "USD"
+    state.currency_rates = {"USD": {"USD": 1.0}}
     state.stores = [
         {"id": 0, "code": "admin", "name": "Admin", "website_id": 0, "store_group_id": 0, "is_active": 1},
         {"id": 1, "code": "default", "name": "Default Store View", "website_id": 1, "store_group_id": 1,

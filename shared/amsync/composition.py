@@ -1,17 +1,18 @@
-"""Wiring: the concrete ports each service gets, built once per container from the Settings."""
+"""Wiring: the concrete ports each service gets, built once per container from the Settings.
+
+Each function imports only what its own builder needs (cold start): the API clients, the consumer and every
+service are imported inside the builders that use them, so the webhook never loads httpx or the services, and
+order sync never loads the reconciler or the customer sync."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from amsync.adapters.acumatica import AcumaticaClient, changed_since, quantities_changed_since
 from amsync.adapters.errors import OutOfTime, RateLimited
-from amsync.adapters.magento import MagentoClient
 from amsync.config import Settings
-from amsync.consumer import GiveUp
 from amsync.data import queues
 from amsync.data.bindings import Binder
 from amsync.data.connector_log import ConnectorLog
@@ -24,10 +25,19 @@ from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Group, LogEntry, Res
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
 from amsync.observability import echo_log_entry, logger, metrics, record_api_call
 from amsync.services.intake import LOG_GROUP, Rejection, WebhookSecret
-from amsync.services.operations import message_notes
-from amsync.services.order_sync import OrderSyncPorts
-from amsync.services.order_writer import WriterPorts
-from amsync.services.reconciler import ReconcilerPorts
+
+if TYPE_CHECKING:
+    from amsync.adapters.acumatica import AcumaticaClient
+    from amsync.adapters.magento import MagentoClient
+    from amsync.consumer import GiveUp
+    from amsync.data.bindings import Binding
+    from amsync.services.customer_poller import CustomerPollerPorts
+    from amsync.services.customer_sync import CustomerSyncPorts
+    from amsync.services.fulfilment import FulfilmentPorts
+    from amsync.services.inventory import InventoryPorts
+    from amsync.services.order_sync import OrderSyncPorts
+    from amsync.services.order_writer import WriterPorts
+    from amsync.services.reconciler import ReconcilerPorts
 
 
 class AwsIntakePorts:
@@ -41,6 +51,7 @@ class AwsIntakePorts:
                                           settings.connector_log_detail_ttl_days)
         self._secret: WebhookSecret | None = None
         self.rejections = FloodSampler()  # per container, like the ports
+        self.drops = FloodSampler()
 
     def secret(self) -> WebhookSecret:
         return WebhookSecret.from_secret(get_json_secret(self.settings.webhook_secret_name))
@@ -48,11 +59,11 @@ class AwsIntakePorts:
     def query_kinds(self) -> Mapping[str, Kind]:
         return self.store.push_queries().queries
 
-    def push_seen(self, query: str, push_id: str) -> bool:
-        return self.binder.push_seen(query, push_id)
+    def claim_push(self, query: str, push_id: str) -> bool:
+        return self.binder.claim_push(query, push_id)
 
-    def mark_push_seen(self, query: str, push_id: str) -> None:
-        self.binder.mark_push_seen(query, push_id)
+    def forget_push(self, query: str, push_id: str) -> None:
+        self.binder.forget_push(query, push_id)
 
     def publish(self, requests: list[SyncRequest]) -> None:
         publish_requests(self.settings, requests)
@@ -72,6 +83,14 @@ class AwsIntakePorts:
                 "status": rejection.status, "reason": rejection.reason, "check": rejection.note,
                 "body_bytes": rejection.body_bytes, "header_names": list(rejection.header_names),
                 "suppressed_before": suppressed})
+
+    def dropped(self, query: str, reasons: list[str]) -> None:
+        """A post with nothing that can change Magento: the ``PushDropped`` metric and a sampled info line."""
+        metrics.add_metric(name="PushDropped", unit="Count", value=1)
+        suppressed = self.drops.admit()
+        if suppressed is not None:
+            logger.info("push dropped: nothing in it can change Magento", extra={
+                "query": query, "dropped": reasons[:20], "suppressed_before": suppressed})
 
 
 def queue_for(settings: Settings, kind: Kind) -> str:
@@ -128,6 +147,8 @@ def invocation_deadline(settings: Settings) -> Deadline:
 
 def acumatica_client(settings: Settings, deadline: Deadline | None = None) -> AcumaticaClient:
     """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
+    from amsync.adapters.acumatica import AcumaticaClient
+
     keep = settings.acumatica_session_policy == "keep"
     seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
                             lease_s=3600 if keep else 300, wait_s=settings.acumatica_seat_wait_s,
@@ -142,6 +163,8 @@ def acumatica_client(settings: Settings, deadline: Deadline | None = None) -> Ac
 def release_sessions(*holders: object) -> Callable[[], None]:
     """The end-of-invocation step of a handler: every Acumatica client in its ports ends its session if its
     policy says so (per_invocation), giving the licence seat back."""
+    from amsync.adapters.acumatica import AcumaticaClient
+
     clients: list[AcumaticaClient] = []
 
     def collect(obj: object, depth: int = 0) -> None:
@@ -163,6 +186,8 @@ def release_sessions(*holders: object) -> Callable[[], None]:
 
 def magento_client(settings: Settings, store_code: str = "default",
                    deadline: Deadline | None = None) -> MagentoClient:
+    from amsync.adapters.magento import MagentoClient
+
     return MagentoClient(settings.magento_base,
                          token=lambda fresh: str(get_json_secret(settings.magento_secret_name, force=fresh)["token"]),
                          store_code=store_code, connect_timeout=settings.http_connect_timeout,
@@ -180,14 +205,19 @@ def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
     return write
 
 
-_GROUPS = {**LOG_GROUP, Kind.PAYMENT: Group.PAYMENT, Kind.CUSTOMER: Group.CUSTOMER}  # a message's own kind
+_GROUPS = {**LOG_GROUP, Kind.PAYMENT: Group.PAYMENT, Kind.CUSTOMER: Group.CUSTOMER,
+           Kind.RETURN: Group.RETURN}  # a message's own kind
 
 
 def give_up(settings: Settings, dlq: str) -> GiveUp:
     """A consumer's last receive before ``dlq``: a Failure row for the message's entity, with the replay command."""
+    from amsync.consumer import GiveUp
+
     write = log_writer(settings)
 
     def record(body: str, what: str) -> None:
+        from amsync.services.operations import message_notes
+
         try:
             data = json.loads(body)
         except ValueError:
@@ -195,7 +225,7 @@ def give_up(settings: Settings, dlq: str) -> GiveUp:
         kind = Kind(data["kind"]) if isinstance(data, dict) and data.get("kind") in set(Kind) else Kind.ORDER
         notes = message_notes(body)
         write([LogEntry(side=Side.MAGENTO, group=_GROUPS[kind], result=Result.FAILURE, notes=notes, entity_key=notes,
-                        direction=DIRECTION_M2A if kind is Kind.CUSTOMER else DIRECTION_A2M,
+                        direction=DIRECTION_M2A if kind in (Kind.CUSTOMER, Kind.RETURN) else DIRECTION_A2M,
                         correlation_id=str(data.get("correlation_id") or "") if isinstance(data, dict) else "",
                         complete_time=datetime.now(UTC),
                         message=f"{what}; once the cause is fixed: amsync dlq replay {dlq}"
@@ -204,6 +234,8 @@ def give_up(settings: Settings, dlq: str) -> GiveUp:
 
 
 def order_sync_ports(settings: Settings, deadline: Deadline | None = None) -> OrderSyncPorts:
+    from amsync.services.order_sync import OrderSyncPorts
+
     def forward(msg: MagentoOrderWrite) -> None:
         queues.send(settings.magento_order_queue_url, msg, group_id=fifo_group(msg.order_key),
                     dedup_key=f"{msg.order_key}|{msg.action}|{msg.acumatica_last_modified}|{msg.acumatica_status}",
@@ -216,6 +248,8 @@ def order_sync_ports(settings: Settings, deadline: Deadline | None = None) -> Or
 
 
 def writer_ports(settings: Settings, deadline: Deadline | None = None) -> WriterPorts:
+    from amsync.services.order_writer import WriterPorts
+
     return WriterPorts(magento=magento_client(settings, deadline=deadline),
                        acumatica=acumatica_client(settings, deadline),
                        binder=Binder(settings.bindings_table), log=log_writer(settings),
@@ -225,13 +259,9 @@ def writer_ports(settings: Settings, deadline: Deadline | None = None) -> Writer
 
 # ---------------------------------------------------------------------- follow-ups (fulfilment, order updates, stock)
 
-from amsync.data.bindings import Binding  # noqa: E402 - kept with the builders that need it
-from amsync.services.fulfilment import FulfilmentPorts  # noqa: E402
-from amsync.services.inventory import InventoryPorts  # noqa: E402
-from amsync.services.order_updates import OrderUpdatePorts, apply_order_update  # noqa: E402
-
-
 def fulfilment_ports(settings: Settings, deadline: Deadline | None = None) -> FulfilmentPorts:
+    from amsync.services.fulfilment import FulfilmentPorts
+
     return FulfilmentPorts(acumatica=acumatica_client(settings, deadline),
                            magento=magento_client(settings, deadline=deadline),
                            settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
@@ -244,6 +274,10 @@ def order_update_hook(settings: Settings,
 
     It reuses the writer's clients when given (one Acumatica session / licence seat per container).
     """
+    from amsync.adapters.acumatica import AcumaticaClient
+    from amsync.adapters.magento import MagentoClient
+    from amsync.services.order_updates import OrderUpdatePorts, apply_order_update
+
     acumatica = writer.acumatica if writer and isinstance(writer.acumatica, AcumaticaClient) else None
     magento = writer.magento if writer and isinstance(writer.magento, MagentoClient) else None
     ports = OrderUpdatePorts(acumatica=acumatica or acumatica_client(settings),
@@ -257,6 +291,8 @@ def order_update_hook(settings: Settings,
 
 
 def inventory_ports(settings: Settings, deadline: Deadline | None = None) -> InventoryPorts:
+    from amsync.services.inventory import InventoryPorts
+
     return InventoryPorts(acumatica=acumatica_client(settings, deadline),
                           magento=magento_client(settings, deadline=deadline),
                           settings=SettingsStore(settings.settings_table), log=log_writer(settings))
@@ -270,27 +306,29 @@ class _AcumaticaChanges:
 
     def changed(self, entity: str, stamp_field: str, since: str, select: str | None,
                 expand: str | None) -> Iterable[dict[str, Any]]:
+        from amsync.adapters.acumatica import changed_since
+
         return changed_since(self.client, entity, stamp_field, since, select=select, expand=expand)
 
     def quantities_changed(self, since: str) -> list[dict[str, Any]]:
+        from amsync.adapters.acumatica import quantities_changed_since
+
         return quantities_changed_since(self.client, since)
 
 
 def reconciler_ports(settings: Settings) -> ReconcilerPorts:
+    from amsync.services.reconciler import ReconcilerPorts
+
     store = SettingsStore(settings.settings_table)
     return ReconcilerPorts(
         acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=Binder(settings.bindings_table),
         publish=lambda reqs: publish_requests(settings, reqs), log=log_writer(settings),
-        warehouses=lambda: [m.warehouse_id for m in store.mappings("warehouse")],
+        warehouses=lambda: list(dict.fromkeys(m.warehouse_id for m in store.mappings("warehouse"))),  # once each
         magento=magento_client(settings), preferences=store.order_sync,
         overlap=timedelta(seconds=settings.reconcile_overlap_s))
 
 
 # ---------------------------------------------------------------------- customers Magento -> Acumatica
-
-from amsync.services.customer_poller import CustomerPollerPorts  # noqa: E402
-from amsync.services.customer_sync import CustomerSyncPorts  # noqa: E402
-
 
 def publish_customer_requests(settings: Settings, requests: list[SyncRequest]) -> None:
     """Customer sync requests go to the (standard) customer queue: the binding and version dedupe them."""
@@ -298,6 +336,8 @@ def publish_customer_requests(settings: Settings, requests: list[SyncRequest]) -
 
 
 def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
+    from amsync.services.customer_poller import CustomerPollerPorts
+
     return CustomerPollerPorts(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
                                binder=Binder(settings.bindings_table),
                                publish=lambda reqs: publish_customer_requests(settings, reqs),
@@ -305,6 +345,8 @@ def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
 
 
 def customer_sync_ports(settings: Settings, deadline: Deadline | None = None) -> CustomerSyncPorts:
+    from amsync.services.customer_sync import CustomerSyncPorts
+
     return CustomerSyncPorts(magento=magento_client(settings, deadline=deadline),
                              acumatica=acumatica_client(settings, deadline),
                              settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),

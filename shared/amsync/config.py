@@ -37,6 +37,7 @@ class Settings(BaseModel):
     fulfilment_queue_url: str
     inventory_queue_url: str
     customer_queue_url: str = ""
+    return_queue_url: str = ""  # Magento credit memos -> Acumatica returns (docs/returns.md)
     # HTTP timeouts (seconds) for both APIs: well under the function timeout.
     http_connect_timeout: float = 5.0
     http_timeout: float = 10.0

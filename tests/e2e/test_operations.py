@@ -63,6 +63,40 @@ def test_reconciler_finds_an_order_whose_pushes_were_lost(e2e: E2E) -> None:
     assert len(e2e.mag.orders_for(nbr)) == 1
 
 
+def test_the_reconcilers_requests_have_no_push_row_so_b2b_and_staff_come_from_the_customer_class(e2e: E2E) -> None:
+    # Given every push lost for two unpaid orders: BIGBOX's (class B2B) and Alta Ace's (class DEFAULT); the default
+    # preferences read B2B / staff from the push row (customer_flags_source = push_row)
+    e2e.world.acumatica.set_push_faults(drop_rate=1.0)
+    try:
+        b2b, default = e2e.acu.create_order(customer="BIGBOX"), e2e.acu.create_order()
+        e2e.settle()
+    finally:
+        e2e.world.acumatica.set_push_faults(drop_rate=0.0)
+    # When the reconciler hands them on (no push row: no isB2B / isStaffCustomer columns)
+    e2e.runtime.fire_schedule("ReconcilerFunction")
+    e2e.settle()
+    # Then the class decides: BIGBOX's order syncs unpaid, Alta Ace's waits, saying where B2B was read from
+    assert len(e2e.mag.orders_for(b2b)) == 1
+    assert e2e.mag.orders_for(default) == []
+    skipped = [r for r in e2e.rows(default) if r.result == Result.SKIPPED]
+    assert skipped and "not B2B (class DEFAULT; no push row column to read it from)" in skipped[-1].message
+
+
+def test_a_pushed_order_is_b2b_by_its_push_row_whatever_the_class_lists_say(e2e: E2E) -> None:
+    from amsync.models.settings import OrderSyncPreferences
+
+    # Given class lists that name no class of BIGBOX's (B2B), so only the push row's isB2B can make it B2B
+    e2e.settings.put_preferences("order-sync", OrderSyncPreferences(b2b_classes=["DEALER"]))
+    try:
+        # When BIGBOX's unpaid order is pushed (the AMSync-SalesOrders row carries isB2B = true)
+        nbr = e2e.acu.create_order(customer="BIGBOX")
+        e2e.settle()
+    finally:
+        e2e.settings.put_preferences("order-sync", OrderSyncPreferences())
+    # Then it synced on the push row's word
+    assert len(e2e.mag.orders_for(nbr)) == 1
+
+
 def test_reconciler_finds_an_order_a_long_transaction_committed_with_a_stamp_older_than_its_watermark(
         e2e: E2E) -> None:
     # Given the reconciler has just run: its orders watermark is within two minutes of now

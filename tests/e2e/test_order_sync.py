@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from decimal import Decimal
@@ -14,7 +15,8 @@ from amsync.composition import publish_requests
 from amsync.config import Settings
 from amsync.models.log import Result
 from amsync.models.messages import Kind, SyncRequest
-from amsync.models.settings import ShipViaMapping
+from amsync.models.settings import OrderMappingPreferences, ProductMapping, ShipViaMapping
+from amsync_local import fidelity
 from amsync_local.walkthrough import val
 
 
@@ -263,3 +265,42 @@ def test_taxed_multi_line_orders_arrive_to_the_cent(e2e: E2E, lines: list[tuple[
     assert Decimal(str(order["grand_total"])) == Decimal(str(val(acu, "OrderTotal")))
     assert Decimal(str(order["tax_amount"])) == Decimal(str(val(acu["Totals"], "TaxTotal")))
     assert sum(Decimal(str(i["tax_amount"])) for i in order["items"]) == Decimal(str(order["tax_amount"]))
+
+
+def test_generated_orders_of_every_shape_match_acumatica_to_the_cent(e2e: E2E) -> None:
+    # Given the product mapping (JUICE100 by the CASE of 12), the currencies and Magento's virtual products the
+    # generated shapes need (amsync_local.fidelity: `make fidelity` runs 1,000 of them)
+    cats = fidelity.configure(e2e.world)
+    rng = random.Random(15)
+    shapes = [fidelity.random_shape(rng) for _ in range(6)]
+    try:
+        # When they are entered in Acumatica and synced through the whole world
+        report = fidelity.sync_and_compare(e2e.world, shapes, cats, workers=2)
+    finally:
+        for m in fidelity.PRODUCT_MAPPINGS:
+            e2e.store.delete_mapping("product", f"{m['inventory_id']}#{m['uom']}")
+        e2e.store.put_preferences("order-mapping", OrderMappingPreferences())
+    # Then each Magento order is its Acumatica order to the cent (or waits when Magento cannot hold it exactly)
+    assert report.failed == [] and report.mismatched == [], report.table()
+    assert report.synced + report.waited == len(shapes) and report.synced >= 4
+
+
+def test_a_configurables_child_arrives_as_the_configurable_with_its_child_linked(e2e: E2E) -> None:
+    # Given MUG500 is, in Magento, the child of the configurable MUG (a product mapping says so)
+    e2e.world.magento.seed_products([{"sku": "MUG", "name": "Mug", "type_id": "configurable",
+                                      "configurable": {"options": [{"attribute_code": "color", "values": [49]}],
+                                                       "children": ["MUG500"]}}])
+    e2e.store.put_mapping("product", ProductMapping(inventory_id="MUG500", kind="configurable", parent_sku="MUG"))
+    try:
+        # When an order for 2 x MUG500 syncs
+        nbr = _paid_order(e2e, lines=[("MUG500", 2)])
+        e2e.settle()
+    finally:
+        e2e.store.delete_mapping("product", "MUG500#*")
+    order = e2e.mag.orders_for(nbr)[0]
+    parent, child = order["items"]
+    # Then Magento has the configurable's item (priced, the child's SKU) and the child, linked to it
+    assert (parent["product_type"], parent["sku"], Decimal(str(parent["row_total"]))) == (
+        "configurable", "MUG500", Decimal("25.98"))
+    assert (child["product_type"], child["sku"], child["parent_item_id"]) == ("simple", "MUG500", parent["item_id"])
+    assert Decimal(str(order["grand_total"])) == Decimal(str(val(e2e.acu.order(nbr, "Totals"), "OrderTotal")))

@@ -54,3 +54,61 @@ def test_walkthrough_steps_9_to_13_ship_invoice_and_the_magento_order_reads_comp
     assert stock and stock[-1].result == Result.SUCCESS and stock[-1].entity_id == "4861"
     # and nothing was shipped or invoiced twice
     assert len(e2e.mag.shipments_of(entity_id)) == 1 and len(e2e.mag.invoices_of(entity_id)) == 1
+
+
+def test_an_order_of_another_branch_lands_in_its_store_with_its_ship_via_customer_and_stock(e2e: E2E) -> None:
+    """Several stores (issue 15): branch PRODRETAIL -> Magento website "retail" / store view retail_us."""
+    from amsync.models.settings import ShipViaMapping, StoreMapping, WarehouseMapping
+
+    # Given a second Magento website with its store view, orders of branch PRODRETAIL mapped to it, a LOCAL row
+    # for that store view (UPS tracks) and RETAIL's stock feeding that website's source (retail_store) as well
+    e2e.world.magento.seed_stores({
+        "websites": [{"code": "retail", "name": "Retail Website"}],
+        "groups": [{"code": "retail_group", "name": "Retail Store", "website_id": 2}],
+        "stores": [{"code": "retail_us", "name": "Retail US", "website_id": 2, "store_group_id": 2}]})
+    view = next(s for s in e2e.world.magento.seed_stores({})["stores"] if s["code"] == "retail_us")
+    rows = [("store", StoreMapping(branch="PRODRETAIL", website_id=2, store_id=view["id"], store_view="retail_us")),
+            ("shipvia", ShipViaMapping(ship_via="LOCAL", store_view="retail_us", carrier_code="flatrate",
+                                       method_code="flatrate", title="Flat Rate - Retail",
+                                       tracking_carrier_code="ups")),
+            ("warehouse", WarehouseMapping(warehouse_id="RETAIL", source_code="retail_store", website_id=2))]
+    for kind, row in rows:
+        e2e.settings.put_mapping(kind, row)
+    try:
+        # When Alta Ace's order is entered in branch PRODRETAIL and paid
+        nbr = e2e.acu.create_order(extra={"Branch": "PRODRETAIL"})
+        e2e.acu.record_payment(nbr)
+        e2e.settle()
+        # Then it is in the retail_us store, with retail_us's shipping method
+        [order] = e2e.mag.orders_for(nbr)
+        assert order["store_id"] == view["id"] and all(i["store_id"] == view["id"] for i in order["items"])
+        assert order["shipping_description"] == "Flat Rate - Retail"
+        # and placed for Alta Ace's account on the retail website (per-website accounts: website 1's is not used)
+        customer = e2e.mag.http.get(f"customers/{order['customer_id']}").json()
+        assert (customer["email"], customer["website_id"]) == ("ap@altaace.com", 2)
+        # and RETAIL's available quantity went to both of its sources (retail_store also gets WHOLESALE's)
+        retail = _available(e2e, "RETAIL")
+        assert Decimal(str(e2e.world.magento.source_qty("WATER2809", "default"))) == retail
+        assert Decimal(str(e2e.world.magento.source_qty("WATER2809", "retail_store"))) == (
+            retail + _available(e2e, "WHOLESALE"))
+        # When it ships with a package
+        shipment_nbr = e2e.acu.create_shipment(nbr)
+        e2e.acu.add_package(shipment_nbr, "1ZRETAIL01")
+        e2e.acu.confirm_shipment(shipment_nbr)
+        e2e.settle()
+        # Then the Magento shipment's track has retail_us's carrier and title
+        [shipment] = e2e.mag.shipments_of(order["entity_id"])
+        assert [(t["track_number"], t["carrier_code"], t["title"]) for t in shipment["tracks"]] == [
+            ("1ZRETAIL01", "ups", "Flat Rate - Retail")]
+    finally:
+        for kind, row in rows:
+            from amsync.data.settings_store import mapping_sort_key
+
+            e2e.settings.delete_mapping(kind, mapping_sort_key(kind, row))
+
+
+def _available(e2e: E2E, warehouse: str) -> Decimal:
+    r = e2e.acu.http.put(f"{e2e.acu.base}/InventorySummaryInquiry", params={"$expand": "Results"},
+                         json={"InventoryID": {"value": "WATER2809"}, "WarehouseID": {"value": warehouse}})
+    r.raise_for_status()
+    return sum((Decimal(str(row["QtyAvailable"]["value"])) for row in r.json()["Results"]), Decimal(0))

@@ -162,3 +162,21 @@ def test_once_the_details_expired_show_gives_the_masked_summary_even_before_ttl_
     assert res.exit_code == 0, res.output
     assert "details expired after 14 days" in " ".join(res.stderr.split())
     assert all(leak not in res.stdout for leak in LEAKS) and '"ext_order_id": "SOTPII"' in res.stdout
+
+
+def test_a_raw_push_with_personal_data_keeps_only_its_head_on_the_row_and_the_whole_post_beside(
+        bare_runtime: Any) -> None:
+    # Given a raw push whose post names a customer's e-mail, longer than a listing shows
+    log = _log(bare_runtime)
+    post = json.dumps({"Inserted": [{"OrderID": f"SOTRAW{n}", "Email": "ap@altaace.com", "Status": "Open"}
+                                    for n in range(10)], "Query": "AMSync-SalesOrders", "Id": "raw-head"})
+    entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type="Order Sync", message=post,
+                     entity_key="SOTRAWHEAD")
+    log.write(entry)
+    # Then the row (what listings and the by-entity index hold) keeps a masked head only
+    [row] = log.timeline("SOTRAWHEAD")
+    assert len(row.message) == connector_log.RAW_ROW_HEAD + 3 and row.message.endswith("...")
+    assert "ap@altaace.com" not in row.message and post.startswith(row.message[:20])
+    # and the View gives the whole post back
+    view = log.view(entry.log_id, Side.ACUMATICA)
+    assert view is not None and view.entry.message == post

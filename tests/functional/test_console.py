@@ -329,13 +329,19 @@ VALID = {"shipvia": {"ship_via": "FORMTEST", "store_view": "default", "carrier_c
          "orderstatus": {"acumatica_status": "FORMTEST", "store_view": "", "magento_status": "",
                          "action": "hold", "comment": "on hold in Acumatica"},
          "warehouse": {"warehouse_id": "FORMTEST", "source_code": "formtest_source"},
-         "customerclass": {"magento_group_id": "4", "magento_website_id": "", "customer_class": "FORMTEST"}}
+         "customerclass": {"magento_group_id": "4", "magento_website_id": "", "customer_class": "FORMTEST"},
+         "product": {"inventory_id": "FORMTEST", "uom": "CASE", "magento_sku": "", "qty_factor": "12",
+                     "kind": "simple", "parent_sku": "", "components": ""},
+         "store": {"branch": "FORMTEST", "order_type": "", "customer_class": "", "website_id": "2", "store_id": "2",
+                   "store_view": "formtest", "base_currency": "", "allowed_currencies": ""}}
 INVALID = {"shipvia": ("title", {**VALID["shipvia"], "title": ""}, "Field required"),
            "payment": ("magento_method", {"acumatica_method": "FORMTEST"}, "Field required"),
            "orderstatus": ("action", {**VALID["orderstatus"], "action": "explode"}, "Input should be"),
            "warehouse": ("source_code", {"warehouse_id": "FORMTEST", "source_code": " "}, "Field required"),
            "customerclass": ("magento_group_id", {**VALID["customerclass"], "magento_group_id": "four"},
-                             "valid integer")}
+                             "valid integer"),
+           "product": ("qty_factor", {**VALID["product"], "qty_factor": "0"}, "greater than 0"),
+           "store": ("store_view", {**VALID["store"], "store_view": "9 views"}, "String should match pattern")}
 
 
 @pytest.mark.parametrize("kind", sorted(MAPPINGS))
@@ -384,8 +390,8 @@ def test_preferences_are_edited_with_validation(web: tuple[TestClient, str], sta
     form = dict(re.findall(r'<input name="(\w+)" value="([^"]*)"', page[page.index('id="form-order-sync"'):
                                                                            page.index('id="customer-sync"')]))
     form |= {"sync_if_b2b": "true", "sync_if_staff": "true", "sync_if_paid": "true",
-             "customer_flags_source": "customer_class", "missing_customer": "create", "write_back_field": "ExternalRef",
-             "magento_numbering": "magento", "double_action": "cancel"}
+             "customer_flags_source": "push_row", "missing_customer": "create", "write_back_field": "ExternalRef",
+             "magento_numbering": "magento", "double_action": "cancel", "account_share_scope": "website"}
     before = store.order_sync(fresh=True)
     assert form["statuses"].startswith("Open, Back Order")
     # When a bad value is submitted (a website id that is no number, a prefix without =)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import typer
 
-from amsync.models.settings import DEFAULT_QUERIES, OrderSyncPreferences
+from amsync.models.settings import DEFAULT_QUERIES, OrderMappingPreferences, OrderSyncPreferences, ProductMapping
 from amsync_cli.main import app
 from amsync_local.template import load_sam_template
 
@@ -79,6 +79,13 @@ def test_every_order_sync_preference_is_in_the_configuration_guide() -> None:
     text = _doc("configuration.md")
     missing = [f for f in OrderSyncPreferences.model_fields if f"`{f}`" not in text]
     assert not missing, f"docs/configuration.md does not describe the preferences {missing}"
+
+
+def test_every_product_mapping_field_and_amounts_preference_is_in_the_configuration_guide() -> None:
+    text = _doc("configuration.md")
+    fields = [*ProductMapping.model_fields, *OrderMappingPreferences.model_fields]
+    missing = [f for f in fields if f"`{f}`" not in text]
+    assert not missing, f"docs/configuration.md does not describe {missing}"
 
 
 def _cli_paths(group: typer.Typer, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:

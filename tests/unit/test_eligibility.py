@@ -21,7 +21,20 @@ def _order(*, order_type: str = "SO", status: str = "Open", unpaid: Any = Decima
 
 
 def _prefs(**changes: Any) -> OrderSyncPreferences:
-    return OrderSyncPreferences(**changes)
+    """Preferences reading B2B / staff from the customer class (most tests here are about the class lists); the
+    push-row tests ask for ``customer_flags_source="push_row"``, the default, explicitly."""
+    return OrderSyncPreferences(**{"customer_flags_source": "customer_class", **changes})
+
+
+def test_the_default_reads_the_flags_from_the_push_row_as_the_walkthrough_does() -> None:
+    # Given the default preferences, a push row saying B2B and a class that says nothing
+    prefs = OrderSyncPreferences()
+    # When
+    result = evaluate(_order(), prefs, push_flags={"isB2B": True, "isStaffCustomer": False},
+                      customer_class="DEFAULT")
+    # Then
+    assert prefs.customer_flags_source == "push_row"
+    assert result.eligible and result.reasons == ("customer AACUSTOMER is B2B (push row isB2B=true)",)
 
 
 def test_walkthrough_order_of_a_default_customer_with_a_balance_is_not_eligible() -> None:
@@ -148,15 +161,65 @@ def test_push_row_source_reads_the_push_flags(flags: dict[str, Any], expected_re
     assert result.reasons == (expected_reason,)
 
 
-@pytest.mark.parametrize("flags", [None, {}, {"isB2B": "false", "isStaffCustomer": "0"}])
-def test_push_row_source_ignores_the_customer_class(flags: dict[str, Any] | None) -> None:
-    # Given push flags that say no (or are missing), and a B2B class
+def test_push_row_source_ignores_the_customer_class_when_the_row_has_the_columns() -> None:
+    # Given push flags that say no, and a B2B class
     prefs = _prefs(customer_flags_source="push_row")
     # When
-    result = evaluate(_order(), prefs, push_flags=flags, customer_class="B2B")
+    result = evaluate(_order(), prefs, push_flags={"isB2B": "false", "isStaffCustomer": "0"}, customer_class="B2B")
     # Then the class is not consulted
     assert not result.eligible
     assert "not B2B (push row isB2B=false), not staff (push row isStaffCustomer=false)" in result.reasons[0]
+
+
+def test_push_row_columns_are_found_with_trailing_spaces_in_any_case() -> None:
+    # Given a GI row whose column names come padded (as Acumatica may send them)
+    prefs = _prefs(customer_flags_source="push_row")
+    # When
+    result = evaluate(_order(), prefs, push_flags={"ISB2B ": "true", "isStaffCustomer  ": False},
+                      customer_class="DEFAULT")
+    # Then
+    assert result.reasons == ("customer AACUSTOMER is B2B (push row isB2B=true)",)
+
+
+@pytest.mark.parametrize("flags", [None, {}, {"via": "payment"}, {"Status": "Open"}])
+def test_push_row_source_without_the_columns_falls_back_to_the_class(flags: dict[str, Any] | None) -> None:
+    # Given a request with no push row columns (reconciler, resync, a payment's push) and a B2B class
+    prefs = _prefs(customer_flags_source="push_row")
+    # When
+    result = evaluate(_order(), prefs, push_flags=flags, customer_class="B2B")
+    # Then the class decides, and the reason says why it was read
+    assert result.eligible
+    assert result.reasons == ("customer AACUSTOMER is B2B (class B2B; no push row column to read it from)",)
+    # and a class in no list is named the same way
+    result = evaluate(_order(), prefs, push_flags=flags, customer_class="DEFAULT")
+    assert result.reasons[0].startswith(
+        "not eligible: customer AACUSTOMER is not B2B (class DEFAULT; no push row column to read it from), not staff,")
+
+
+def test_a_row_with_one_column_reads_that_one_and_the_class_for_the_other() -> None:
+    # Given a row with isB2B only, and a staff class
+    prefs = _prefs(customer_flags_source="push_row")
+    # When
+    result = evaluate(_order(), prefs, push_flags={"isB2B": False}, customer_class="STAFF")
+    # Then
+    assert result.reasons == ("customer AACUSTOMER is staff (class STAFF; no push row column to read it from)",)
+
+
+@pytest.mark.parametrize(("source", "flags", "b2b", "staff", "needed"), [
+    ("push_row", {"isB2B": 1, "isStaffCustomer": 0}, True, True, False),
+    ("push_row", {"isB2B": 1}, True, True, True),
+    ("push_row", {"isB2B": 1}, True, False, False),
+    ("push_row", None, False, False, False),
+    ("push_row", None, True, False, True),
+    ("customer_class", {"isB2B": 1, "isStaffCustomer": 0}, True, True, True),
+    ("customer_class", None, False, False, False)])
+def test_the_customer_class_is_read_only_when_a_switched_on_flag_needs_it(
+        source: str, flags: dict[str, Any] | None, b2b: bool, staff: bool, needed: bool) -> None:
+    from amsync.services.eligibility import needs_customer_class
+
+    # Given / When / Then
+    prefs = _prefs(customer_flags_source=source, sync_if_b2b=b2b, sync_if_staff=staff)
+    assert needs_customer_class(prefs, flags) is needed
 
 
 def test_customer_class_source_ignores_push_flags() -> None:

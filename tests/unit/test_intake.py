@@ -32,6 +32,7 @@ class FakePorts:
         self.logged: list[LogEntry] = []
         self.seen: set[tuple[str, str]] = set()
         self.rejections: list[Rejection] = []
+        self.drops: list[tuple[str, list[str]]] = []
         self.publish_error: Exception | None = None
 
     def secret(self) -> WebhookSecret:
@@ -40,11 +41,14 @@ class FakePorts:
     def query_kinds(self) -> Mapping[str, Kind]:
         return DEFAULT_QUERIES
 
-    def push_seen(self, query: str, push_id: str) -> bool:
-        return (query, push_id) in self.seen
-
-    def mark_push_seen(self, query: str, push_id: str) -> None:
+    def claim_push(self, query: str, push_id: str) -> bool:
+        if (query, push_id) in self.seen:
+            return False
         self.seen.add((query, push_id))
+        return True
+
+    def forget_push(self, query: str, push_id: str) -> None:
+        self.seen.discard((query, push_id))
 
     def publish(self, requests: list[SyncRequest]) -> None:
         if self.publish_error:
@@ -56,6 +60,9 @@ class FakePorts:
 
     def rejected(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
+
+    def dropped(self, query: str, reasons: list[str]) -> None:
+        self.drops.append((query, reasons))
 
     def wrote_nothing(self) -> bool:
         """Nothing published, logged (the connector log is DynamoDB) or marked seen."""
@@ -163,6 +170,9 @@ def test_payment_rows_become_order_requests_for_the_applied_order() -> None:
     assert [(r.kind, r.key, r.order_key, r.deleted_only) for r in ports.published] == [
         (Kind.ORDER, "SO/SOT00024", None, False), (Kind.ORDER, "SO/SOT00030", None, False)]
     assert ports.published[0].hint["via"] == "payment"
+    # and its Publisher row says it came from a payment (the timeline's "payment queued"), nothing more of the row
+    publisher = next(e for e in ports.logged if e.action is Action.PUBLISHER)
+    assert publisher.details["request"]["hint"] == {"via": "payment"}
 
 
 @pytest.mark.parametrize(("query", "row", "kind", "key", "order_key"), [
@@ -209,6 +219,96 @@ def test_a_failed_publish_is_not_marked_seen_so_the_resend_is_processed() -> Non
     assert _post(ports, _push([_order("SOT00024")])).body == {"status": "accepted", "published": 1}
 
 
+def test_a_failed_log_write_forgets_the_claim_so_the_resend_is_processed() -> None:
+    class LogDown(FakePorts):
+        fail = True
+
+        def log(self, entries: list[LogEntry]) -> None:
+            if self.fail:
+                raise RuntimeError("DynamoDB is throttling")
+            super().log(entries)
+
+    ports = LogDown()
+    with pytest.raises(RuntimeError):
+        _post(ports, _push([_order("SOT00024")]))
+    assert ports.seen == set()
+    ports.fail = False
+    assert _post(ports, _push([_order("SOT00024")])).body == {"status": "accepted", "published": 1}
+
+
+# ---------------------------------------------------------------------------------------------- no-ops at the edge
+
+@pytest.mark.parametrize(("query", "row", "why"), [
+    ("AMSync-Shipments", {"ShipmentNbr": "000123", "OrderType": "SO", "OrderNbr": "SOT00024", "Status": "Open"},
+     "shipment Open"),
+    ("AMSync-Shipments", {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status ": "On Hold  "},
+     "shipment On Hold"),
+    ("AMSync-SalesInvoices", {"Type": "Invoice", "ReferenceNbr": "AR012116", "OrderNbr": "SOT00024",
+                              "Status": "Balanced"}, "invoice Balanced"),
+    ("AMSync-SalesInvoices", {"DocType": "Invoice", "ReferenceNbr": "AR012116", "OrderNbr": "SOT00024",
+                              "Status": "On Hold"}, "invoice On Hold"),
+])
+def test_a_row_that_cannot_change_magento_is_dropped_at_the_edge_and_said_so(query: str, row: dict[str, Any],
+                                                                            why: str) -> None:
+    ports = FakePorts()
+    result = _post(ports, _push([row], query=query))
+    # Then answered 202 with nothing written at all (no marker, no log row, nothing published): the dropped port
+    # (a metric and a sampled line) says what was dropped and why
+    assert result.status == 202 and result.body == {"status": "dropped", "published": 0, "dropped": 1}
+    assert ports.wrote_nothing()
+    [(q, [reason])] = ports.drops
+    assert q == query and why in reason
+    # and its re-send is dropped the same way (a duplicate of a no-op is harmless)
+    assert _post(ports, _push([row], query=query)).body["status"] == "dropped" and ports.wrote_nothing()
+
+
+def test_a_post_mixing_a_no_op_row_and_a_live_one_hands_on_the_live_one_and_logs_the_drop() -> None:
+    ports = FakePorts()
+    not_ready = {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Open"}
+    ready = {"ShipmentNbr": "000124", "OrderNbr": "SOT00025", "Status": "Confirmed"}
+    result = _post(ports, _push([not_ready, ready], query="AMSync-Shipments"))
+    assert result.body == {"status": "accepted", "published": 1, "dropped": 1}
+    assert [r.key for r in ports.published] == ["000124"] and ports.seen and ports.drops == []
+    raw_entry = next(e for e in ports.logged if e.side is Side.ACUMATICA)
+    assert "shipment Open" in raw_entry.details["dropped"][0]
+
+
+@pytest.mark.parametrize(("query", "row"), [
+    ("AMSync-Shipments", {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Confirmed"}),
+    ("AMSync-Shipments", {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Completed"}),
+    ("AMSync-Shipments", {"ShipmentNbr": "000123", "OrderNbr": "SOT00024"}),  # no Status column: not known
+    ("AMSync-SalesInvoices", {"Type": "Invoice", "ReferenceNbr": "AR1", "OrderNbr": "SOT00024", "Status": "Open"}),
+    ("AMSync-SalesInvoices", {"Type": "Invoice", "ReferenceNbr": "AR1", "OrderNbr": "SOT00024", "Status": "Closed"}),
+    ("AMSync-SalesInvoices", {"Type": "Credit Memo", "ReferenceNbr": "AR2", "OrderNbr": "SOT00024",
+                              "Status": "Balanced"}),  # not an invoice: its consumer decides
+    ("AMSync-SalesOrders", _order("SOT00024", "Open")),
+    ("AMSync-StockAvailability", {"InventoryID": "WATER2809", "WarehouseID": "RETAIL", "QtyOnHand": 0}),
+])
+def test_a_row_that_may_change_magento_is_never_dropped(query: str, row: dict[str, Any]) -> None:
+    ports = FakePorts()
+    assert _post(ports, _push([row], query=query)).body == {"status": "accepted", "published": 1}
+
+
+def test_a_lone_deleted_row_is_never_dropped_even_with_a_not_ready_status() -> None:
+    ports = FakePorts()
+    row = {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Open"}
+    assert _post(ports, _push(deleted=[row], query="AMSync-Shipments")).body["published"] == 1
+    assert ports.published[0].deleted_only
+
+
+def test_an_update_pair_from_open_to_confirmed_is_handed_on() -> None:
+    ports = FakePorts()
+    old = {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Open"}
+    doc = _push([{**old, "Status": "Confirmed"}], [old], query="AMSync-Shipments")
+    assert _post(ports, doc).body == {"status": "accepted", "published": 1}
+
+
+def test_the_edge_statuses_are_the_consumers() -> None:
+    from amsync.services import fulfilment
+
+    assert intake.SHIPMENT_READY == fulfilment.SHIPPABLE and intake.INVOICE_READY == fulfilment.RELEASED
+
+
 def test_the_accepted_post_is_logged_raw_with_its_json_and_a_publisher_row_per_request() -> None:
     ports = FakePorts()
     doc = _push([_order("SOT00024"), _order("SOT00025")])
@@ -216,12 +316,24 @@ def test_the_accepted_post_is_logged_raw_with_its_json_and_a_publisher_row_per_r
     _post(ports, doc, raw=raw)
     raw_entry, *publishers = ports.logged
     assert raw_entry.side is Side.ACUMATICA and raw_entry.level == "INFO" and raw_entry.action_type == "Order Sync"
-    assert raw_entry.message == raw.decode() and raw_entry.details == {"push": doc}
+    assert raw_entry.message == raw.decode() and json.loads(raw_entry.message) == doc and raw_entry.details == {}
     assert raw_entry.entity_key == "SOT00024"
     assert [(e.side, e.action, e.notes, e.message) for e in publishers] == [
         (Side.MAGENTO, Action.PUBLISHER, "SOT00024", "queued"), (Side.MAGENTO, Action.PUBLISHER, "SOT00025", "queued")]
     assert publishers[0].details["request"]["key"] == "SO/SOT00024"
+    # the Publisher row does not repeat the push row (the raw row holds it; its e-mail would double the row)
+    assert "hint" not in publishers[0].details["request"]
     _no_secret(ports.logged)
+
+
+def test_a_post_longer_than_the_logged_head_keeps_its_json_in_the_details() -> None:
+    ports = FakePorts()
+    doc = _push([_order(f"SOT{n:05d}") for n in range(40)])
+    raw = json.dumps(doc).encode()
+    assert len(raw) > intake.LOG_HEAD
+    _post(ports, doc, raw=raw)
+    raw_entry = ports.logged[0]
+    assert len(raw_entry.message) == intake.LOG_HEAD and raw_entry.details == {"push": doc}
 
 
 # ---------------------------------------------------------------------------------------------- the secret

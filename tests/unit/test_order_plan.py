@@ -11,7 +11,7 @@ import pytest
 
 from amsync.models.log import LogEntry, Result
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest
-from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
+from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences, ShipViaMapping
 from amsync.services import order_sync
 from amsync.services.exporting import Binding
 from amsync.services.order_sync import OrderSyncPorts, plan_order, sync_order
@@ -41,6 +41,7 @@ class Fakes:
     ship_vias: dict[str, ShipViaMapping] = field(default_factory=lambda: {"LOCAL": ShipViaMapping(
         ship_via="LOCAL", carrier_code="freeshipping", method_code="freeshipping", title="Free Shipping - Free")})
     bindings: dict[str, Binding] = field(default_factory=dict)
+    forwards: dict[str, dict[str, str]] = field(default_factory=dict)  # note_forward's notes
     writes: list[tuple[str, Any]] = field(default_factory=list)
 
     # Acumatica
@@ -50,6 +51,9 @@ class Fakes:
     def customer(self, customer_id: str) -> dict[str, Any]:
         return {"CustomerID": {"value": customer_id}, "CustomerClass": {"value": "B2B"},
                 "MainContact": {"FirstName": {"value": "Brian"}, "LastName": {"value": "Boxer"}}}
+
+    def tax_category(self, category_id: str) -> dict[str, Any]:
+        return {"TaxCategoryID": {"value": category_id}, "Details": []}
 
     # Magento
     def customers_by_email(self, email: str) -> list[dict[str, Any]]:
@@ -74,14 +78,29 @@ class Fakes:
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]:
         return []
 
+    def order_mapping(self, fresh: bool = False) -> OrderMappingPreferences:
+        return OrderMappingPreferences()
+
     # binder
     def get(self, kind: str, acumatica_key: str) -> Binding | None:
         return self.bindings.get(f"{kind}#{acumatica_key}")
+
+    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
+        return self.get(kind, acumatica_key), self.forwards.get(f"{kind}#{acumatica_key}")
+
+    def note_forward(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
+        self.forwards[f"{kind}#{acumatica_key}"] = {"modified": modified, "read": read}
 
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None) -> Any:
         self.writes.append(("bind", (kind, acumatica_key, entity_id)))
         self.bindings[f"{kind}#{acumatica_key}"] = Binding(kind, acumatica_key, entity_id, increment_id, "bound", 0.0,
                                                            {})
+
+    def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None:
+        binding = self.bindings[f"{kind}#{acumatica_key}"]
+        extra = {**binding.extra, **{f"x_{k}": v for k, v in attrs.items()}}
+        self.bindings[f"{kind}#{acumatica_key}"] = Binding(kind, acumatica_key, binding.magento_entity_id,
+                                                           binding.magento_increment_id, binding.state, 0.0, extra)
 
     def ports(self) -> OrderSyncPorts:
         return OrderSyncPorts(acumatica=self, magento=self, settings=self, binder=self,
@@ -135,7 +154,7 @@ def test_explain_lists_every_blocker_while_the_sync_stops_at_the_first_as_before
     assert explained.outcome == "failed" and len(explained.missing) == 2
     assert explained.missing[0].startswith("Ship Via 'WILLCALL' has no Magento shipping method for store view")
     assert explained.missing[1] == ("order SO/SOT00024: SKU TEA42 is not in Magento: create the product or map "
-                                    "it")
+                                    "it (amsync mappings product set inventory_id=TEA42 magento_sku=<SKU>)")
     assert explained.customer is None and explained.payload is None
     # When it is synced: one Failure row with the first blocker, and no customer created
     assert sync_order(REQ, fakes.ports()) == "failed"

@@ -33,6 +33,9 @@ class FakeMagento:
         self.orders.append(order)
         return MagentoOrderSummary.from_api(order)
 
+    def save_order_items(self, entity: dict[str, Any]) -> None:
+        raise AssertionError("these orders have no child items to link")
+
 
 class FakeAcumatica:
     def __init__(self) -> None:

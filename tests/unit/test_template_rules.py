@@ -169,7 +169,7 @@ def test_every_function_has_error_and_throttle_alarms_and_every_work_queue_an_ag
         sam: dict[str, Any], cfn: dict[str, Any]) -> None:
     alarms = _of_type(cfn, "AWS::CloudWatch::Alarm")
     functions = set(_of_type(cfn, "AWS::Lambda::Function"))
-    assert len(functions) == 8
+    assert len(functions) == 10  # ... + the credit memo poller and the return sync (issue 16)
     assert _alarmed(alarms, "AWS/Lambda", "Errors", "FunctionName") == functions
     assert _alarmed(alarms, "AWS/Lambda", "Throttles", "FunctionName") == functions
     queues = _of_type(cfn, "AWS::SQS::Queue")

@@ -17,15 +17,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from amsync.data.settings_store import MAPPINGS, SettingsStore, mapping_sort_key
-from amsync.models.settings import CustomerSyncPreferences, OrderSyncPreferences
+from amsync.models.settings import CustomerSyncPreferences, OrderMappingPreferences, OrderSyncPreferences
 from amsync_cli.console.app import Console
 
 MAPPING_TITLES = {"shipvia": "Ship Via (A→M)", "payment": "Payment method (A→M)",
                   "orderstatus": "Order status (A→M)", "warehouse": "Warehouse → Magento source (A→M)",
-                  "customerclass": "Customer class (M→A)"}
+                  "customerclass": "Customer class (M→A)", "product": "Product / UOM (A→M)",
+                  "store": "Branch / order type / class → Magento store (A→M)"}
 PREFERENCES: dict[str, tuple[str, type[BaseModel]]] = {
     "order-sync": ("A→M order sync", OrderSyncPreferences),
     "customer-sync": ("M→A customer sync", CustomerSyncPreferences),
+    "order-mapping": ("A→M order amounts (currencies)", OrderMappingPreferences),
 }
 LABELS = {"ship_via": "Acumatica Ship Via", "store_view": "Store View", "carrier_code": "Magento carrier",
           "method_code": "Magento method", "title": "Magento shipping title",
@@ -33,7 +35,9 @@ LABELS = {"ship_via": "Acumatica Ship Via", "store_view": "Store View", "carrier
           "magento_method": "Magento payment method", "acumatica_status": "Acumatica status",
           "magento_status": "Magento status", "warehouse_id": "Acumatica warehouse", "source_code": "Magento source",
           "magento_group_id": "Magento customer group",
-          "magento_website_id": "Magento website", "customer_class": "Acumatica customer class"}
+          "magento_website_id": "Magento website", "customer_class": "Acumatica customer class",
+          "branch": "Acumatica branch", "order_type": "Acumatica order type", "website_id": "Magento website",
+          "store_id": "Magento store id"}
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,8 @@ class SettingsPages:
     # ------------------------------------------------------------------ preferences
     def _preference_values(self) -> dict[str, dict[str, str]]:
         s = self.store()
-        return {"order-sync": as_form(s.order_sync(fresh=True)), "customer-sync": as_form(s.customer_sync(fresh=True))}
+        return {"order-sync": as_form(s.order_sync(fresh=True)), "customer-sync": as_form(s.customer_sync(fresh=True)),
+                "order-mapping": as_form(s.order_mapping(fresh=True))}
 
     async def preferences(self, request: Request, status: int = 200, failed: str | None = None,
                           entered: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> Response:

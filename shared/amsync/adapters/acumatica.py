@@ -284,13 +284,18 @@ class AcumaticaClient:
             resp = self._call(f"POLL {action}", "GET", location)
 
     # ------------------------------------------------------------------ named reads the connector uses
-    ORDER_EXPAND = "Details,Totals,ShippingSettings,BillToAddress,ShipToAddress,BillToContact,ShipToContact,Payments"
+    ORDER_EXPAND = ("Details,Totals,ShippingSettings,BillToAddress,ShipToAddress,BillToContact,ShipToContact,Payments,"
+                    "TaxDetails")
 
     def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]:
         return self.get("SalesOrder", order_type, order_nbr, expand=self.ORDER_EXPAND)
 
     def customer(self, customer_id: str) -> dict[str, Any]:
         return self.get("Customer", customer_id, expand="MainContact")
+
+    def tax_category(self, category_id: str) -> dict[str, Any]:
+        """A tax category with the taxes it carries (Details: TaxID; ExcludeListedTaxes inverts the list)."""
+        return self.get("TaxCategory", category_id, expand="Details")
 
     def ship_vias(self) -> list[dict[str, Any]]:
         return self.list_records("ShipVia", select="CarrierID,Description")
@@ -323,6 +328,52 @@ class AcumaticaClient:
     def save_customer(self, body: dict[str, Any], update_only: bool = False) -> dict[str, Any]:
         """PUT Customer keyed by CustomerID: idempotent (the same body twice leaves one customer)."""
         return self.put("Customer", body, update_only=update_only)
+
+    # ------------------------------------------------------------------ returns (Magento credit memos)
+    def returns_by_ref(self, order_type: str, external_ref: str) -> list[dict[str, Any]]:
+        """Return orders of ``order_type`` carrying this ExternalRef (the lookup before create)."""
+        return self.list_records("SalesOrder", filter=f"OrderType eq '{odata_text(order_type)}' and "
+                                                      f"ExternalRef eq '{odata_text(external_ref)}'")
+
+    def order_invoices(self, order_type: str, order_nbr: str) -> list[dict[str, Any]]:
+        """The invoices (with their lines) billing the order's shipments: what a return line links to."""
+        o = self.get("SalesOrder", order_type, order_nbr, expand="Shipments")
+        refs = sorted({(str((s.get("InvoiceType") or {}).get("value") or "Invoice"),
+                        str((s.get("InvoiceNbr") or {}).get("value")))
+                       for s in o.get("Shipments") or [] if (s.get("InvoiceNbr") or {}).get("value")})
+        return [self.get("SalesInvoice", t, n, expand="Details") for t, n in refs]
+
+    def returns_for(self, order_type: str, customer_order: str) -> list[dict[str, Any]]:
+        """Return orders of ``order_type`` made for this customer order (the Magento order number), with lines."""
+        return self.list_records("SalesOrder", expand="Details",
+                                 filter=f"OrderType eq '{odata_text(order_type)}' and "
+                                        f"CustomerOrder eq '{odata_text(customer_order)}'")
+
+    def create_return(self, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT a new return order: not retried (a body without OrderNbr creates one more order each time)."""
+        resp = self._call("PUT SalesOrder (return)", "PUT", self._entity_url("SalesOrder"), content=dumps(body),
+                          headers={"Content-Type": "application/json"}, params={"$expand": "Details"})
+        result: dict[str, Any] = loads(resp.content) or {}
+        return result
+
+    def receive_return(self, order_type: str, order_nbr: str) -> list[str]:
+        """Receipt of a return order into stock: SalesOrderCreateReceipt when it has no receipt yet, then
+        ConfirmShipment of each open receipt (so a retry after a lost answer neither doubles nor skips one)."""
+        def receipts() -> list[dict[str, Any]]:
+            o = self.get("SalesOrder", order_type, order_nbr, expand="Shipments")
+            return [s for s in o.get("Shipments") or [] if (s.get("ShipmentType") or {}).get("value") == "Receipt"]
+        found = receipts()
+        if not found:
+            self.action("SalesOrder", "SalesOrderCreateReceipt",
+                        {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}})
+            found = receipts()
+        done = []
+        for s in found:
+            nbr = str((s.get("ShipmentNbr") or {}).get("value"))
+            if (s.get("Status") or {}).get("value") == "Open":
+                self.action("Shipment", "ConfirmShipment", {"ShipmentNbr": {"value": nbr}})
+            done.append(nbr)
+        return done
 
 
 def odata_text(value: str) -> str:

@@ -159,6 +159,11 @@ class MagentoClient:
         result: dict[str, Any] = self._request("create order", "PUT", "orders/create", body={"entity": entity})
         return MagentoOrderSummary.from_api(result)
 
+    def save_order_items(self, entity: dict[str, Any]) -> None:
+        """POST /V1/orders naming a saved order (entity_id) and some of its items (item_id): Magento updates the
+        columns sent (the connector links a configurable's or bundle's children to their parent item this way)."""
+        self._request("save order items", "POST", "orders", body={"entity": entity})
+
     def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]:
         """The orders carrying ``ext_order_id`` (the writer's lookup before a create), parsed."""
         return [MagentoOrderSummary.from_api(o) for o in self.orders_by_ext_id(ext_order_id)]
@@ -172,6 +177,15 @@ class MagentoClient:
 
     def invoice(self, order_id: int, body: dict[str, Any]) -> int:
         return int(self._request("invoice", "POST", f"order/{order_id}/invoice", body=body))
+
+    def refund(self, order_id: int, body: dict[str, Any]) -> int:
+        """POST /V1/order/{id}/refund: an offline credit memo. Sent once (a second call refunds twice)."""
+        return int(self._request("refund", "POST", f"order/{order_id}/refund", body=body))
+
+    def creditmemos_of(self, order_id: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.search("creditmemos", [("order_id", order_id, "eq")],
+                                                  page_size=100)["items"]
+        return items
 
     @retrying()
     def comment(self, order_id: int, comment: str, status: str, visible: bool = False) -> bool:
@@ -205,6 +219,18 @@ class MagentoClient:
                           current_page=current_page, sort=("updated_at", "ASC"))
         items: list[dict[str, Any]] = res.get("items") or []
         return items
+
+    # ------------------------------------------------------------------ credit memos (Magento -> Acumatica)
+    def creditmemos_changed_since(self, since: str, page_size: int, current_page: int = 1) -> list[dict[str, Any]]:
+        """One page of credit memos with updated_at >= ``since`` (UTC), oldest change first."""
+        res = self.search("creditmemos", [("updated_at", since, "gteq")], page_size=page_size,
+                          current_page=current_page, sort=("updated_at", "ASC"))
+        items: list[dict[str, Any]] = res.get("items") or []
+        return items
+
+    def creditmemo(self, entity_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"creditmemo/{int(entity_id)}", "get creditmemo")
+        return result
 
     def customer(self, customer_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"customers/{int(customer_id)}", "get customer")

@@ -5,7 +5,10 @@ Items (pk, sk):
   (``creating`` while a create is in flight, ``bound`` after); gsi1pk ``"magento-order#1093"``;
 - ``("shipment#005139#SO/SOT00024", "binding")`` / ``("invoice#Invoice/AR012116#SO/SOT00024", "binding")``;
 - ``("push#<Query>#<Id>", "seen")`` with ``expires_at`` (Acumatica re-sends for up to two days);
-- ``("watermark#<name>", "watermark")``.
+- ``("watermark#<name>", "watermark")``;
+- ``("order#SO/SOT00024", "forward")``: ``modified``, the LastModifiedOn of the push row whose handling forwarded
+  the order's create, and ``read``, the LastModified of the order as read then, with ``expires_at`` (order sync
+  drops a later push that read covered).
 Every bind is a conditional write: two writers can never bind one Acumatica record to two Magento records.
 """
 
@@ -27,6 +30,7 @@ from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, LeaseLos
 __all__ = ["AlreadyBound", "Binder", "Binding", "LeaseHeld", "LeaseLost"]
 
 PUSH_MARKER_TTL_S = 3 * 86400
+FORWARD_TTL_S = 3600  # a create forwarded: the writer follows it within seconds (or it waits in a DLQ for replay)
 
 
 def _conflict(exc: ClientError) -> bool:
@@ -58,6 +62,26 @@ class Binder:
     def get(self, kind: str, acumatica_key: str) -> Binding | None:
         item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"}, ConsistentRead=True).get("Item")
         return _to_binding(item) if item else None
+
+    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
+        """The binding and the note of the last create forwarded (``note_forward``: ``modified`` and ``read``; None:
+        none live), in one strongly consistent request (a Query of the record's items)."""
+        resp = self._t.query(KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                             ExpressionAttributeValues={":pk": f"{kind}#{acumatica_key}"})
+        binding: Binding | None = None
+        note: dict[str, str] | None = None
+        for item in resp.get("Items", []):
+            if item["sk"] == "binding":
+                binding = _to_binding(item)
+            elif item["sk"] == "forward" and int(item.get("expires_at", 0)) > time.time():
+                note = {k: str(item.get(k) or "") for k in ("modified", "read")}
+        return binding, note
+
+    def note_forward(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
+        """Note that a create was forwarded while handling a push row stamped ``modified``, from a read of the
+        record as last modified at ``read``."""
+        self._t.put_item(Item={"pk": f"{kind}#{acumatica_key}", "sk": "forward", "modified": modified, "read": read,
+                               "expires_at": int(time.time()) + FORWARD_TTL_S})
 
     def get_many(self, kind: str, acumatica_keys: Iterable[str]) -> dict[str, Binding]:
         """The bindings of many records by key (BatchGetItem, 100 keys a request; the keys DynamoDB leaves
@@ -182,6 +206,24 @@ class Binder:
     def mark_push_seen(self, query: str, push_id: str) -> None:
         self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
                                "expires_at": int(time.time()) + PUSH_MARKER_TTL_S})
+
+    def claim_push(self, query: str, push_id: str) -> bool:
+        """Mark a push seen unless it is already (one conditional put, the webhook's dedupe): True when this call
+        marked it, False for a duplicate. A marker past its ``expires_at`` (TTL deletes lazily) counts as gone."""
+        now = int(time.time())
+        try:
+            self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
+                                   "expires_at": now + PUSH_MARKER_TTL_S},
+                             ConditionExpression=Attr("pk").not_exists() | Attr("expires_at").lte(now))
+        except ClientError as exc:
+            if _conflict(exc):
+                return False
+            raise
+        return True
+
+    def forget_push(self, query: str, push_id: str) -> None:
+        """Undo ``claim_push`` (the push could not be handed on: Acumatica's re-send must not be a duplicate)."""
+        self._t.delete_item(Key={"pk": f"push#{query}#{push_id}", "sk": "seen"})
 
     # ------------------------------------------------------------------ watermarks
     def watermark(self, name: str) -> str | None:

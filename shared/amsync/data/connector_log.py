@@ -30,6 +30,7 @@ from amsync.redact import mask_pii, mask_text, redact
 
 MAX_DETAILS_BYTES = 200_000  # of the row's summary + message, and of one detail chunk (an item holds 400 KB)
 DAY = 86400
+RAW_ROW_HEAD = 300  # characters of a raw push's (masked) message its row keeps when the whole post is kept beside
 # What a grid row shows: a page never reads the rows' details (up to 200 KB each) off the wire.
 GRID_ATTRIBUTES = ("pk", "sk", "side", "start_time", "complete_time", "group", "action", "direction", "result",
                    "entity_id", "entity_key", "failure_day", "notes", "message", "level", "action_type",
@@ -80,6 +81,10 @@ def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[st
     kept_until = now + kept_days * DAY
     payload = json.dumps({"details": json.loads(full), **({"message": entry.message} if personal else {})})
     chunks = [payload[i:i + MAX_DETAILS_BYTES] for i in range(0, len(payload), MAX_DETAILS_BYTES)]
+    if personal and entry.side is Side.ACUMATICA and len(message) > RAW_ROW_HEAD:
+        # a raw push whose whole post goes beside anyway: the row (and its copy in the by-entity index) keeps the
+        # head a listing shows, as the walkthrough's Acumatica log cuts it, not a second masked copy of the post
+        message = message[:RAW_ROW_HEAD] + "..."
     row = _to_item(entry, message, summary if fits else "{}", expires)
     row.update(details_beside=len(chunks), details_expires_at=kept_until, details_ttl_days=kept_days)
     beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk": c, "expires_at": kept_until}

@@ -128,6 +128,13 @@ class SalesOrderLine(_Frozen):
     amount: Decimal | None = None  # extended price - line discount
     warehouse_id: str | None = None
     tax_category: str | None = None
+    # "Goods for IN" (a stock item), "Non-Inventory Goods" (a non-stock item that ships) or "Misc. Charge" (a
+    # non-stock service or charge: its amount is in Totals.MiscTotalAmount, not in LineTotalAmount)
+    line_type: str | None = None
+
+    @property
+    def is_misc_charge(self) -> bool:
+        return (self.line_type or "").replace(".", "").casefold() == "misc charge"
 
     @classmethod
     def from_api(cls, record: Mapping[str, Any]) -> SalesOrderLine:
@@ -139,7 +146,22 @@ class SalesOrderLine(_Frozen):
             discount_percent=_dec0(record, "DiscountPercent"), discount_amount=_dec0(record, "DiscountAmount"),
             extended_price=_dec(record, "ExtendedPrice"), amount=_dec(record, "Amount"),
             warehouse_id=_str(record, "WarehouseID"), tax_category=_str(record, "TaxCategory"),
+            line_type=_str(record, "LineType"),
         )
+
+
+class AcuTaxDetail(_Frozen):
+    """One row of the order's Taxes tab (TaxDetail): one tax over the document, rounded per tax."""
+
+    tax_id: str
+    taxable_amount: Decimal = ZERO
+    tax_amount: Decimal = ZERO
+    tax_rate: Decimal = ZERO
+
+    @classmethod
+    def from_api(cls, record: Mapping[str, Any]) -> AcuTaxDetail:
+        return cls(tax_id=_str(record, "TaxID") or "", taxable_amount=_dec0(record, "TaxableAmount"),
+                   tax_amount=_dec0(record, "TaxAmount"), tax_rate=_dec0(record, "TaxRate"))
 
 
 def _address(record: Mapping[str, Any], name: str) -> AcuAddress | None:
@@ -182,6 +204,16 @@ class SalesOrder(_Frozen):
     ship_to_contact: AcuContact | None = None
     lines: tuple[SalesOrderLine, ...] = ()
     payments_applied: Decimal = ZERO
+    # Totals.MiscTotalAmount (the Misc. Charge lines' amounts) and Totals.PremiumFreight
+    misc_total: Decimal = ZERO
+    premium_freight: Decimal = ZERO
+    freight_tax_category: str | None = None
+    # Every amount above is in the document's currency (CurrencyID); base = amount x CurrencyRate (BaseCurrencyID)
+    base_currency_id: str | None = None
+    currency_rate: Decimal | None = None
+    # "TaxSetting" / "Net": prices exclude tax; "Gross": prices include it (TaxTotal is inside the line amounts)
+    tax_calc_mode: str | None = None
+    tax_details: tuple[AcuTaxDetail, ...] = ()
 
     @property
     def key(self) -> str:
@@ -216,7 +248,19 @@ class SalesOrder(_Frozen):
             bill_to_contact=_contact(record, "BillToContact"), ship_to_contact=_contact(record, "ShipToContact"),
             lines=tuple(SalesOrderLine.from_api(d) for d in details if isinstance(d, Mapping)),
             payments_applied=sum((_dec0(p, "AppliedToOrder") for p in payments if isinstance(p, Mapping)), ZERO),
+            misc_total=_dec0(totals, "MiscTotalAmount"),
+            premium_freight=_dec0(totals, "PremiumFreight") if "PremiumFreight" in totals
+            else _dec0(shipping, "PremiumFreight"),
+            freight_tax_category=_str(totals, "FreightTaxCategory") or _str(shipping, "FreightTaxCategory"),
+            base_currency_id=_str(record, "BaseCurrencyID"), currency_rate=_dec(record, "CurrencyRate"),
+            tax_calc_mode=_str(record, "TaxCalcMode"),
+            tax_details=tuple(AcuTaxDetail.from_api(t) for t in record.get("TaxDetails") or []
+                              if isinstance(t, Mapping)),
         )
+
+    @property
+    def tax_inclusive(self) -> bool:
+        return (self.tax_calc_mode or "").casefold() == "gross"
 
 
 class AcuCustomer(_Frozen):
@@ -258,3 +302,20 @@ class SalesOrderState(_Frozen):
             return None if value is None else str(value)
         return cls(order_type=text("OrderType"), order_nbr=text("OrderNbr"), status=text("Status"),
                    hold=bool(unwrap(data.get("Hold"))), last_modified=text("LastModified"))
+
+
+class AcuTaxCategory(_Frozen):
+    """A tax category (TX205500): the taxes a line of this category carries."""
+
+    category_id: str
+    tax_ids: frozenset[str] = frozenset()
+    exclude_listed: bool = False  # ExcludeListedTaxes: every tax of the zone except the listed ones
+
+    def covers(self, tax_id: str) -> bool:
+        return (tax_id.upper() in self.tax_ids) != self.exclude_listed
+
+    @classmethod
+    def from_api(cls, record: Mapping[str, Any]) -> AcuTaxCategory:
+        details = record.get("Details") or []
+        return cls(category_id=_str(record, "TaxCategoryID") or "", exclude_listed=_bool(record, "ExcludeListedTaxes"),
+                   tax_ids=frozenset((_str(d, "TaxID") or "").upper() for d in details if isinstance(d, Mapping)))

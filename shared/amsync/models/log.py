@@ -27,6 +27,7 @@ class Group(StrEnum):
     INVENTORY = "Inventory"
     CUSTOMER = "Customer"
     PAYMENT = "Payment"
+    RETURN = "Return"  # Magento credit memos carried to Acumatica return orders (docs/returns.md)
 
 
 class Action(StrEnum):

@@ -110,6 +110,16 @@ class MagentoCustomer(BaseModel):
         return " ".join(x for x in (self.firstname, self.lastname) if x)
 
 
+class MagentoOrderItemRef(BaseModel):
+    """An order item's ids: which Acumatica line it came from (``ext_order_item_id``) and its parent item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: int
+    ext_order_item_id: str | None = None
+    parent_item_id: int | None = None
+
+
 class MagentoOrderSummary(BaseModel):
     """`sales-data-order-interface`: what the reconciler's sweep reads of an order in GET /V1/orders."""
 
@@ -125,6 +135,7 @@ class MagentoOrderSummary(BaseModel):
     store_id: int | None = None
     grand_total: Decimal | None = None
     customer_email: str | None = None
+    items: tuple[MagentoOrderItemRef, ...] = ()
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> MagentoOrderSummary:
@@ -136,7 +147,11 @@ class MagentoOrderSummary(BaseModel):
                    comments=tuple(str(h.get("comment") or "") for h in histories if isinstance(h, dict)),
                    store_id=None if store is None or store == "" else int(store),
                    grand_total=Decimal(str(total)) if total not in (None, "") else None,
-                   customer_email=_text(data.get("customer_email")))
+                   customer_email=_text(data.get("customer_email")),
+                   items=tuple(MagentoOrderItemRef(
+                       item_id=int(i["item_id"]), ext_order_item_id=_text(i.get("ext_order_item_id")),
+                       parent_item_id=int(i["parent_item_id"]) if i.get("parent_item_id") else None)
+                       for i in data.get("items") or [] if isinstance(i, dict) and i.get("item_id")))
 
     def summary(self) -> dict[str, Any]:
         """What a connector log row keeps of it (JSON-safe; the amount as text, exact)."""

@@ -22,6 +22,7 @@ class Kind(StrEnum):
     PAYMENT = "payment"
     STOCK = "stock"
     CUSTOMER = "customer"  # Magento -> Acumatica: key = the Magento customer id
+    RETURN = "return"  # Magento -> Acumatica: key = the Magento credit memo entity id
 
 
 class SyncRequest(BaseModel):

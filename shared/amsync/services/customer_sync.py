@@ -21,7 +21,7 @@ from amsync.adapters.errors import FatalError, NotFound
 from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.magento import MagentoAddress, MagentoCustomer
 from amsync.models.messages import SyncRequest
-from amsync.models.settings import CustomerClassMapping, CustomerSyncPreferences
+from amsync.models.settings import CustomerClassMapping, CustomerSyncPreferences, OrderSyncPreferences
 from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, NotReady
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_writer import OrderBinder
@@ -198,6 +198,7 @@ class AcumaticaCustomers(Protocol):
 
 class CustomerSettings(Protocol):
     def customer_sync(self, fresh: bool = False) -> CustomerSyncPreferences: ...
+    def order_sync(self, fresh: bool = False) -> OrderSyncPreferences: ...
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
 
 
@@ -224,6 +225,9 @@ class _Job:
     prefs: CustomerSyncPreferences
     ports: CustomerSyncPorts
     started: Any
+    # Magento's customer/account_share/scope (order sync preference account_share_scope): per website, one e-mail
+    # may be an account on each website, each its own Acumatica customer
+    per_website: bool = True
 
     def row(self, action: Action, result: Result, message: str, entity_id: str | None,
             details: dict[str, Any] | None = None) -> LogEntry:
@@ -249,7 +253,8 @@ def sync_customer(req: SyncRequest, ports: CustomerSyncPorts) -> str:
                             message=f"Magento customer {magento_id} no longer exists", direction=DIRECTION_M2A,
                             entity_key=entity_key(magento_id), correlation_id=req.correlation_id)])
         return "gone"
-    job = _Job(req, customer, ports.settings.customer_sync(fresh=True), ports, started)
+    job = _Job(req, customer, ports.settings.customer_sync(fresh=True), ports, started,
+               ports.settings.order_sync().account_share_scope == "website")
     if job.prefs.website_ids and customer.website_id not in job.prefs.website_ids:
         return "ignored"
     binding = ports.binder.by_magento_id(KIND, magento_id)
@@ -270,9 +275,12 @@ def _failed(job: _Job, action: Action, customer_id: str | None, message: str,
 
 
 def _check_email_unique_in_magento(job: _Job) -> None:
+    """Two Magento accounts with one e-mail in one sharing scope cannot be told apart by Acumatica's e-mail match.
+    Per-website scope: accounts on other websites are other customers, not a conflict (Magento allows them)."""
     c = job.customer
     others = [o for o in job.ports.magento.customers_by_email(c.email or "")
-              if int(o["id"]) != c.id and str(o.get("email", "")).casefold() == (c.email or "").casefold()]
+              if int(o["id"]) != c.id and str(o.get("email", "")).casefold() == (c.email or "").casefold()
+              and not (job.per_website and int(o.get("website_id") or 0) != c.website_id)]
     if others:
         who = ", ".join(f"{o['id']} (website {o.get('website_id')})" for o in others)
         raise CustomerDataError("email", f"{c.email} is shared by Magento customers {c.id} (website {c.website_id}) "
@@ -292,6 +300,13 @@ def _match_or_create(job: _Job) -> str:
                                 "attempt created it): bound")
     email = (c.email or "").casefold()
     matches = [m for m in ports.acumatica.customers_by_email(c.email or "") if _email_of(m) == email]
+    if job.per_website and matches:
+        # per-website accounts: an Acumatica customer already bound to this e-mail's account on another website is
+        # that account's, not this one's
+        matches = [m for m in matches if not _made_for_another(job, str(_v(m, "CustomerID")))
+                   and not _bound_elsewhere(job, str(_v(m, "CustomerID")))]
+        if not matches:
+            return _create(job, own_id)
     if len(matches) > 1:
         ids = ", ".join(sorted(str(_v(m, "CustomerID")) for m in matches))
         return _failed(job, Action.UPDATE, None, f"email: {c.email} is the main contact e-mail of Acumatica "
@@ -313,11 +328,37 @@ def _bind_matched(job: _Job, acu_id: str) -> str:
                                       extra=_version(job, ORIGIN_MATCHED, seen))
     except AlreadyBound as exc:
         other = exc.existing.magento_entity_id if exc.existing else "?"
+        if job.per_website and _on_other_website(job, other):
+            # the account of another website has this Acumatica customer: this website's account is its own
+            return _create(job, customer_id_for(job.customer.id, job.prefs))
         return _failed(job, Action.UPDATE, acu_id, f"email: Acumatica customer {acu_id} has this e-mail but is bound "
                        f"to Magento customer {other} already (an e-mail shared by two Magento customers)")
     job.ports.log([job.row(Action.UPDATE, Result.SUCCESS, f"matched by e-mail: bound to {acu_id}, not duplicated "
                            "(Acumatica's data kept; later Magento changes update it)", bound.acumatica_key)])
     return "matched"
+
+
+def _made_for_another(job: _Job, acu_id: str) -> bool:
+    """A CustomerID the connector gives another Magento customer (prefix + that id): that account's, even before
+    its binding is written (two accounts of one e-mail may sync at the same time)."""
+    prefix, digits = job.prefs.customer_id_prefix, job.prefs.customer_id_digits
+    own = re.fullmatch(re.escape(prefix) + r"(\d{" + str(digits) + ",})", acu_id.strip().upper())
+    return own is not None and int(own.group(1)) != job.customer.id
+
+
+def _bound_elsewhere(job: _Job, acu_id: str) -> bool:
+    binding = job.ports.binder.get(KIND, acu_id)
+    return binding is not None and binding.state == "bound" and _on_other_website(job, binding.magento_entity_id)
+
+
+def _on_other_website(job: _Job, magento_id: Any) -> bool:
+    if not isinstance(magento_id, int):
+        return False
+    try:
+        other = MagentoCustomer.from_api(job.ports.magento.customer(magento_id))
+    except NotFound:
+        return False
+    return other.website_id != job.customer.website_id
 
 
 def _create(job: _Job, own_id: str) -> str:

@@ -3,6 +3,13 @@
 The order type and status must be synced ones; then any one of three switchable conditions suffices:
 the customer is B2B, the customer is staff, or the order's unpaid balance is 0.00. Reasons are written for
 an operations person: what matched, or what would have to change.
+
+Where B2B and staff come from (preference ``customer_flags_source``): by default the push row's ``isB2B`` /
+``isStaffCustomer`` columns (the generic inquiry docs/acumatica-setup.md builds computes them from the customer's
+class). A request that carries no such column (the reconciler's sweep, a resync, a replay of a request without a row,
+a payment's push, whose row is the payment's) reads the flag from the customer's class instead, with the class
+lists of the preferences (the same lists the inquiry's formulas encode), and the reason says so. With
+``customer_class`` the class lists are used for every request.
 """
 
 from __future__ import annotations
@@ -46,19 +53,45 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def _flags(prefs: OrderSyncPreferences, push_flags: Mapping[str, Any] | None,
-           customer_class: str | None) -> tuple[_Flag, _Flag]:
-    if prefs.customer_flags_source == "push_row":
-        row = push_flags or {}
-        b2b, staff = flag_value(row.get("isB2B")), flag_value(row.get("isStaffCustomer"))
-        return (_Flag(b2b, f"push row isB2B={str(b2b).lower()}"),
-                _Flag(staff, f"push row isStaffCustomer={str(staff).lower()}"))
+B2B_COLUMN, STAFF_COLUMN = "isB2B", "isStaffCustomer"
+
+
+def push_column(row: Mapping[str, Any] | None, column: str) -> tuple[bool, Any]:
+    """(present, raw value) of a push-row column; GI column names may come with trailing spaces, in any case."""
+    for name, value in (row or {}).items():
+        if isinstance(name, str) and name.strip().lower() == column.lower():
+            return True, value
+    return False, None
+
+
+def needs_customer_class(prefs: OrderSyncPreferences, push_flags: Mapping[str, Any] | None) -> bool:
+    """Whether deciding B2B / staff needs the customer's class: a switched-on flag not read from the push row."""
+    wanted = [c for c, on in ((B2B_COLUMN, prefs.sync_if_b2b), (STAFF_COLUMN, prefs.sync_if_staff)) if on]
+    if prefs.customer_flags_source == "customer_class":
+        return bool(wanted)
+    return any(not push_column(push_flags, c)[0] for c in wanted)
+
+
+def _class_flags(prefs: OrderSyncPreferences, customer_class: str | None, note: str) -> tuple[_Flag, _Flag]:
     cls = (customer_class or "").strip()
-    detail = f"class {cls}" if cls else "no customer class"
+    detail = (f"class {cls}" if cls else "no customer class") + note
     # an empty class never matches (even if a preference list holds a blank entry)
     b2b_classes = {c.strip().upper() for c in prefs.b2b_classes if c.strip()}
     staff_classes = {c.strip().upper() for c in prefs.staff_classes if c.strip()}
     return _Flag(cls.upper() in b2b_classes, detail), _Flag(cls.upper() in staff_classes, detail)
+
+
+def _flags(prefs: OrderSyncPreferences, push_flags: Mapping[str, Any] | None,
+           customer_class: str | None) -> tuple[_Flag, _Flag]:
+    if prefs.customer_flags_source == "customer_class":
+        return _class_flags(prefs, customer_class, "")
+    by_class = _class_flags(prefs, customer_class, "; no push row column to read it from")
+    out = []
+    for column, fallback in ((B2B_COLUMN, by_class[0]), (STAFF_COLUMN, by_class[1])):
+        present, raw = push_column(push_flags, column)
+        value = flag_value(raw)
+        out.append(_Flag(value, f"push row {column}={str(value).lower()}") if present else fallback)
+    return out[0], out[1]
 
 
 def _excluded(order: SalesOrder, prefs: OrderSyncPreferences) -> str | None:
@@ -93,7 +126,7 @@ def _why_not(order: SalesOrder, prefs: OrderSyncPreferences, b2b: _Flag, staff: 
         predicates.append(f"not B2B ({b2b.detail})")
     if prefs.sync_if_staff:
         # the class was already named for B2B; a push row has a separate column worth naming
-        same_source = prefs.sync_if_b2b and prefs.customer_flags_source == "customer_class"
+        same_source = prefs.sync_if_b2b and b2b.detail == staff.detail
         predicates.append("not staff" if same_source else f"not staff ({staff.detail})")
     clauses = []
     if predicates:

@@ -14,7 +14,7 @@ that covers several orders gives each Magento order its own shipment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from amsync.adapters.errors import ApiError, FatalError, NotFound, RetryableErro
 from amsync.models.acumatica import to_decimal, unwrap
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
-from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
+from amsync.models.settings import OrderSyncPreferences, ProductMapping, ShipViaMapping
 from amsync.services.exporting import (
     AlreadyBound,
     CreateBinder,
@@ -33,6 +33,8 @@ from amsync.services.exporting import (
     release_quietly,
 )
 from amsync.services.log_rows import now, sync_row
+from amsync.services.order_items import qty_factor
+from amsync.services.stores import store_view_of, website_of
 
 SHIPPABLE = ("Confirmed", "Invoiced", "Completed")
 RELEASED = ("Open", "Closed")
@@ -52,6 +54,8 @@ class MagentoFulfilment(Protocol):
     def invoices_of(self, order_id: int) -> list[dict[str, Any]]: ...
     def ship(self, order_id: int, body: dict[str, Any]) -> int: ...
     def invoice(self, order_id: int, body: dict[str, Any]) -> int: ...
+    def refund(self, order_id: int, body: dict[str, Any]) -> int: ...  # services/refunds_a2m.py
+    def creditmemos_of(self, order_id: int) -> list[dict[str, Any]]: ...
 
 
 class SettingsReads(Protocol):
@@ -77,6 +81,7 @@ class _Line:
     order_line_nbr: int | None
     sku: str
     qty: Decimal
+    uom: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,8 @@ def _lines(record: Mapping[str, Any], qty_field: str) -> list[_Line]:
             continue
         nbr = to_decimal(unwrap(d.get("OrderLineNbr")))
         out.append(_Line(_s(d, "OrderType") or "SO", _s(d, "OrderNbr"), int(nbr) if nbr is not None else None,
-                         _s(d, "InventoryID"), to_decimal(unwrap(d.get(qty_field))) or Decimal(0)))
+                         _s(d, "InventoryID"), to_decimal(unwrap(d.get(qty_field))) or Decimal(0),
+                         _s(d, "UOM") or None))
     return out
 
 
@@ -140,11 +146,15 @@ def handle_fulfilment(req: SyncRequest, ports: FulfilmentPorts) -> str:
 def sync_shipment(req: SyncRequest, ports: FulfilmentPorts) -> str:
     """A confirmed Acumatica shipment -> one Magento shipment per sales order it covers."""
     started = now()
+    if _bound_already(ports, "shipment", req):
+        return "duplicate"
     try:
         record = _read(ports, "Shipment", req.key, expand="Details,Packages,Orders")
     except NotFound:
         ports.log([_gone_row(Group.SHIPMENT, f"shipment {req.key}", req, started)])
         return "gone"
+    if _s(record, "Type") == "Receipt":  # goods coming back (a return order's receipt): never a Magento shipment
+        return "receipt"
     status = _s(record, "Status")
     if status not in SHIPPABLE:
         return "not-confirmed"  # Open / On Hold: the Publisher row says it arrived; the confirmation comes later
@@ -152,23 +162,30 @@ def sync_shipment(req: SyncRequest, ports: FulfilmentPorts) -> str:
     outcomes = []
     for order_key in _orders_of(lines, req.order_key):
         doc = _Doc("shipment", Group.SHIPMENT, f"shipment {req.key}", order_key, req.correlation_id)
-        outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _ShipCalls()))
+        outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _ShipCalls(),
+                                checked=order_key == req.order_key))
     return outcomes[0] if len(outcomes) == 1 else ",".join(outcomes) or "no-lines"
 
 
 def sync_invoice(req: SyncRequest, ports: FulfilmentPorts) -> str:
     """A released Acumatica sales invoice -> one Magento invoice (capture, offline) per sales order it bills."""
     started = now()
+    if _bound_already(ports, "invoice", req):
+        return "duplicate"
     doc_type, _, ref = req.key.partition("/")
     try:
         record = _read(ports, "SalesInvoice", doc_type, ref, expand="Details")
     except NotFound:
         ports.log([_gone_row(Group.INVOICE, f"invoice {req.key}", req, started)])
         return "gone"
+    if doc_type == "Credit Memo":  # a return's credit memo: services/refunds_a2m.py
+        from amsync.services.refunds_a2m import sync_credit_memo
+
+        return sync_credit_memo(req, record, ports)
     if doc_type != "Invoice":
         ports.log([sync_row(Group.INVOICE, Action.SKIP, Result.SKIPPED, notes=(req.order_key or req.key),
-                            started=started, message=f"{doc_type} {ref}: only invoices are synced (credit memos "
-                            "become Magento credit memos by hand)", correlation_id=req.correlation_id)])
+                            started=started, message=f"{doc_type} {ref}: only invoices and credit memos are synced",
+                            correlation_id=req.correlation_id)])
         return "skipped"
     if _s(record, "Status") not in RELEASED:
         return "not-released"
@@ -176,8 +193,18 @@ def sync_invoice(req: SyncRequest, ports: FulfilmentPorts) -> str:
     outcomes = []
     for order_key in _orders_of(lines, req.order_key):
         doc = _Doc("invoice", Group.INVOICE, f"invoice {req.key}", order_key, req.correlation_id)
-        outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _InvoiceCalls()))
+        outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _InvoiceCalls(),
+                                checked=order_key == req.order_key))
     return outcomes[0] if len(outcomes) == 1 else ",".join(outcomes) or "no-lines"
+
+
+def _bound_already(ports: FulfilmentPorts, kind: str, req: SyncRequest) -> bool:
+    """A document of one known order bound already: done, without reading Acumatica (its later pushes: Invoiced,
+    Completed, Closed)."""
+    if not req.order_key:
+        return False
+    bound = ports.binder.get(kind, f"{req.key}#{req.order_key}")
+    return bound is not None and bound.state == "bound"
 
 
 def _read(ports: FulfilmentPorts, entity: str, *keys: str, expand: str) -> dict[str, Any]:
@@ -209,8 +236,8 @@ class _ShipCalls:
              ports: FulfilmentPorts) -> dict[str, Any]:
         body: dict[str, Any] = {"items": items, "notify": False, "appendComment": True,
                                 "comment": {"comment": doc.marker, "is_visible_on_front": 0},
-                                "tracks": _tracks(record, ports)}
-        source = _source_code(_s(record, "WarehouseID"), ports)
+                                "tracks": _tracks(record, order, ports)}
+        source = _source_code(_s(record, "WarehouseID"), order, ports)
         if source:
             body["arguments"] = {"extension_attributes": {"source_code": source}}
         return body
@@ -235,10 +262,13 @@ class _InvoiceCalls:
 
 
 def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: FulfilmentPorts, started: Any,
-            calls: _Calls) -> str:
-    bound = ports.binder.get(doc.kind, doc.binder_key)
-    if bound is not None and bound.state == "bound":
-        return "duplicate"
+            calls: _Calls, *, checked: bool = False) -> str:
+    """``checked``: ``_bound_already`` read this document's binding already (not bound then; bound since, the
+    lease below says so: one read, not two)."""
+    if not checked:
+        bound = ports.binder.get(doc.kind, doc.binder_key)
+        if bound is not None and bound.state == "bound":
+            return "duplicate"
     order_binding = ports.binder.get("order", doc.order_key)
     if order_binding is None or order_binding.state != "bound" or order_binding.magento_entity_id is None:
         raise NotReady(f"{doc.label} waits for order {doc.order_key} to be in Magento")
@@ -250,7 +280,7 @@ def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: Ful
         return "no-lines"
     order = ports.magento.order(order_id)
     try:
-        items = _magento_items(lines, order)
+        items = _magento_items(lines, order, ports.settings.mappings("product"))
     except _Unmatched as exc:
         ports.log([_row(doc, Result.FAILURE, started, increment, str(exc), order_id)])
         return "failed"
@@ -323,8 +353,10 @@ class _Unmatched(Exception):
     pass
 
 
-def _magento_items(lines: list[_Line], order: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Acumatica lines -> Magento ``{order_item_id, qty}``: by ext_order_item_id (= the order's LineNbr), else SKU."""
+def _magento_items(lines: list[_Line], order: Mapping[str, Any],
+                   products: Sequence[ProductMapping] = ()) -> list[dict[str, Any]]:
+    """Acumatica lines -> Magento ``{order_item_id, qty}``: by ext_order_item_id (= the order's LineNbr), else SKU;
+    a quantity in a unit the Product mapping converts (a CASE of 12) is in Magento's units (x 12)."""
     items = [i for i in order.get("items") or [] if not i.get("parent_item_id")]
     by_line = {str(i.get("ext_order_item_id")): i for i in items if i.get("ext_order_item_id") is not None}
     by_sku = {str(i.get("sku")).strip().upper(): i for i in items}
@@ -336,27 +368,38 @@ def _magento_items(lines: list[_Line], order: Mapping[str, Any]) -> list[dict[st
             raise _Unmatched(f"order {ln.order_type}/{ln.order_nbr} line {ln.order_line_nbr} ({ln.sku}) has no item "
                              f"on Magento order #{order.get('increment_id')}: was the line added after the order "
                              "synced? Fix the order in Magento by hand")
-        qty[int(item["item_id"])] = qty.get(int(item["item_id"]), Decimal(0)) + ln.qty
+        qty[int(item["item_id"])] = qty.get(int(item["item_id"]), Decimal(0)) + ln.qty * qty_factor(
+            ln.sku, ln.uom, products)
     return [{"order_item_id": iid, "qty": q} for iid, q in qty.items()]
 
 
-def _tracks(record: Mapping[str, Any], ports: FulfilmentPorts) -> list[dict[str, Any]]:
+def _store_id(order: Mapping[str, Any]) -> int | None:
+    value = order.get("store_id")
+    return None if value is None else int(value)
+
+
+def _tracks(record: Mapping[str, Any], order: Mapping[str, Any], ports: FulfilmentPorts) -> list[dict[str, Any]]:
+    """Tracks with the carrier of the Ship Via mapping of the order's store view (else All Store Views)."""
     ship_via = _s(record, "ShipVia")
-    mapping = ports.settings.ship_via(ship_via, ports.settings.order_sync().store_view) if ship_via else None
+    view = store_view_of(_store_id(order), ports.settings.order_sync(), ports.settings.mappings("store"))
+    mapping = ports.settings.ship_via(ship_via, view) if ship_via else None
     carrier = mapping.tracking_carrier_code if mapping else "custom"
     title = mapping.title if mapping else (ship_via or "Acumatica")
     numbers = [_s(p, "TrackingNbr") for p in record.get("Packages") or [] if isinstance(p, Mapping)]
     return [{"track_number": n, "title": title, "carrier_code": carrier} for n in dict.fromkeys(numbers) if n]
 
 
-def _source_code(warehouse: str, ports: FulfilmentPorts) -> str | None:
-    """Deduct from the MSI source mapped to the shipment's warehouse (the one inventory sync writes)."""
+def _source_code(warehouse: str, order: Mapping[str, Any], ports: FulfilmentPorts) -> str | None:
+    """Deduct from the MSI source mapped to the shipment's warehouse (the one inventory sync writes): the row for
+    the order's website, else the row for every website."""
     if not warehouse:
         return None
-    for m in ports.settings.mappings("warehouse"):
-        if m.warehouse_id.strip().upper() == warehouse.upper():
-            return str(m.source_code)
-    return None
+    website = website_of(_store_id(order), ports.settings.order_sync(), ports.settings.mappings("store"))
+    rows = {m.website_id: m for m in ports.settings.mappings("warehouse")
+            if m.warehouse_id.strip().upper() == warehouse.upper()}
+    found = rows.get(website) if website is not None else None
+    found = found or rows.get(None)
+    return str(found.source_code) if found else None
 
 
 # ---------------------------------------------------------------------------------------------- log rows

@@ -3,11 +3,14 @@
 It answers fast (Acumatica re-sends on any non-2xx or timeout, up to five times): nothing here calls Acumatica
 or Magento. An accepted post is logged in the Acumatica connector log. A refused one writes nothing anywhere in
 DynamoDB or SQS (the Function URL is public: a flood of junk must cost little): it is answered 4xx with the
-reason and reported to the ``rejected`` port (a sampled CloudWatch line and a metric).
+reason and reported to the ``rejected`` port (a sampled CloudWatch line and a metric). A post whose every row
+cannot change Magento (``no_op``) is answered 202 and writes nothing either: no dedupe marker (a re-send is as
+harmless as the first), no log row, only the ``dropped`` port's metric and sampled line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
@@ -101,11 +104,12 @@ class Rejection:
 class IntakePorts(Protocol):
     def secret(self) -> WebhookSecret: ...
     def query_kinds(self) -> Mapping[str, Kind]: ...
-    def push_seen(self, query: str, push_id: str) -> bool: ...
-    def mark_push_seen(self, query: str, push_id: str) -> None: ...
+    def claim_push(self, query: str, push_id: str) -> bool: ...
+    def forget_push(self, query: str, push_id: str) -> None: ...
     def publish(self, requests: list[SyncRequest]) -> None: ...
     def log(self, entries: list[LogEntry]) -> None: ...
     def rejected(self, rejection: Rejection) -> None: ...
+    def dropped(self, query: str, reasons: list[str]) -> None: ...
 
 
 @dataclass
@@ -315,26 +319,96 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
                                  tuple(sorted({secret.scrub(k.lower()[:64]) for k in headers})[:50])))
         return IntakeResult(rej.status, {"error": reason})
 
-    raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind],
-                         message=_head(raw, secret), entity_key=_entity(requests),
-                         correlation_id=_entity(requests), details={"push": data})
-    if ports.push_seen(push.query, push.id):
+    dropped = {id(r): why for r in requests if (why := no_op(r))}
+    if requests and len(dropped) == len(requests):
+        # nothing to hand on: no DynamoDB work at all (a duplicate of a no-op is a no-op too)
+        ports.dropped(push.query, [secret.scrub(f"{r.kind.value} {r.key}: {dropped[id(r)]}") for r in requests])
+        return IntakeResult(202, {"status": "dropped", "published": 0, "dropped": len(dropped)})
+    head = _head(raw, secret)
+    # the message is the raw post (as the walkthrough's Acumatica log shows it); its JSON goes to the details only
+    # when the message had to be cut (the row is written for every push: half its weight is not written twice)
+    # correlation id: the first record's key with its type (SO/SOT00024), which tells the timeline of SO/SOT00024
+    # from that of ST/SOT00024 without reading the post (the row may keep only its head)
+    raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind], message=head,
+                         entity_key=_entity(requests),
+                         correlation_id=requests[0].correlation_id if requests else "",
+                         details={} if len(raw) <= LOG_HEAD else {"push": data})
+    if not ports.claim_push(push.query, push.id):
         raw_entry.message = f"duplicate of an accepted push (Query {push.query!r}, Id {push.id}); nothing published"
+        raw_entry.details = {"push": data}  # the message no longer is the post
         _log(ports, secret, [raw_entry])
         return IntakeResult(202, {"status": "duplicate", "published": 0})
-    ports.publish(requests)
+    if dropped:
+        raw_entry.details["dropped"] = [f"{r.kind.value} {r.key}: {dropped[id(r)]}" for r in requests
+                                        if id(r) in dropped]
+    requests = [r for r in requests if id(r) not in dropped]
+    try:
+        _publish_and_log(ports, secret, kind, raw_entry, requests, received)
+    except Exception:
+        # not handed on (or not logged): the marker goes, so that Acumatica's re-send of this push is not taken
+        # for a duplicate (a crash between claim and publish is caught by the reconciler: docs/architecture.md);
+        # if even that fails, the first error is the one answered (and the reconciler still catches the change)
+        with contextlib.suppress(Exception):
+            ports.forget_push(push.query, push.id)
+        raise
+    return IntakeResult(202, {"status": "accepted", "published": len(requests),
+                              **({"dropped": len(dropped)} if dropped else {})}, requests)
+
+
+# Push rows that cannot change Magento, dropped at the edge (no queue message, no consumer invocation). The
+# fulfilment consumer would read them only to find them not ready (SHIPPABLE / RELEASED in services/fulfilment.py,
+# kept equal by tests/unit/test_intake.py); their confirmation / release is a later push of its own. A lone Deleted
+# row (a re-read request) is never dropped.
+SHIPMENT_READY = ("Confirmed", "Invoiced", "Completed")
+INVOICE_READY = ("Open", "Closed")
+
+
+def _column(row: Mapping[str, Any], name: str) -> str:
+    """A row's column by name (GI column names may come with trailing spaces), trimmed; "" when absent."""
+    for k, v in row.items():
+        if k.strip() == name:
+            return clean(v) if isinstance(v, str | int | float | bool) else ""
+    return ""
+
+
+def no_op(r: SyncRequest) -> str | None:
+    """Why the request's push row cannot change Magento (None: it may, hand it on)."""
+    if r.source != "push" or r.deleted_only or not r.hint:
+        return None
+    status = _column(r.hint, "Status")
+    if not status:
+        return None
+    if r.kind is Kind.SHIPMENT and status not in SHIPMENT_READY:
+        return f"shipment {status}: nothing goes to Magento before it is confirmed"
+    if r.kind is Kind.INVOICE and status not in INVOICE_READY \
+            and (_column(r.hint, "Type") or _column(r.hint, "DocType")) == "Invoice":
+        return f"invoice {status}: nothing goes to Magento before it is released"
+    return None
+
+
+def _publish_and_log(ports: IntakePorts, secret: WebhookSecret, kind: Kind, raw_entry: LogEntry,
+                     requests: list[SyncRequest], received: float) -> None:
+    if requests:
+        ports.publish(requests)
     stamp = datetime.fromtimestamp(received, UTC)
     publisher_rows = [
         LogEntry(side=Side.MAGENTO, group=LOG_GROUP[kind], action=Action.PUBLISHER, result=Result.SUCCESS,
                  start_time=stamp, complete_time=stamp, notes=r.notes, entity_key=r.notes,
                  correlation_id=r.correlation_id,
                  message="re-read requested (Deleted row without its Inserted half)" if r.deleted_only else "queued",
-                 details={"request": r.model_dump(mode="json")})
+                 details={"request": _published(r)})
         for r in requests
     ]
     _log(ports, secret, [raw_entry, *publisher_rows])
-    ports.mark_push_seen(push.query, push.id)
-    return IntakeResult(202, {"status": "accepted", "published": len(requests)}, requests)
+
+
+def _published(r: SyncRequest) -> dict[str, Any]:
+    """What a Publisher row keeps of the request: all but the push row it was made from (the raw row beside it
+    holds the whole post), except whether it came from a payment."""
+    request = r.model_dump(mode="json", exclude={"hint"})
+    if "via" in r.hint:
+        request["hint"] = {"via": r.hint["via"]}
+    return request
 
 
 def _entity(requests: list[SyncRequest]) -> str:

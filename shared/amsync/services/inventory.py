@@ -1,11 +1,13 @@
 """Inventory: Acumatica availability per warehouse becomes Magento MSI source-item quantities.
 
 A stock request ("WATER2809/RETAIL", or "WATER2809" for every warehouse) is a hint: availability is read again with
-``PUT InventorySummaryInquiry?$expand=Results``. Each warehouse goes to its Magento source through the warehouse
-mapping (SettingsStore kind "warehouse"); an unmapped warehouse is a Skipped row naming the mapping to add, a SKU
-that is not in Magento a Skipped row. The quantity sent is Acumatica's **QtyAvailable** (on hand minus what open
-orders have booked, never below 0; docs/inventory.md says why). Source items are absolute (an idempotent upsert),
-saved in chunks of at most 20 (Magento's input limit) for the whole batch of requests.
+``PUT InventorySummaryInquiry?$expand=Results``. Each warehouse goes to its Magento source(s) through the warehouse
+mapping (SettingsStore kind "warehouse"): a warehouse feeding the stocks of several websites has a row per website,
+each naming that website's source, and every one of them gets the warehouse's quantity; an unmapped warehouse is a
+Skipped row naming the mapping to add, a SKU that is not in Magento a Skipped row. The quantity sent is
+Acumatica's **QtyAvailable** (on hand minus what open orders have booked, never below 0; docs/inventory.md says
+why). Source items are absolute (an idempotent upsert), saved in chunks of at most 20 (Magento's input limit) for
+the whole batch of requests.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def sync_stock_batch(requests: Mapping[str, SyncRequest], ports: InventoryPorts)
     except ApiError as exc:
         return dict.fromkeys(requests, exc)
     mappings = ports.settings.mappings("warehouse", fresh=True)  # once per batch: a new mapping applies at once
-    warehouses = {m.warehouse_id.strip().upper(): m.source_code for m in mappings}
+    warehouses: dict[str, list[str]] = {}
+    for m in mappings:
+        sources = warehouses.setdefault(m.warehouse_id.strip().upper(), [])
+        if m.source_code not in sources:
+            sources.append(m.source_code)
     for s in skus.values():
         if s.sku not in products:
             rows.append(_row(Result.SKIPPED, s.sku, None, started, s, f"{s.sku} is not a Magento product: its stock "
@@ -116,21 +122,24 @@ def _read(sku: str, ports: InventoryPorts) -> dict[str, Decimal]:
     return per_wh
 
 
-def _source_items(s: _Sku, availability: dict[str, Decimal], warehouses: dict[str, str],
+def _source_items(s: _Sku, availability: dict[str, Decimal], warehouses: dict[str, list[str]],
                   started: Any) -> list[LogEntry]:
     rows: list[LogEntry] = []
-    per_source: dict[str, Decimal] = {}
+    touched: set[str] = set()
     wanted = availability.keys() if s.warehouses is None else s.warehouses
     for wh in sorted(wanted):
         if wh not in availability:
             continue
-        source = warehouses.get(wh)
-        if source is None:
+        sources = warehouses.get(wh)
+        if not sources:
             rows.append(_row(Result.SKIPPED, s.sku, None, started, s, f"warehouse {wh} has no Magento source: add "
                              f"the mapping (amsync mappings warehouse set warehouse_id={wh} source_code=<source>) to "
                              "sync its stock", Action.SKIP))
             continue
-        per_source[source] = per_source.get(source, Decimal(0)) + availability[wh]
+        touched.update(sources)  # one per website whose stock the warehouse feeds
+    # a source's quantity is absolute: the sum over every warehouse mapped to it, not only the ones asked about
+    per_source = {src: sum((qty for wh, qty in availability.items() if src in warehouses.get(wh, ())), Decimal(0))
+                  for src in touched}
     s.items = [{"sku": s.sku, "source_code": src, "quantity": max(qty, Decimal(0)), "status": 1 if qty > 0 else 0}
                for src, qty in sorted(per_source.items())]
     return rows

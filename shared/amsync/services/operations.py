@@ -12,7 +12,7 @@ from amsync.models.messages import Kind, SyncRequest, fifo_group
 
 # Each queue's DLQ, and how to read a message's FIFO group / entity from its body.
 DLQ_SOURCES = {"OrderDLQ": "OrderQueue", "MagentoOrderDLQ": "MagentoOrderQueue", "FulfilmentDLQ": "FulfilmentQueue",
-               "InventoryDLQ": "InventoryQueue", "CustomerDLQ": "CustomerQueue"}
+               "InventoryDLQ": "InventoryQueue", "CustomerDLQ": "CustomerQueue", "ReturnDLQ": "ReturnQueue"}
 
 
 def message_group(body: str) -> str:
@@ -44,6 +44,8 @@ def message_notes(body: str) -> str:
         return str(data["order_nbr"])
     if data.get("kind") == Kind.STOCK.value:
         return str(data.get("key", "")).split("/")[0]
+    if data.get("kind") == Kind.RETURN.value:  # a return's rows are keyed by its credit memo
+        return str(data.get("correlation_id") or f"creditmemo/{data.get('key', '')}")
     return str(data.get("order_key") or data.get("key") or "").split("/")[-1]
 
 

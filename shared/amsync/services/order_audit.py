@@ -20,7 +20,7 @@ comparisons are the connector's own rules, so a difference is something the conn
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -151,13 +151,16 @@ class MagOrder:
     shipping_amount: Decimal
     subtotal: Decimal
     total_refunded: Decimal
+    store_id: int | None = None  # its store view picks the order status mapping (services/stores.py)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> MagOrder:
+        store_id = data.get("store_id")
         return cls(int(data["entity_id"]), str(data.get("increment_id") or ""), str(data.get("ext_order_id") or ""),
                    str(data.get("state") or ""), str(data.get("status") or ""), str(data.get("created_at") or ""),
-                   *(_d(data.get(f)) for f in ("grand_total", "tax_amount", "shipping_amount", "subtotal",
-                                                "total_refunded")))
+                   _d(data.get("grand_total")), _d(data.get("tax_amount")), _d(data.get("shipping_amount")),
+                   _d(data.get("subtotal")), _d(data.get("total_refunded")),
+                   None if store_id is None else int(store_id))
 
     @property
     def label(self) -> str:
@@ -189,8 +192,10 @@ def target_order(facts: OrderFacts) -> MagOrder | None:
     return live[0] if live else min(facts.magento, key=lambda o: o.entity_id, default=None)
 
 
-def compare_order(facts: OrderFacts, mappings: Iterable[OrderStatusMapping], store_view: str) -> list[Difference]:
-    """What differs between the Acumatica order and its Magento order (empty: in step)."""
+def compare_order(facts: OrderFacts, mappings: Iterable[OrderStatusMapping],
+                  store_view: str | Callable[[int | None], str]) -> list[Difference]:
+    """What differs between the Acumatica order and its Magento order (empty: in step). ``store_view``: the view
+    whose order status mapping applies, or how to name the view of the Magento order's store id."""
     key = facts.order.key
     target = target_order(facts)
     out = _binding(facts, target)
@@ -200,7 +205,8 @@ def compare_order(facts: OrderFacts, mappings: Iterable[OrderStatusMapping], sto
                if o.state != "canceled" and o.entity_id != target.entity_id)
     if facts.order.status != "Canceled":
         out.extend(_totals(facts.order, target))
-    out.extend(_status(facts.order, target, status_mapping(facts.order.status or "", mappings, store_view)))
+    view = store_view(target.store_id) if callable(store_view) else store_view
+    out.extend(_status(facts.order, target, status_mapping(facts.order.status or "", mappings, view)))
     out.extend(_shipments(facts, target))
     out.extend(_invoices(facts, target))
     out.extend(_credit_memos(facts, target))

@@ -28,6 +28,7 @@ from amsync.models.messages import MagentoOrderWrite
 from amsync.models.settings import OrderStatusMapping, OrderSyncPreferences
 from amsync.services.exporting import Binding
 from amsync.services.log_rows import now, sync_row
+from amsync.services.stores import store_view_of
 
 HOLD_STATUSES = ("On Hold", "Credit Hold", "Risk Hold", "Pending Approval")
 DEFAULT_STATUS_MAPPINGS: dict[str, OrderStatusMapping] = {m.acumatica_status: m for m in (
@@ -86,7 +87,12 @@ def apply_order_update(msg: MagentoOrderWrite, binding: Binding, ports: OrderUpd
     assert binding.magento_entity_id is not None
     increment = binding.magento_increment_id or order_nbr
     try:
-        order = SalesOrder.from_api(ports.acumatica.sales_order(order_type, order_nbr))
+        # order sync's update carries the order as it read it (one read per change); the FIFO group keeps any later
+        # change behind this message. Any other update (after a create, a write-back's answer) reads it now.
+        read = msg.payload.get("order") if msg.action == "update" else None
+        if not (isinstance(read, dict) and "OrderNbr" in read):
+            read = ports.acumatica.sales_order(order_type, order_nbr)
+        order = SalesOrder.from_api(read)
     except ApiError as exc:
         if not isinstance(exc, NotFound) and "no entity satisfies the condition" not in exc.remote_message.lower():
             raise
@@ -98,7 +104,7 @@ def apply_order_update(msg: MagentoOrderWrite, binding: Binding, ports: OrderUpd
     status = order.status or ""
     if status == binding.extra.get("x_status_synced") and order.hold == bool(binding.extra.get("x_hold_synced")):
         return "unchanged"
-    mapping = _mapping(status, ports)
+    mapping = _mapping(status, magento, ports)
     try:
         done = _apply(mapping, order, magento, ports)
     except _Refused as exc:
@@ -115,8 +121,11 @@ def apply_order_update(msg: MagentoOrderWrite, binding: Binding, ports: OrderUpd
 
 
 # ---------------------------------------------------------------------------------------------- status mapping
-def _mapping(status: str, ports: OrderUpdatePorts) -> OrderStatusMapping:
-    view = ports.settings.order_sync().store_view
+def _mapping(status: str, magento: Mapping[str, Any], ports: OrderUpdatePorts) -> OrderStatusMapping:
+    """The mapping of the Magento order's store view (services/stores.py names a store id's view)."""
+    store_id = magento.get("store_id")
+    view = store_view_of(None if store_id is None else int(store_id), ports.settings.order_sync(),
+                         ports.settings.mappings("store"))
     mappings = ports.settings.mappings("orderstatus", fresh=True)  # a rare event: a mapping edit applies at once
     return status_mapping(status, mappings, view)
 

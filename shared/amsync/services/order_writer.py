@@ -31,6 +31,7 @@ from amsync.services.exporting import (
 )
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_identity import ext_order_id
+from amsync.services.order_links import link_entity
 
 # Magento's answer when a unique key (increment_id per store) is taken: MySQL's duplicate key as
 # Magento\Framework\Exception\AlreadyExistsException renders it through the REST layer
@@ -40,6 +41,7 @@ UNIQUE_VIOLATION = "unique constraint violation found"
 class MagentoOrders(Protocol):
     def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]: ...
     def create_order(self, entity: dict[str, Any]) -> MagentoOrderSummary: ...
+    def save_order_items(self, entity: dict[str, Any]) -> None: ...
 
 
 class AcumaticaOrderReads(Protocol):
@@ -85,6 +87,7 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
         release_quietly(ports.binder, "order", msg.order_key, lease)  # nothing created: no need to wait
         raise
     if existing is not None:
+        _link_children(msg, payload, existing, lease, ports)
         return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
                                 "found in Magento (an earlier attempt committed): bound, not created again",
                                 {"found": existing.summary()})
@@ -101,8 +104,22 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
                         {"request": {"entity": payload}, "response": exc.body})])
         ports.binder.release_creating("order", msg.order_key, lease=lease)
         return "refused"
+    _link_children(msg, payload, created, lease, ports)
     return _bind_and_finish(msg, created, lease, ports, started, "created", "created",
                             {"request": {"entity": payload}, "response": created.summary()})
+
+
+def _link_children(msg: MagentoOrderWrite, payload: dict[str, Any], order: MagentoOrderSummary, lease: str | None,
+                   ports: WriterPorts) -> None:
+    """Link a configurable's / bundle's children to their parent item (services/order_links.py) before binding:
+    if it fails, the retry finds the order and links it then."""
+    try:
+        entity = link_entity(payload, order)
+        if entity is not None:
+            ports.magento.save_order_items(entity)
+    except Exception:
+        release_quietly(ports.binder, "order", msg.order_key, lease)  # the order is in Magento: the retry finds it
+        raise
 
 
 def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: str | None, ports: WriterPorts,
@@ -116,6 +133,7 @@ def _numbered_already(msg: MagentoOrderWrite, payload: dict[str, Any], lease: st
         release_quietly(ports.binder, "order", msg.order_key, lease)
         raise
     if existing is not None:
+        _link_children(msg, payload, existing, lease, ports)
         return _bind_and_finish(msg, existing, lease, ports, started, "recovered",
                                 f"Magento already has #{payload['increment_id']} for this order (a create that "
                                 "committed late): bound, not created again", {"found": existing.summary()})
@@ -178,7 +196,10 @@ def _finish(msg: MagentoOrderWrite, binding: Binding, ports: WriterPorts, starte
         row.latency_ms = round((time.time() - msg.requested_at) * 1000, 1)
     ports.log([row])
     # the status it was created in is the status Magento has: the order-status follow-up starts from there
-    synced = {"status_synced": msg.acumatica_status, "hold_synced": False}
+    synced: dict[str, Any] = {"status_synced": msg.acumatica_status, "hold_synced": False}
+    total = msg.payload.get("grand_total") if msg.action == "create" else None
+    if total is not None:  # with the status: what lets order sync drop a push that changes neither (bound_no_op)
+        synced["total_synced"] = str(total)
     current = _write_back(msg, binding, ports, **synced)
     _follow_current_state(msg, replace(binding, extra={**binding.extra, **{f"x_{k}": v for k, v in synced.items()}}),
                           ports, current)

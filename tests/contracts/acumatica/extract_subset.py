@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 ENTITIES = ("SalesOrder", "Customer", "StockItem", "Shipment", "SalesInvoice", "Payment", "ShipVia",
-            "InventorySummaryInquiry", "InventoryQuantityAvailable")
+            "InventorySummaryInquiry", "InventoryQuantityAvailable", "TaxCategory")
 ACTIONS = ("SalesOrderCreateShipment", "PrepareSalesInvoice", "CancelSalesOrder", "ReopenSalesOrder", "OpenSalesOrder",
            "ReleaseFromCreditHoldSalesOrder", "ConfirmShipment", "CorrectShipment", "PrepareInvoice", "UpdateIN",
-           "ReleaseSalesInvoice", "ReleasePayment")
+           "ReleaseSalesInvoice", "ReleasePayment", "SalesOrderCreateReceipt")
 EXTRA_SCHEMAS = ("HttpError",)
 OUT = Path(__file__).with_name("Default_24.200.001.subset.json")
 

@@ -19,8 +19,10 @@ definition is an array, but Magento's ErrorProcessor emits an *object* for named
 (``{"resources": "Magento_Sales::ship"}``, ``{"fieldName": "entity"}``) and a list of scalars for ``%1``
 placeholders (``["ABC-1"]``). All three forms are accepted.
 Also, required getters are serialised even when NULL (``stock_item.low_stock_date`` on every product,
-``weight``/``qty``/``description`` on tracks); the schema types them as plain strings/numbers, so NULL
-is accepted for those listed in ``NULLABLE_REQUIRED``.
+``weight``/``qty``/``description`` on tracks, an order payment's ``account_status``/``cc_last4``...): the
+generator marks a property required exactly when its getter's return is not nullable, and
+``DataObjectProcessor`` emits those getters' NULLs; the schema types them as plain strings/numbers, so NULL is
+accepted for every required property (``NULLABLE_REQUIRED`` lists the first ones seen).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from urllib.parse import urlsplit
 import jsonschema
 
 HERE = Path(__file__).resolve().parent
-SCHEMA_FILES = ("magento-2.4.8-connector-subset.swagger2.json", "magento-2.4.8-simulator-extras.swagger2.json")
+SCHEMA_FILES = ("magento-2.4.8-connector-subset.swagger2.json", "magento-2.4.8-simulator-extras.swagger2.json",
+                "magento-2.4.8-refund-extras.swagger2.json", "magento-2.4.8-stores-catalog-extras.swagger2.json")
 _REST_PREFIX = re.compile(r"^/rest(?:/[A-Za-z0-9_]+)?(?=/V\d+/)")
 
 
@@ -63,10 +66,14 @@ def spec() -> dict[str, Any]:
     if "error-parameters" in definitions:  # runtime sends an object for %name placeholders
         definitions["error-parameters"] = {"anyOf": [definitions["error-parameters"], {"type": "object"},
                                                      {"type": "array"}]}
-    for name, prop in NULLABLE_REQUIRED:
-        if name in definitions:
-            schema = definitions[name]["properties"][prop]
-            definitions[name]["properties"][prop] = {"anyOf": [schema, {"type": "null"}]}
+    for definition in definitions.values():  # a required getter's NULL is emitted as null (see NULLABLE_REQUIRED)
+        props = definition.get("properties", {})
+        for prop in definition.get("required", []):
+            schema = props.get(prop)
+            if isinstance(schema, dict) and isinstance(schema.get("type"), str):
+                props[prop] = dict(schema, type=[schema["type"], "null"])  # keeps the item errors precise
+            elif schema is not None:
+                props[prop] = {"anyOf": [schema, {"type": "null"}]}
     return {"paths": paths, "definitions": definitions}
 
 

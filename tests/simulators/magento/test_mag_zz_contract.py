@@ -15,6 +15,10 @@ SERVED = {
     "PutV1ProductsProductSkuStockItemsItemId", "GetV1StockItemsProductSku", "GetV1StoreStoreViews",
     "GetV1StoreStoreConfigs", "PostV1Customers", "PutV1CustomersCustomerId", "PostV1Guestcarts",
     "PostV1GuestcartsCartIdItems", "PostV1GuestcartsCartIdEstimateshippingmethods", "GetV1StoreWebsites",
+    "GetV1StoreStoreGroups", "GetV1ConfigurableproductsSkuChildren", "GetV1ConfigurableproductsSkuOptionsAll",
+    "GetV1BundleproductsSkuOptionsAll", "GetV1DirectoryCurrency",
+    "PostV1OrderOrderIdRefund", "PostV1InvoiceInvoiceIdRefund", "GetV1Creditmemos", "GetV1CreditmemoId",
+    "GetV1Returns", "PostV1Returns", "GetV1ReturnsId",
 }
 
 

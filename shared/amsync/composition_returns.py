@@ -1,0 +1,55 @@
+"""Wiring of the two return functions (Magento credit memos -> Acumatica return orders), and only theirs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from amsync.composition import acumatica_client, log_writer, magento_client
+from amsync.config import Settings
+from amsync.consumer import GiveUp
+from amsync.data import queues
+from amsync.data.bindings import Binder
+from amsync.data.settings_store import SettingsStore
+from amsync.deadline import Deadline
+from amsync.models.log import DIRECTION_M2A, Group, LogEntry, Result, Side
+from amsync.models.messages import SyncRequest
+from amsync.services.returns import CreditmemoPollerPorts, ReturnPorts
+
+
+def publish_return_requests(settings: Settings, requests: list[SyncRequest]) -> None:
+    """One request per credit memo on the (standard) return queue: the binding dedupes them."""
+    queues.send_many(settings.return_queue_url, [(r, None, None) for r in requests])
+
+
+def credit_memo_poller_ports(settings: Settings) -> CreditmemoPollerPorts:
+    return CreditmemoPollerPorts(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
+                                 binder=Binder(settings.bindings_table),
+                                 publish=lambda reqs: publish_return_requests(settings, reqs),
+                                 log=log_writer(settings))
+
+
+def return_sync_ports(settings: Settings, deadline: Deadline | None = None) -> ReturnPorts:
+    return ReturnPorts(magento=magento_client(settings, deadline=deadline),
+                       acumatica=acumatica_client(settings, deadline),
+                       settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                       log=log_writer(settings), lease_s=settings.create_lease_s,
+                       doubt_hold_s=settings.create_lease_s)  # a create in doubt: held one lease, as the others
+
+
+def give_up_returns(settings: Settings) -> GiveUp:
+    """The last receive of a return request before ReturnDLQ: a Failure row naming the credit memo to replay."""
+    write = log_writer(settings)
+
+    def record(body: str, what: str) -> None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        notes = str((data.get("hint") or {}).get("increment_id") or data.get("key") or "")
+        write([LogEntry(side=Side.MAGENTO, group=Group.RETURN, result=Result.FAILURE, notes=notes,
+                        entity_key=str(data.get("correlation_id") or notes), direction=DIRECTION_M2A,
+                        correlation_id=str(data.get("correlation_id") or ""), complete_time=datetime.now(UTC),
+                        message=f"{what}; once the cause is fixed: amsync dlq replay ReturnDLQ")])
+    return GiveUp(max_receives=settings.max_receive_count, dlq="ReturnDLQ", record=record)

@@ -1,0 +1,454 @@
+"""Returns, Magento -> Acumatica: a Magento credit memo becomes one Acumatica return order (docs/returns.md).
+
+Two steps, as for customers:
+
+- **poll** (``poll_creditmemos``, on a schedule): ``GET /V1/creditmemos`` with ``updated_at >= the watermark``,
+  oldest first; the watermark ``"<updated_at>|<ids>"`` keeps the ids handed on at its very second, so overlapping
+  polls (or a poll that reads a second twice) publish a credit memo again only if it changed, and the consumer's
+  binding makes a second publication harmless anyway. A poll lease keeps two runs apart.
+- **export** (``export_return``, one queued request per credit memo): already bound? -> done. Otherwise the
+  Magento order must be one the connector created (its order binding), every credit memo line must match a line
+  of the Acumatica order (same item, no more than ordered), and the credit memo's amounts must add up to its grand
+  total to the cent; then, under the create lease, the return order is looked up by its ``ExternalRef`` (the
+  credit memo's number: an earlier attempt may have committed and lost its answer) and created only if absent,
+  bound at once, and, per preference, received into stock (``SalesOrderCreateReceipt`` + ``ConfirmShipment``).
+
+Refusals are Failure rows naming the problem; nothing is created for them. Adjustment refunds become a line of the
+``adjustment_item`` preference (refused while it is unset), adjustment fees a document discount (docs/returns.md).
+A credit memo the connector made from an Acumatica credit memo (services/refunds_a2m.py) is never sent back.
+"""
+
+from __future__ import annotations
+
+import time
+from calendar import timegm
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from amsync.adapters.errors import ApiError, RetryableError
+from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
+from amsync.models.messages import Kind, SyncRequest
+from amsync.models.settings import ReturnSyncPreferences
+from amsync.services.exporting import (
+    AlreadyBound,
+    Binding,
+    CreateBinder,
+    LeaseHeld,
+    NotReady,
+    give_back_lease,
+    release_quietly,
+)
+from amsync.services.log_rows import now, sync_row
+
+WATERMARK = "magento-creditmemos"
+LEASE_KIND, LEASE_KEY = "poll", "magento-creditmemos"
+BIND_KIND = "return"
+ORDER_KIND = "order"
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0)).quantize(CENT)
+
+
+def qty(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+def return_ref(increment_id: str) -> str:
+    """The ExternalRef the return order carries: the Magento credit memo's number."""
+    return f"CM{increment_id}"
+
+
+# ==================================================================================================== poll
+class CreditmemoSource(Protocol):
+    def creditmemos_changed_since(self, since: str, page_size: int, current_page: int = 1) -> list[dict[str, Any]]: ...
+
+
+class ReturnSettings(Protocol):
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences: ...
+
+
+class PollBinder(Protocol):
+    def watermark(self, name: str) -> str | None: ...
+    def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
+    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
+    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
+
+
+@dataclass
+class CreditmemoPollerPorts:
+    magento: CreditmemoSource
+    settings: ReturnSettings
+    binder: PollBinder
+    publish: Callable[[list[SyncRequest]], None]
+    log: Callable[[list[LogEntry]], None]
+    lease_s: float = 150.0
+
+
+@dataclass
+class CreditmemoPollResult:
+    outcome: str  # "published" | "nothing" | "busy" | "moved"
+    published: list[int] = field(default_factory=list)
+    watermark: str | None = None
+
+
+def _parse(value: str | None, initial: str) -> tuple[str, set[int]]:
+    if not value:
+        return initial, set()
+    stamp, _, ids = value.partition("|")
+    return stamp, {int(i) for i in ids.split(",") if i.strip()}
+
+
+def _epoch(stamp: str) -> int:
+    try:
+        return timegm(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return 0
+
+
+def changed_creditmemos(magento: CreditmemoSource, since: str, seen: set[int],
+                        prefs: ReturnSyncPreferences) -> list[dict[str, Any]]:
+    """Credit memos changed since the watermark, oldest first, each once; those handed on at ``since`` skipped."""
+    latest: dict[int, dict[str, Any]] = {}
+    cursor, page = since, 1
+    for _ in range(prefs.poll_max_creditmemos // prefs.poll_page_size + 50):
+        items = magento.creditmemos_changed_since(cursor, prefs.poll_page_size, page)
+        for item in items:
+            cid, stamp = int(item["entity_id"]), str(item.get("updated_at") or "")
+            if stamp == since and cid in seen:
+                continue
+            latest.pop(cid, None)
+            latest[cid] = item
+        if len(items) < prefs.poll_page_size or len(latest) >= prefs.poll_max_creditmemos:
+            break
+        last = str(items[-1].get("updated_at") or "")
+        cursor, page = (cursor, page + 1) if last == cursor else (last, 1)
+    rows = sorted(latest.values(), key=lambda i: (str(i.get("updated_at") or ""), int(i["entity_id"])))
+    return rows[:prefs.poll_max_creditmemos]
+
+
+def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
+    """One scheduled run: publish the credit memos changed since the watermark, then move it past them."""
+    try:
+        ports.binder.mark_creating(LEASE_KIND, LEASE_KEY, ports.lease_s)
+    except (LeaseHeld, AlreadyBound):
+        return CreditmemoPollResult("busy")
+    try:
+        prefs = ports.settings.return_sync(fresh=True)
+        previous = ports.binder.watermark(WATERMARK)
+        since, seen = _parse(previous, prefs.initial_watermark)
+        started = now()
+        rows = changed_creditmemos(ports.magento, since, seen, prefs)
+        if not rows:
+            return CreditmemoPollResult("nothing", watermark=previous)
+        requested = time.time()
+        requests = [SyncRequest(kind=Kind.RETURN, key=str(r["entity_id"]), source="reconciler",
+                                timestamp=_epoch(str(r.get("updated_at") or "")), requested_at=requested,
+                                hint={"increment_id": r.get("increment_id"), "order_id": r.get("order_id")},
+                                correlation_id=f"creditmemo/{r['entity_id']}") for r in rows]
+        ports.publish(requests)
+        ports.log([sync_row(Group.RETURN, Action.PUBLISHER, Result.SUCCESS, notes=str(r.get("increment_id") or ""),
+                            started=started, message=f"queued (Magento updated_at {r.get('updated_at')})",
+                            entity_key=q.correlation_id, correlation_id=q.correlation_id, direction=DIRECTION_M2A)
+                   for r, q in zip(rows, requests, strict=True)])
+        newest = max(str(r.get("updated_at") or "") for r in rows)
+        ids = {int(r["entity_id"]) for r in rows if str(r.get("updated_at") or "") == newest}
+        value = f"{newest}|{','.join(str(i) for i in sorted(ids | seen if newest == since else ids))}"
+        moved = not ports.binder.set_watermark(WATERMARK, value, previous)
+        return CreditmemoPollResult("moved" if moved else "published", [int(r["entity_id"]) for r in rows], value)
+    finally:
+        ports.binder.release_creating(LEASE_KIND, LEASE_KEY)
+
+
+# ==================================================================================================== export
+class ReturnMagento(Protocol):
+    def creditmemo(self, entity_id: int) -> dict[str, Any]: ...
+
+
+class ReturnAcumatica(Protocol):
+    def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]: ...
+    def order_invoices(self, order_type: str, order_nbr: str) -> list[dict[str, Any]]: ...
+    def returns_for(self, order_type: str, customer_order: str) -> list[dict[str, Any]]: ...
+    def returns_by_ref(self, order_type: str, external_ref: str) -> list[dict[str, Any]]: ...
+    def create_return(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def receive_return(self, order_type: str, order_nbr: str) -> list[str]: ...
+
+
+class ReturnBinder(CreateBinder, Protocol):
+    def by_magento_id(self, kind: str, entity_id: int) -> Binding | None: ...
+    def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None: ...
+
+
+@dataclass
+class ReturnPorts:
+    magento: ReturnMagento
+    acumatica: ReturnAcumatica
+    settings: ReturnSettings
+    binder: ReturnBinder
+    log: Callable[[list[LogEntry]], None]
+    lease_s: float = 60.0
+    doubt_hold_s: float = 30.0
+
+
+class ReturnRefused(Exception):
+    """The credit memo cannot become a return document as it is (bad data): a Failure row, nothing created."""
+
+
+def _v(rec: dict[str, Any], name: str) -> Any:
+    node = rec.get(name)
+    return node.get("value") if isinstance(node, dict) else node
+
+
+@dataclass
+class InvoiceLine:
+    """A line of an Acumatica invoice billing the original order, with what it has left to return."""
+
+    doc_type: str
+    ref: str
+    line_nbr: int
+    sku: str
+    left: Decimal
+
+
+def invoice_lines(order: dict[str, Any], invoices: list[dict[str, Any]],
+                  returns: list[dict[str, Any]], external_ref: str) -> list[InvoiceLine]:
+    """The invoice lines of ``order`` (in invoice order), each less what the other return orders took back."""
+    key = (str(_v(order, "OrderType")), str(_v(order, "OrderNbr")))
+    taken: dict[tuple[str, str, int], Decimal] = {}
+    for rc in returns:
+        if _v(rc, "Status") == "Canceled" or _v(rc, "ExternalRef") == external_ref:
+            continue
+        for ln in rc.get("Details") or []:
+            if _v(ln, "InvoiceNbr") and _v(ln, "InvoiceLineNbr") is not None:
+                k = (str(_v(ln, "InvoiceType") or "Invoice"), str(_v(ln, "InvoiceNbr")), int(_v(ln, "InvoiceLineNbr")))
+                taken[k] = taken.get(k, Decimal(0)) + qty(_v(ln, "OrderQty"))
+    out = []
+    for inv in invoices:
+        doc_type, ref = str(_v(inv, "Type")), str(_v(inv, "ReferenceNbr"))
+        if doc_type != "Invoice":
+            continue
+        for ln in inv.get("Details") or []:
+            if (str(_v(ln, "OrderType")), str(_v(ln, "OrderNbr"))) != key:
+                continue
+            nbr = int(_v(ln, "LineNbr"))
+            out.append(InvoiceLine(doc_type, ref, nbr, str(_v(ln, "InventoryID")),
+                                   qty(_v(ln, "Qty")) - taken.get((doc_type, ref, nbr), Decimal(0))))
+    return out
+
+
+def _linked(sku: str, units: Decimal, lines: list[InvoiceLine]) -> list[tuple[Decimal, InvoiceLine | None]]:
+    """Split ``units`` of ``sku`` over its invoice lines with something left to return (none invoiced: unlinked);
+    more units than left to return: ReturnRefused."""
+    mine = [ln for ln in lines if ln.sku == sku]
+    if not mine:
+        return [(units, None)]
+    parts: list[tuple[Decimal, InvoiceLine | None]] = []
+    rest = units
+    for ln in mine:
+        take = min(rest, ln.left)
+        if take > 0:
+            parts.append((take, ln))
+            ln.left -= take
+            rest -= take
+    if rest > 0:
+        raise ReturnRefused(f"line {sku}: {units} returned but only {units - rest} invoiced and not yet returned "
+                            "in Acumatica")
+    return parts
+
+
+def _item_lines(item: dict[str, Any], lines: dict[str, dict[str, Any]], order: dict[str, Any],
+                prefs: ReturnSyncPreferences, invoiced: list[InvoiceLine]) -> tuple[list[dict[str, Any]], Decimal]:
+    """The RC lines of one credit memo line (one per invoice line it returns) and the amount it refunds."""
+    units = qty(item.get("qty"))
+    if units <= 0:
+        return [], Decimal(0)
+    sku = str(item.get("sku") or "")
+    src = lines.get(sku)
+    if src is None:
+        raise ReturnRefused(f"line {sku or item.get('order_item_id')} is not on order {_v(order, 'OrderNbr')}")
+    if units > qty(_v(src, "OrderQty")):
+        raise ReturnRefused(f"line {sku}: {units:f} returned but {qty(_v(src, 'OrderQty')).normalize():f} ordered")
+    price = money(item.get("price"))
+    row_total = money(item.get("row_total"))
+    if money(price * units) != row_total:
+        raise ReturnRefused(f"line {sku}: {units:f} x {price} is not its row total {row_total}")
+    out = []
+    for part, link in _linked(sku, units, invoiced):
+        line: dict[str, Any] = {
+            "InventoryID": {"value": sku}, "OrderQty": {"value": part}, "UnitPrice": {"value": price},
+            "WarehouseID": {"value": prefs.receipt_warehouse or _v(src, "WarehouseID")}}
+        if link is not None:
+            line.update({"InvoiceType": {"value": link.doc_type}, "InvoiceNbr": {"value": link.ref},
+                         "InvoiceLineNbr": {"value": link.line_nbr}})
+        out.append(line)
+    return out, row_total - money(item.get("discount_amount")) + money(item.get("tax_amount"))
+
+
+def map_return(cm: dict[str, Any], order: dict[str, Any], prefs: ReturnSyncPreferences,
+               invoiced: list[InvoiceLine] | None = None, magento_order: str | None = None) -> dict[str, Any]:
+    """The Acumatica return order (PUT SalesOrder body) for a Magento credit memo; ReturnRefused names what is wrong.
+
+    Each credit memo line must be an item of the original order with no more units than it ordered (and, when the
+    order is invoiced, than its invoice lines have left to return: each RC line carries the invoice line it
+    returns, so Acumatica links the return to the original order); lines, shipping and tax must add up to the
+    credit memo's grand total to the cent."""
+    problems: list[str] = []
+    lines = {str(_v(ln, "InventoryID")): ln for ln in order.get("Details") or []}
+    details: list[dict[str, Any]] = []
+    total = Decimal("0")
+    for item in cm.get("items") or []:
+        try:
+            rows, amount = _item_lines(item, lines, order, prefs, invoiced or [])
+        except ReturnRefused as exc:
+            problems.append(str(exc))
+            continue
+        details += rows
+        total += amount
+    shipping = money(cm.get("shipping_amount"))
+    plus, minus = money(cm.get("adjustment_positive")), money(cm.get("adjustment_negative"))
+    if plus and not prefs.adjustment_item:
+        problems.append(f"an adjustment refund of {plus} needs the return-sync preference adjustment_item (a "
+                        "non-stock item for it): set it, or enter the adjustment in Acumatica by hand")
+    elif plus:
+        details.append({"InventoryID": {"value": prefs.adjustment_item}, "OrderQty": {"value": Decimal(1)},
+                        "UnitPrice": {"value": plus},
+                        **({"TaxCategory": {"value": prefs.adjustment_tax_category}}
+                           if prefs.adjustment_tax_category else {})})
+    if not details and not problems:
+        problems.append("no returned line")
+    grand = money(cm.get("grand_total"))
+    if not problems and total + shipping + plus - minus != grand:
+        problems.append(f"amounts do not add up: lines {total} + shipping {shipping} + adjustment refund {plus} - "
+                        f"adjustment fee {minus} != grand total {grand}")
+    if problems:
+        raise ReturnRefused("; ".join(problems))
+    body: dict[str, Any] = {
+        "OrderType": {"value": prefs.return_order_type}, "CustomerID": {"value": _v(order, "CustomerID")},
+        "ExternalRef": {"value": return_ref(str(cm.get("increment_id")))},
+        "CustomerOrder": {"value": magento_order or _v(order, "CustomerOrder") or _v(order, "OrderNbr")},
+        "Description": {"value": f"Magento credit memo #{cm.get('increment_id')} for order "
+                                 f"{_v(order, 'OrderType')} {_v(order, 'OrderNbr')}"},
+        "Details": details}
+    if shipping:
+        body["ShippingSettings"] = {"FreightPrice": {"value": shipping}}
+    if minus:
+        body["DiscountDetails"] = [{"Type": {"value": "Document"}, "DiscountAmount": {"value": minus},
+                                    "Description": {"value": f"Magento adjustment fee (credit memo "
+                                                             f"#{cm.get('increment_id')})"}}]
+    return body
+
+
+def _row(action: Action, result: Result, cm_no: str, started: Any, key: str, message: str,
+         entity_id: str | None = None, details: dict[str, Any] | None = None) -> LogEntry:
+    return sync_row(Group.RETURN, action, result, notes=cm_no, started=started, entity_id=entity_id,
+                    message=message, details=details, entity_key=key, correlation_id=key, direction=DIRECTION_M2A)
+
+
+def export_return(ports: ReturnPorts, request: SyncRequest) -> str:
+    """Create (once) the Acumatica return order of one Magento credit memo. Returns the outcome for the metrics."""
+    started = now()
+    cm_id = int(request.key)
+    key = f"creditmemo/{cm_id}"
+    bound = ports.binder.get(BIND_KIND, key)
+    if bound is not None and bound.state == "bound":
+        return _finish_receipt(ports, bound, started)
+    cm = ports.magento.creditmemo(cm_id)
+    cm_no = str(cm.get("increment_id") or cm_id)
+    if _made_by_connector(ports, cm):
+        ports.log([_row(Action.SKIP, Result.SKIPPED, cm_no, started, key,
+                        f"credit memo #{cm_no} was made by the connector from an Acumatica credit memo; it is not "
+                        "sent back to Acumatica")])
+        return "ours"
+    prefs = ports.settings.return_sync()
+    order_binding = ports.binder.by_magento_id(ORDER_KIND, int(cm.get("order_id") or 0))
+    if order_binding is None:
+        ports.log([_row(Action.SKIP, Result.SKIPPED, cm_no, started, key,
+                        f"Magento order {cm.get('order_id')} was not created by the connector: no Acumatica "
+                        "order to return against; the credit memo is skipped")])
+        return "unknown order"
+    order_type, _, order_nbr = order_binding.acumatica_key.partition("/")
+    order = ports.acumatica.sales_order(order_type, order_nbr)
+    magento_order = order_binding.magento_increment_id or str(cm.get("order_id"))
+    invoiced = invoice_lines(order, ports.acumatica.order_invoices(order_type, order_nbr),
+                             ports.acumatica.returns_for(prefs.return_order_type, magento_order),
+                             return_ref(cm_no))
+    try:
+        body = map_return(cm, order, prefs, invoiced, magento_order)
+    except ReturnRefused as exc:
+        ports.log([_row(Action.CREATE, Result.FAILURE, cm_no, started, key,
+                        f"credit memo #{cm_no} of {order_binding.acumatica_key} not carried: {exc}; nothing was "
+                        "created in Acumatica. Fix the credit memo's data (or the order) and replay it.")])
+        return "refused"
+    try:
+        lease = ports.binder.mark_creating(BIND_KIND, key, ports.lease_s)
+    except AlreadyBound:
+        return "already"
+    except LeaseHeld as exc:
+        raise NotReady(f"credit memo {cm_no}: {exc}", exc.retry_after) from exc
+    return _create_once(ports, prefs, body, cm, key, cm_no, lease.lease, started)
+
+
+def _made_by_connector(ports: ReturnPorts, cm: dict[str, Any]) -> bool:
+    """A Magento credit memo the connector made (A->M, services/refunds_a2m.py): its marker comment or binding."""
+    from amsync.services.refunds_a2m import KIND, MARKER
+
+    texts = [str(c.get("comment") or "") for c in cm.get("comments") or [] if isinstance(c, dict)]
+    if any(t.startswith(MARKER) for t in texts):
+        return True
+    return ports.binder.by_magento_id(KIND, int(cm["entity_id"])) is not None
+
+
+def _create_once(ports: ReturnPorts, prefs: ReturnSyncPreferences, body: dict[str, Any], cm: dict[str, Any],
+                 key: str, cm_no: str, lease: str | None, started: Any) -> str:
+    ref = _v(body, "ExternalRef")
+    try:
+        found = ports.acumatica.returns_by_ref(prefs.return_order_type, ref)
+    except Exception:
+        release_quietly(ports.binder, BIND_KIND, key, lease)
+        raise
+    if found:
+        doc, action = found[0], Action.UPDATE
+    else:
+        try:
+            doc, action = ports.acumatica.create_return(body), Action.CREATE
+        except RetryableError as exc:
+            what = give_back_lease(ports.binder, BIND_KIND, key, exc, ports.doubt_hold_s, lease=lease)
+            ports.log([_row(Action.CREATE, Result.RETRY, cm_no, started, key, f"Acumatica: {exc}; {what}")])
+            raise
+        except ApiError as exc:
+            release_quietly(ports.binder, BIND_KIND, key, lease)
+            ports.log([_row(Action.CREATE, Result.FAILURE, cm_no, started, key,
+                            f"Acumatica refused the return order: {exc}", details={"request": body})])
+            return "refused"
+    doc_key = f"{_v(doc, 'OrderType')}/{_v(doc, 'OrderNbr')}"
+    receive = prefs.receive_into_stock and _v(doc, "Status") not in ("Completed", "Canceled")
+    # the stage tells a later attempt what is left: "receive" = bound, the receipt still to make (it failed here)
+    ports.binder.bind(BIND_KIND, key, int(cm["entity_id"]), cm_no, lease=lease,
+                      extra={"acumatica": doc_key, "stage": "receive" if receive else "done"})
+    received = ""
+    if receive:
+        receipts = ports.acumatica.receive_return(str(_v(doc, "OrderType")), str(_v(doc, "OrderNbr")))
+        ports.binder.touch(BIND_KIND, key, stage="done")
+        received = f"; received into stock ({', '.join(receipts)})" if receipts else ""
+    verb = "created" if action is Action.CREATE else "found (an earlier attempt created it) and bound"
+    ports.log([_row(action, Result.SUCCESS, cm_no, started, key,
+                    f"return order {doc_key} {verb} for credit memo #{cm_no} ({len(body['Details'])} line(s), "
+                    f"{_v(cm, 'grand_total')}){received}", entity_id=doc_key, details={"request": body})])
+    return "created" if action is Action.CREATE else "found"
+
+
+def _finish_receipt(ports: ReturnPorts, bound: Binding, started: Any) -> str:
+    """A bound credit memo whose receipt did not happen (the attempt failed after the bind): receive it now."""
+    if bound.extra.get("x_stage") != "receive":
+        return "already"
+    order_type, _, order_nbr = str(bound.extra.get("x_acumatica") or "").partition("/")
+    receipts = ports.acumatica.receive_return(order_type, order_nbr)
+    ports.binder.touch(BIND_KIND, bound.acumatica_key, stage="done")
+    cm_no = bound.magento_increment_id or bound.acumatica_key
+    ports.log([_row(Action.UPDATE, Result.SUCCESS, cm_no, started, bound.acumatica_key,
+                    f"return order {order_type}/{order_nbr} received into stock ({', '.join(receipts)}): the "
+                    "receipt an earlier attempt did not finish", entity_id=f"{order_type}/{order_nbr}")])
+    return "received"

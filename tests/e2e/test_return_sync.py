@@ -1,0 +1,361 @@
+"""Returns through the whole local world (issue 16): Magento credit memos -> Acumatica return orders (RC).
+
+The walkthrough's order, shipped, invoiced and Complete in Magento, is refunded there one unit at a time: each
+credit memo becomes one linked RC order in Acumatica, received back into the warehouse; the Magento order closes.
+Faults (duplicates, an answer lost after Acumatica committed, 429 / login limit, overlapping polls) still leave one
+document per credit memo; bad data leaves a Failure row and nothing created.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from e2e_support import E2E
+
+from amsync.models.log import Group, Result
+from amsync_local.walkthrough import val
+
+
+def complete_order(e2e: E2E, lines: list[tuple[str, int]] | None = None) -> tuple[str, dict[str, Any], str]:
+    """The walkthrough's steps 1-13: an order paid, shipped and invoiced in Acumatica, Complete in Magento.
+    Returns (Acumatica order number, Magento order, Acumatica invoice number)."""
+    nbr, order = e2e.paid_order(lines)
+    shipment = e2e.acu.create_shipment(nbr)
+    e2e.acu.confirm_shipment(shipment)
+    invoice = e2e.acu.prepare_invoice(shipment)
+    e2e.acu.release_invoice(invoice)
+    e2e.settle()
+    order = dict(e2e.world.magento.order(int(order["entity_id"])))
+    assert order["state"] == "complete"
+    return nbr, order, invoice
+
+
+def refund(e2e: E2E, order: dict[str, Any], units: dict[str, int], back_to_stock: bool = True,
+           **arguments: Any) -> dict[str, Any]:
+    """The merchant's Credit Memo (offline, from the order) in the Magento admin: the credit memo it made."""
+    items = [{"order_item_id": i["item_id"], "qty": units[i["sku"]]} for i in order["items"] if i["sku"] in units]
+    if back_to_stock:
+        arguments["extension_attributes"] = {"return_to_stock_items": [i["order_item_id"] for i in items]}
+    r = e2e.mag.http.post(f"order/{order['entity_id']}/refund", json={"items": items, "arguments": arguments})
+    assert r.status_code == 200, r.text
+    cm = e2e.mag.http.get(f"creditmemo/{r.json()}")
+    cm.raise_for_status()
+    result: dict[str, Any] = cm.json()
+    return result
+
+
+def poll(e2e: E2E) -> None:
+    e2e.runtime.fire_schedule("CreditMemoPollerFunction")
+    e2e.settle()
+
+
+def returns_of(e2e: E2E, cm: dict[str, Any]) -> list[dict[str, Any]]:
+    r = e2e.acu.http.get(f"{e2e.acu.base}/SalesOrder", params={
+        "$filter": f"OrderType eq 'RC' and ExternalRef eq 'CM{cm['increment_id']}'", "$expand": "Details"})
+    r.raise_for_status()
+    found: list[dict[str, Any]] = r.json()
+    return found
+
+
+def on_hand(e2e: E2E, warehouse: str = "RETAIL", sku: str = "WATER2809") -> Decimal:
+    r = e2e.acu.http.put(f"{e2e.acu.base}/InventorySummaryInquiry", params={"$expand": "Results"},
+                         json={"InventoryID": {"value": sku}, "WarehouseID": {"value": warehouse}})
+    r.raise_for_status()
+    return sum((Decimal(str(val(row, "QtyOnHand"))) for row in r.json()["Results"]), Decimal(0))
+
+
+def return_rows(e2e: E2E, cm: dict[str, Any]) -> list[Any]:
+    return [r for r in e2e.rows(f"creditmemo/{cm['entity_id']}") if r.group == Group.RETURN]
+
+
+def all_returns(e2e: E2E) -> list[dict[str, Any]]:
+    r = e2e.acu.http.get(f"{e2e.acu.base}/SalesOrder", params={"$filter": "OrderType eq 'RC'"})
+    r.raise_for_status()
+    found: list[dict[str, Any]] = r.json()
+    return found
+
+
+def publish_again(e2e: E2E, cm: dict[str, Any], times: int) -> None:
+    """The same return request on the queue ``times`` more (SQS's at-least-once delivery)."""
+    from amsync.data import queues
+    from amsync.models.messages import Kind, SyncRequest
+
+    url = e2e.runtime.functions["ReturnSyncFunction"].env["RETURN_QUEUE_URL"]
+    req = SyncRequest(kind=Kind.RETURN, key=str(cm["entity_id"]), source="reconciler",
+                      correlation_id=f"creditmemo/{cm['entity_id']}")
+    queues.send_many(url, [(req, None, None)] * times)
+
+
+def test_a_walkthrough_order_refunded_in_two_credit_memos_becomes_two_linked_returns_and_closes(e2e: E2E) -> None:
+    # Given the walkthrough's order (2 x WATER2809 at 20.00), Complete in Magento
+    nbr, order, invoice = complete_order(e2e)
+    stock = on_hand(e2e)
+    # When the merchant refunds 1 x WATER2809 with "return to stock" (no shipping refunded) and the poll runs
+    first = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0)
+    poll(e2e)
+    # Then one RC order in Acumatica: 1 x WATER2809 at 20.00, linked to the original invoice line, received
+    [rc] = returns_of(e2e, first)
+    [line] = rc["Details"]
+    assert (val(line, "InventoryID"), Decimal(str(val(line, "OrderQty")))) == ("WATER2809", Decimal(1))
+    assert Decimal(str(val(line, "UnitPrice"))) == Decimal("20.00")
+    assert (val(line, "InvoiceType"), val(line, "InvoiceNbr"), val(line, "InvoiceLineNbr")) == (
+        "Invoice", invoice, 1)
+    assert val(rc, "CustomerOrder") == order["increment_id"] and val(rc, "Status") == "Completed"
+    assert on_hand(e2e) == stock + 1
+    rows = return_rows(e2e, first)
+    create = [r for r in rows if r.action and r.action.value == "Create"]
+    assert [(r.result, r.entity_id) for r in create] == [(Result.SUCCESS, f"RC/{val(rc, 'OrderNbr')}")]
+    assert dict(e2e.world.magento.order(int(order["entity_id"])))["state"] != "closed"
+    # When the second unit is refunded (and the rest of the order: shipping) and the poll runs
+    second = refund(e2e, order, {"WATER2809": 1})
+    poll(e2e)
+    # Then a second RC order; the Magento order is Closed; nothing doubled by a poll that runs again
+    [rc2] = returns_of(e2e, second)
+    assert val(rc2, "OrderNbr") != val(rc, "OrderNbr") and on_hand(e2e) == stock + 2
+    final = dict(e2e.world.magento.order(int(order["entity_id"])))
+    assert (final["state"], final["status"]) == ("closed", "closed")
+    poll(e2e)
+    assert len(returns_of(e2e, first)) == 1 and len(returns_of(e2e, second)) == 1
+    assert nbr
+
+
+def test_duplicates_and_a_credit_memo_seen_twice_by_overlapping_polls_make_one_document(e2e: E2E) -> None:
+    # Given a refunded unit of a Complete order, its request on the queue three more times (duplicates)
+    _, order, _ = complete_order(e2e)
+    cm = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0)
+    publish_again(e2e, cm, 3)
+    poll(e2e)
+    # and a second poller that read the same second before the watermark moved (overlapping polls)
+    from amsync.data.bindings import Binder
+
+    binder = Binder(e2e.runtime.functions["ReturnSyncFunction"].env["BINDINGS_TABLE"])
+    value = binder.watermark("magento-creditmemos")
+    assert value and str(cm["entity_id"]) in value.partition("|")[2]
+    binder.set_watermark("magento-creditmemos", "1970-01-01 00:00:00|", value)
+    poll(e2e)
+    # Then one RC order for the credit memo, one Create row
+    assert len(returns_of(e2e, cm)) == 1
+    creates = [r for r in return_rows(e2e, cm) if r.action and r.action.value == "Create"]
+    assert [r.result for r in creates] == [Result.SUCCESS]
+
+
+def test_an_answer_lost_after_acumatica_committed_the_return_is_found_not_created_again(e2e: E2E) -> None:
+    # Given Acumatica commits the next return order but its answer never reaches the connector
+    _, order, _ = complete_order(e2e)
+    cm = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0)
+    e2e.world.acumatica.faults.add({"path": r"/SalesOrder$", "method": "PUT", "drop_after_commit_rate": 1.0,
+                                    "remaining": 1})
+    # When the poll runs (the create times out; the record comes back after the hold and looks the order up)
+    poll(e2e)
+    e2e.settle(timeout=120)
+    # Then one RC order, found by its ExternalRef and bound; received into stock once
+    [rc] = returns_of(e2e, cm)
+    assert val(rc, "Status") == "Completed"
+    rows = return_rows(e2e, cm)
+    assert any(r.result == Result.SUCCESS and "found (an earlier attempt created it)" in r.message for r in rows)
+
+
+def test_acumatica_throttling_and_the_api_login_limit_delay_the_return_but_make_one(e2e: E2E) -> None:
+    import threading
+
+    # Given Acumatica answers 429 to the next two return creates
+    _, order, _ = complete_order(e2e)
+    cm = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0)
+    e2e.world.acumatica.faults.add({"path": r"/SalesOrder$", "method": "PUT", "error_rate": 1.0,
+                                    "error_status": 429, "retry_after": 1, "remaining": 2})
+    # and every licence seat taken for a few seconds, the return function's session given back first (its next
+    # call must log in: API Login Limit)
+    for module in e2e.runtime.functions["ReturnSyncFunction"].modules:
+        module.ports.acumatica.logout()
+    limits = e2e.world.acumatica.sessions.limits
+    seats = limits.max_sessions
+    limits.max_sessions = e2e.world.acumatica.sessions.active()
+    rejected = e2e.world.acumatica.sessions.counters.login_limit_rejections
+    timer = threading.Timer(6.0, lambda: setattr(limits, "max_sessions", seats))
+    timer.start()
+    try:
+        poll(e2e)
+        e2e.settle(timeout=120)
+    finally:
+        timer.cancel()
+        limits.max_sessions = seats
+    # Then one RC order once both pass; the login limit did bite
+    assert e2e.world.acumatica.sessions.counters.login_limit_rejections > rejected
+    assert len(returns_of(e2e, cm)) == 1
+
+
+def test_bad_data_is_a_failure_row_naming_the_problem_and_nothing_is_created(e2e: E2E) -> None:
+    from amsync.services.returns import ReturnRefused, map_return
+
+    # Given a refund of an order the connector did not create (placed in Magento directly)
+    before = len(all_returns(e2e))
+    _, order, _ = complete_order(e2e)
+    foreign = _magento_only_order(e2e, order)
+    cm = refund(e2e, foreign, {"WATER2809": 1}, back_to_stock=False, shipping_amount=0)
+    poll(e2e)
+    [row] = [r for r in return_rows(e2e, cm) if r.result in (Result.SKIPPED, Result.FAILURE)]
+    assert row.result == Result.SKIPPED and "was not created by the connector" in row.message
+    # Given credit memos whose lines do not match the order or whose amounts do not add up (Magento itself cannot
+    # make them, so the mapper is handed them as an API answer would carry them): a refusal naming the problem
+    acu_order = e2e.acu.order(order["ext_order_id"], "Details")
+    from amsync.models.settings import ReturnSyncPreferences
+
+    prefs = ReturnSyncPreferences()
+    good = {"increment_id": "X1", "items": [{"sku": "WATER2809", "qty": 1, "price": "20", "row_total": "20"}],
+            "shipping_amount": 0, "grand_total": "20"}
+    for bad, reason in (({"items": [{"sku": "NOPE", "qty": 1, "price": "20", "row_total": "20"}]}, "is not on order"),
+                        ({"items": [{"sku": "WATER2809", "qty": 3, "price": "20", "row_total": "60"}],
+                          "grand_total": "60"}, "3 returned but 2 ordered"),
+                        ({"grand_total": "25"}, "amounts do not add up")):
+        try:
+            map_return({**good, **bad}, acu_order, prefs)
+        except ReturnRefused as exc:
+            assert reason in str(exc)
+        else:
+            raise AssertionError(f"not refused: {bad}")
+    assert len(all_returns(e2e)) == before + 0
+
+
+def _magento_only_order(e2e: E2E, like: dict[str, Any]) -> dict[str, Any]:
+    """An order placed in Magento by someone else, invoiced there (no Acumatica order behind it)."""
+    state = e2e.world.magento.state
+    o = dict(e2e.world.magento.order(int(like["entity_id"])))
+    with state.lock:
+        eid = state.next("order")
+        o.update({"entity_id": eid, "increment_id": f"M{eid:08d}", "ext_order_id": None, "total_refunded": 0,
+                  "base_total_refunded": 0, "state": "complete", "status": "complete"})
+        for i in o["items"]:
+            i["qty_refunded"] = 0
+        state.orders[eid] = o
+    return o
+
+
+def test_a_return_that_keeps_failing_lands_in_return_dlq_and_amsync_dlq_replay_makes_it_once(
+        e2e: E2E, tmp_path: Any, monkeypatch: Any) -> None:
+    import time
+
+    from typer.testing import CliRunner
+
+    from amsync.data import queues
+    from amsync_cli import main
+
+    # Given Acumatica fails every lookup of return orders (500): the request cannot go on
+    _, order, _ = complete_order(e2e)
+    cm = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0)
+    dlq = e2e.runtime.stack.physical_ids["ReturnDLQ"]
+    e2e.world.acumatica.faults.add({"path": r"/SalesOrder$", "method": "GET", "error_rate": 1.0,
+                                    "error_status": 500})
+    try:
+        e2e.runtime.fire_schedule("CreditMemoPollerFunction")
+        deadline = time.monotonic() + 120
+        while queues.depth(dlq)["visible"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        e2e.world.acumatica.faults.clear()
+    # Then it waits in ReturnDLQ, a Failure row says how to replay it, nothing was created
+    assert queues.depth(dlq)["visible"] == 1 and returns_of(e2e, cm) == []
+    last = [r for r in return_rows(e2e, cm) if r.result == Result.FAILURE][-1]
+    assert "goes to ReturnDLQ" in last.message and "amsync dlq replay ReturnDLQ" in last.message
+    # When `amsync dlq replay ReturnDLQ` runs once Acumatica is healthy (twice: the second finds nothing)
+    e2e.world.write_endpoints(tmp_path / ".local" / "endpoints.json")
+    monkeypatch.chdir(tmp_path)
+    main._state.clear()
+    replayed = CliRunner().invoke(main.app, ["--local", "dlq", "replay", "ReturnDLQ"], catch_exceptions=False)
+    assert replayed.exit_code == 0 and "replayed 1 message" in replayed.output
+    e2e.settle()
+    main._state.clear()
+    again = CliRunner().invoke(main.app, ["--local", "dlq", "replay", "ReturnDLQ"], catch_exceptions=False)
+    assert "replayed 0 message" in again.output
+    # Then the return order exists, once
+    assert len(returns_of(e2e, cm)) == 1
+
+
+def return_prefs(e2e: E2E, **changes: Any) -> None:
+    """Set return-sync preferences and make every warm container see them now."""
+    from amsync.models.settings import ReturnSyncPreferences
+
+    e2e.store.put_preferences("return-sync", ReturnSyncPreferences(**changes))
+    for module in e2e.runtime.functions["ReturnSyncFunction"].modules:
+        settings = getattr(module.ports, "settings", None)
+        if hasattr(settings, "invalidate"):
+            settings.invalidate()
+
+
+def test_an_adjustment_refund_and_fee_reach_the_return_order_to_the_cent(e2e: E2E) -> None:
+    # Given the adjustment item preference (INSTALL: a service item) and a Complete order
+    return_prefs(e2e, adjustment_item="INSTALL")
+    try:
+        _, order, _ = complete_order(e2e)
+        # When 1 unit is refunded with a 5.00 adjustment refund and a 3.00 adjustment fee (22.00 in all)
+        cm = refund(e2e, order, {"WATER2809": 1}, shipping_amount=0, adjustment_positive=5, adjustment_negative=3)
+        assert Decimal(str(cm["grand_total"])) == Decimal("22")
+        poll(e2e)
+    finally:
+        return_prefs(e2e)
+    # Then the RC order: the goods line, an INSTALL line of 5.00, a 3.00 document discount; its total 22.00
+    [rc] = returns_of(e2e, cm)
+    assert [(val(d, "InventoryID"), Decimal(str(val(d, "UnitPrice")))) for d in rc["Details"]] == [
+        ("WATER2809", Decimal("20")), ("INSTALL", Decimal("5"))]
+    full = e2e.acu.order(str(val(rc, "OrderNbr")), "Totals,DiscountDetails", order_type="RC")
+    assert Decimal(str(val(full, "OrderTotal"))) == Decimal("22.00")
+
+
+# ============================================================================ Acumatica -> Magento
+def acumatica_return(e2e: E2E, invoice: str, units: int, price: str | None = None) -> str:
+    """An Acumatica merchant's return (RC order from the invoice, received, credit memo released): its number."""
+    return e2e.acu.take_return(invoice, units, price=price)
+
+
+def creditmemos_of(e2e: E2E, order: dict[str, Any]) -> list[dict[str, Any]]:
+    r = e2e.mag.http.get("creditmemos", params={
+        "searchCriteria[filter_groups][0][filters][0][field]": "order_id",
+        "searchCriteria[filter_groups][0][filters][0][value]": str(order["entity_id"])})
+    r.raise_for_status()
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def test_an_acumatica_return_becomes_one_magento_credit_memo_and_is_never_sent_back(e2e: E2E) -> None:
+    # Given the walkthrough's order, Complete in Magento, and no RC order made for it by the connector
+    nbr, order, invoice = complete_order(e2e)
+    rcs_before = len(all_returns(e2e))
+    # When the merchant takes both units back in Acumatica (RC order from the invoice, receipt, credit memo released)
+    memo = acumatica_return(e2e, invoice, 2)
+    e2e.settle()
+    # Then one offline Magento credit memo: 2 x WATER2809, its total Acumatica's to the cent; the order Closed
+    acu_memo = e2e.acu.get("SalesInvoice", "Credit Memo", memo, expand="Details")
+    [cm] = creditmemos_of(e2e, order)
+    assert [(i["sku"], Decimal(str(i["qty"]))) for i in cm["items"]] == [("WATER2809", Decimal(2))]
+    assert Decimal(str(cm["grand_total"])).quantize(Decimal("0.01")) == Decimal(str(val(acu_memo, "Amount"))) \
+        == Decimal("40.00")
+    final = dict(e2e.world.magento.order(int(order["entity_id"])))
+    assert (final["state"], final["status"]) == ("closed", "closed")
+    rows = [r for r in e2e.rows(nbr) if r.group == Group.RETURN and r.action and r.action.value == "Create"]
+    assert [(r.result, r.entity_id) for r in rows] == [(Result.SUCCESS, str(cm["entity_id"]))]
+    # When the credit memo poll runs and the push comes again: nothing goes back, nothing doubles
+    poll(e2e)
+    assert len(all_returns(e2e)) == rcs_before + 1  # the merchant's RC only
+    skipped = [r for r in return_rows(e2e, cm) if r.result == Result.SKIPPED]
+    assert skipped and "made by the connector from an Acumatica credit memo" in skipped[0].message
+    # and the credit memo's request delivered again (SQS at least once): still one Magento credit memo
+    from amsync.data import queues
+    from amsync.models.messages import Kind, SyncRequest
+
+    url = e2e.runtime.functions["FulfilmentFunction"].env["FULFILMENT_QUEUE_URL"]
+    again = SyncRequest(kind=Kind.INVOICE, key=f"Credit Memo/{memo}", order_key=None, source="reconciler",
+                        correlation_id=f"Credit Memo/{memo}")
+    queues.send(url, again, group_id="RC", dedup_key=f"again-{memo}")
+    e2e.settle()
+    assert len(creditmemos_of(e2e, order)) == 1
+
+
+def test_a_return_of_more_than_was_paid_is_refused_by_magento_with_its_message(e2e: E2E) -> None:
+    # Given a Complete order of 40.00, and an Acumatica return of 1 unit at 50.00
+    nbr, order, invoice = complete_order(e2e)
+    acumatica_return(e2e, invoice, 1, price="50.00")
+    e2e.settle()
+    # Then no Magento credit memo; the Failure row carries Magento's refusal
+    assert creditmemos_of(e2e, order) == []
+    failures = [r for r in e2e.rows(nbr) if r.group == Group.RETURN and r.result == Result.FAILURE]
+    assert failures and "The most money available to refund is 40." in failures[-1].message

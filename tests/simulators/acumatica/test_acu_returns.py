@@ -1,0 +1,110 @@
+"""Customer returns: RC orders linked to the original invoice, receipts back into stock, over-returns refused."""
+
+from __future__ import annotations
+
+import httpx
+from acu_flow import create_order, run_action, ship
+from acu_sim_helpers import BASE, val
+
+
+def _invoiced(c: httpx.Client) -> str:
+    """The walkthrough's order for 2 x WATER2809 shipped from RETAIL and invoiced: the invoice number."""
+    nbr = val(create_order(c), "OrderNbr")
+    shipment = ship(c, nbr)
+    assert run_action(c, "Shipment", "ConfirmShipment", {"ShipmentNbr": shipment}).status_code == 204
+    assert run_action(c, "Shipment", "PrepareInvoice", {"ShipmentNbr": shipment}).status_code == 204
+    s = c.get(f"{BASE}/Shipment/{shipment}", params={"$expand": "Orders"}).json()
+    return str(val(s["Orders"][0], "InvoiceNbr"))
+
+
+def _return(c: httpx.Client, inv_nbr: str, qty: int, ref: str) -> httpx.Response:
+    return c.put(f"{BASE}/SalesOrder", params={"$expand": "Details"}, json={
+        "OrderType": {"value": "RC"}, "CustomerID": {"value": "AACUSTOMER"}, "ExternalRef": {"value": ref},
+        "Details": [{"InventoryID": {"value": "WATER2809"}, "OrderQty": {"value": qty}, "UnitPrice": {"value": 20},
+                     "WarehouseID": {"value": "RETAIL"}, "InvoiceType": {"value": "Invoice"},
+                     "InvoiceNbr": {"value": inv_nbr}, "InvoiceLineNbr": {"value": 1}}]})
+
+
+def _on_hand(c: httpx.Client) -> float:
+    item = c.get(f"{BASE}/StockItem/WATER2809", params={"$expand": "WarehouseDetails"}).json()
+    return next(val(w, "QtyOnHand") for w in item["WarehouseDetails"] if val(w, "WarehouseID") == "RETAIL")
+
+
+def test_return_receipt_puts_stock_back_and_completes(client: httpx.Client) -> None:
+    # Given an invoiced order and the stock after its shipment
+    inv_nbr = _invoiced(client)
+    before = _on_hand(client)
+    # When an RC order returns 1 unit against the invoice line, and its receipt is created and confirmed
+    rc = _return(client, inv_nbr, 1, "CM000000001")
+    assert rc.status_code == 200, rc.text
+    nbr = val(rc.json(), "OrderNbr")
+    line = rc.json()["Details"][0]
+    receipt = run_action(client, "SalesOrder", "SalesOrderCreateReceipt", {"OrderType": "RC", "OrderNbr": nbr})
+    o = client.get(f"{BASE}/SalesOrder/RC/{nbr}", params={"$expand": "Shipments"}).json()
+    receipt_nbr = val(o["Shipments"][0], "ShipmentNbr")
+    on_hand_open = _on_hand(client)
+    assert run_action(client, "Shipment", "ConfirmShipment", {"ShipmentNbr": receipt_nbr}).status_code == 204
+    # Then a Receipt line linked to the invoice, stock back only at confirmation, the RC order Completed
+    assert receipt.status_code == 204, receipt.text
+    assert (val(line, "Operation"), val(line, "InvoiceNbr"), val(line, "InvoiceLineNbr")) == ("Receipt", inv_nbr, 1)
+    assert (val(rc.json(), "OrderNbr"), val(rc.json(), "OrderTotal")) == ("RC000001", 20.0)
+    assert val(o["Shipments"][0], "ShipmentType") == "Receipt"
+    assert on_hand_open == before and _on_hand(client) == before + 1
+    assert val(client.get(f"{BASE}/SalesOrder/RC/{nbr}").json(), "Status") == "Completed"
+
+
+def test_returning_more_than_invoiced_or_another_item_is_refused(client: httpx.Client) -> None:
+    # Given an invoiced order of 2 units and a first return of 2
+    inv_nbr = _invoiced(client)
+    assert _return(client, inv_nbr, 2, "CM1").status_code == 200
+    # When returning one more unit of that invoice line, and a return pointing at an unknown invoice
+    over = _return(client, inv_nbr, 1, "CM2")
+    unknown = _return(client, "AR999999", 1, "CM3")
+    wrong_item = client.put(f"{BASE}/SalesOrder", json={
+        "OrderType": {"value": "RC"}, "CustomerID": {"value": "AACUSTOMER"},
+        "Details": [{"InventoryID": {"value": "JUICE100"}, "OrderQty": {"value": 1},
+                     "InvoiceType": {"value": "Invoice"}, "InvoiceNbr": {"value": inv_nbr},
+                     "InvoiceLineNbr": {"value": 1}}]})
+    # Then each is refused with a message naming it, and nothing was created (the RC sequence did not move)
+    assert over.status_code == 422 and "exceeds the quantity" in over.text
+    assert unknown.status_code == 422 and "'Invoice Nbr.' cannot be found in the system." in unknown.text
+    assert wrong_item.status_code == 422 and "is not on the line 1" in wrong_item.text
+    found = client.get(f"{BASE}/SalesOrder", params={"$filter": "OrderType eq 'RC'"}).json()
+    assert [val(o, "ExternalRef") for o in found] == ["CM1"]
+
+
+def test_shipment_action_refused_on_a_return(client: httpx.Client) -> None:
+    # Given an RC order
+    nbr = val(_return(client, _invoiced(client), 1, "CM9").json(), "OrderNbr")
+    # When asking a shipment instead of a receipt
+    r = run_action(client, "SalesOrder", "SalesOrderCreateShipment", {"OrderType": "RC", "OrderNbr": nbr})
+    # Then refused
+    assert r.status_code in (400, 422, 500) and "Create Receipt" in r.text
+
+
+def test_a_received_return_is_billed_by_a_credit_memo_and_its_misc_line_is_not_received(
+        client: httpx.Client) -> None:
+    # Given an RC order returning 1 unit against the invoice, plus a misc. line (INSTALL, a service)
+    inv_nbr = _invoiced(client)
+    rc = _return(client, inv_nbr, 1, "CM000000009")
+    nbr = val(rc.json(), "OrderNbr")
+    extra = {"OrderType": {"value": "RC"}, "OrderNbr": {"value": nbr},
+             "Details": [{"InventoryID": {"value": "INSTALL"}, "OrderQty": {"value": 1}, "UnitPrice": {"value": 5}}]}
+    assert client.put(f"{BASE}/SalesOrder", json=extra).status_code == 200
+    # When its receipt is created and confirmed, and Prepare Invoice runs on the receipt
+    assert run_action(client, "SalesOrder", "SalesOrderCreateReceipt",
+                      {"OrderType": "RC", "OrderNbr": nbr}).status_code == 204
+    o = client.get(f"{BASE}/SalesOrder/RC/{nbr}", params={"$expand": "Shipments"}).json()
+    receipt_nbr = val(o["Shipments"][0], "ShipmentNbr")
+    receipt = client.get(f"{BASE}/Shipment/{receipt_nbr}", params={"$expand": "Details"}).json()
+    assert run_action(client, "Shipment", "ConfirmShipment", {"ShipmentNbr": receipt_nbr}).status_code == 204
+    assert run_action(client, "Shipment", "PrepareInvoice", {"ShipmentNbr": receipt_nbr}).status_code == 204
+    # Then the receipt holds the stock line only, and the document billing it is a Credit Memo
+    assert [val(d, "InventoryID") for d in receipt["Details"]] == ["WATER2809"]
+    s = client.get(f"{BASE}/Shipment/{receipt_nbr}", params={"$expand": "Orders"}).json()
+    assert val(s["Orders"][0], "InvoiceType") == "Credit Memo"
+    memo = client.get(f"{BASE}/SalesInvoice/Credit Memo/{val(s['Orders'][0], 'InvoiceNbr')}",
+                      params={"$expand": "Details"}).json()
+    assert (val(memo, "Type"), [val(d, "OrderType") for d in memo["Details"]]) == ("Credit Memo", ["RC"])
+    assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
+                      {"Type": "Credit Memo", "ReferenceNbr": val(memo, "ReferenceNbr")}).status_code == 204
