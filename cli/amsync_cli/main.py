@@ -14,6 +14,7 @@ from importlib.metadata import version as installed_version
 from typing import Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
 
@@ -23,7 +24,7 @@ from amsync.data.connector_log import ConnectorLog
 from amsync.data.settings_store import MAPPINGS, SettingsStore
 from amsync.models.log import LogEntry, Side
 from amsync.models.messages import Kind
-from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences
+from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences, ReturnSyncPreferences
 from amsync.services.operations import DLQ_SOURCES, message_entities, message_group, message_notes, resync
 from amsync_cli.context import StackContext, StackNotFound, resolve
 from amsync_cli.grid import Col, print_grid
@@ -275,22 +276,28 @@ def prefs_show() -> None:
     console.print_json(_store().order_sync(fresh=True).model_dump_json())
 
 
-@prefs_app.command("set", help=f"field=value ... ({', '.join(OrderSyncPreferences.model_fields)}); lists as a,b")
-def prefs_set(fields: list[str]) -> None:
-    current = _store().order_sync(fresh=True).model_dump()
+def _set_preferences(model: type[BaseModel], current: dict[str, Any], fields: list[str], sk: str,
+                     upper_lists: bool = False) -> None:
+    """``field=value`` pairs (lists as a,b) over the current preferences, validated by their model, then stored."""
     for f in fields:
-        if "=" not in f:
-            raise typer.BadParameter(f"{f!r}: use field=value")
-        k, v = f.split("=", 1)
-        if k not in OrderSyncPreferences.model_fields:
-            raise typer.BadParameter(f"unknown preference {k!r}")
-        current[k] = [x for x in v.split(",") if x] if isinstance(current[k], list) else v
+        k, sep, v = f.partition("=")
+        if not sep or k not in model.model_fields:
+            raise typer.BadParameter(f"{f!r}: use field=value ({', '.join(model.model_fields)})")
+        if isinstance(current[k], list):
+            current[k] = [x.strip().upper() if upper_lists else x.strip() for x in v.split(",") if x.strip()]
+        else:  # an empty value clears a preference that may be unset (None)
+            current[k] = None if v == "" and model.model_fields[k].default is None else v
     try:
-        prefs = OrderSyncPreferences.model_validate(current)
+        prefs = model.model_validate(current)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    _store().put_preferences("order-sync", prefs)
+    _store().put_preferences(sk, prefs)
     console.print_json(prefs.model_dump_json())
+
+
+@prefs_app.command("set", help=f"field=value ... ({', '.join(OrderSyncPreferences.model_fields)}); lists as a,b")
+def prefs_set(fields: list[str]) -> None:
+    _set_preferences(OrderSyncPreferences, _store().order_sync(fresh=True).model_dump(), fields, "order-sync")
 
 
 @prefs_app.command("amounts-show", help="The order amounts preferences (Magento's base and allowed currencies)")
@@ -301,18 +308,18 @@ def amounts_show() -> None:
 @prefs_app.command("amounts-set", help=f"field=value ... ({', '.join(OrderMappingPreferences.model_fields)}); "
                                        "lists as a,b")
 def amounts_set(fields: list[str]) -> None:
-    current = _store().order_mapping(fresh=True).model_dump()
-    for f in fields:
-        k, sep, v = f.partition("=")
-        if not sep or k not in OrderMappingPreferences.model_fields:
-            raise typer.BadParameter(f"{f!r}: use field=value ({', '.join(OrderMappingPreferences.model_fields)})")
-        current[k] = [x.strip().upper() for x in v.split(",") if x.strip()] if isinstance(current[k], list) else v
-    try:
-        prefs = OrderMappingPreferences.model_validate(current)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    _store().put_preferences("order-mapping", prefs)
-    console.print_json(prefs.model_dump_json())
+    _set_preferences(OrderMappingPreferences, _store().order_mapping(fresh=True).model_dump(), fields,
+                     "order-mapping", upper_lists=True)
+
+
+@prefs_app.command("returns-show", help="The M->A return preferences (docs/returns.md)")
+def returns_show() -> None:
+    console.print_json(_store().return_sync(fresh=True).model_dump_json())
+
+
+@prefs_app.command("returns-set", help=f"field=value ... ({', '.join(ReturnSyncPreferences.model_fields)})")
+def returns_set(fields: list[str]) -> None:
+    _set_preferences(ReturnSyncPreferences, _store().return_sync(fresh=True).model_dump(), fields, "return-sync")
 
 
 # ---------------------------------------------------------------------- DLQs

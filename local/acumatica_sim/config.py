@@ -55,9 +55,11 @@ PAYMENT_METHODS: frozenset[str] = frozenset({"CHECK", "CASH", "CREDITCARD", "MAG
 # SOORDER; ST, a custom type, from STORDER, a sequence of its own in SOORDER's format, so an ST order and an SO order
 # can carry the same number (SOT00024) and are still two orders.
 # RC: the return (RMA) order type, Receipt lines brought back through SalesOrderCreateReceipt (see returns.py).
-ORDER_TYPES: dict[str, str] = {"SO": "SOORDER", "ST": "STORDER", "RC": "RCORDER"}
+# CR: the credit memo order type, Receipt lines billed at once by a credit memo (no receipt: see returns.py).
+ORDER_TYPES: dict[str, str] = {"SO": "SOORDER", "ST": "STORDER", "RC": "RCORDER", "CR": "CRORDER"}
 # Number formats per numbering key of the store (an order type, or a document kind).
-NUMBER_FORMATS: dict[str, str] = {"SO": "SOT{:05d}", "ST": "SOT{:05d}", "RC": "RC{:06d}", "shipment": "{:06d}",
+NUMBER_FORMATS: dict[str, str] = {"SO": "SOT{:05d}", "ST": "SOT{:05d}", "RC": "RC{:06d}", "CR": "CR{:06d}",
+                                  "shipment": "{:06d}",
                                   "invoice": "AR{:06d}",
                                   "payment": "{:06d}", "customer": "C{:09d}"}
 

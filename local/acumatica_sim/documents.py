@@ -547,6 +547,9 @@ def order_create_shipment(store: Store, o: Rec, params: Rec, now: datetime) -> N
 
 
 def order_prepare_invoice(store: Store, o: Rec, params: Rec, now: datetime) -> None:
+    if o["OrderType"] in returns.RETURN_ORDER_TYPES - returns.RECEIPT_ORDER_TYPES:  # CR: billed with no receipt
+        returns.credit_memo_from_order(store, o, now)
+        return
     pending = [s for s in store.order_shipments(o) if s["Status"] == "Confirmed" and s["invoice"] is None]
     if not pending:
         raise ActionRefused("The invoice cannot be prepared because the sales order has no confirmed shipments "
@@ -709,6 +712,8 @@ def invoice_release(store: Store, inv: Rec, params: Rec, now: datetime) -> None:
     if inv["Status"] != "Balanced":
         raise ActionRefused(f"The document cannot be released because it has the {inv['Status']} status.")
     inv["released"], inv["Status"] = True, "Open"
+    if inv["Type"] == "Credit Memo":
+        returns.release_credit_memo_order(store, inv)
     for s in store.linked("shipments", "invoice", (inv["Type"], inv["ReferenceNbr"])):
         s["Status"] = "Completed"
     reconcile(store, now, order_keys(inv["lines"]), invoices=[inv])

@@ -56,7 +56,7 @@ def business_key(values: Iterable[Any]) -> tuple[str, ...]:
 
 def order_keys(rows: Iterable[Rec]) -> set[OrderKey]:
     """The orders that document rows (shipment/invoice lines, payment applications) refer to."""
-    return {(r["OrderType"], r["OrderNbr"]) for r in rows}
+    return {(r["OrderType"], r["OrderNbr"]) for r in rows if r.get("OrderNbr")}  # a standalone credit memo: none
 
 
 def booked_of(o: Rec | None) -> dict[Pair, Decimal]:

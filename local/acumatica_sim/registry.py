@@ -48,7 +48,7 @@ ENTITIES: dict[str, EntityDef] = {e.name: e for e in (
         "ConfirmShipment": d.shipment_confirm, "CorrectShipment": d.shipment_correct,
         "PrepareInvoice": d.shipment_prepare_invoice, "UpdateIN": _no_action},
         "PX.Objects.SO.SOShipmentEntry/Document", stamp="LastModifiedDateTime"),
-    EntityDef("SalesInvoice", "invoices", ("Type", "ReferenceNbr"), v.invoice_tree, None, {
+    EntityDef("SalesInvoice", "invoices", ("Type", "ReferenceNbr"), v.invoice_tree, returns.upsert_credit_memo, {
         "ReleaseSalesInvoice": d.invoice_release}, "PX.Objects.SO.SOInvoiceEntry/Document",
         stamp="LastModifiedDateTime"),
     EntityDef("Payment", "payments", ("Type", "ReferenceNbr"), v.payment_tree, d.upsert_payment, {

@@ -143,6 +143,33 @@ class AcumaticaUser:
         self.release_invoice(memo, doc_type="Credit Memo")
         return memo
 
+    def take_credit_memo_order(self, invoice_nbr: str, qty: int, sku: str = "WATER2809", line_nbr: int = 1,
+                               customer: str = "AACUSTOMER", warehouse: str = "RETAIL") -> str:
+        """A return on the credit memo order type: a CR order whose line is added from the original invoice, billed
+        at once (Prepare Invoice: a Credit Memo, no receipt) and released. Returns the credit memo's number."""
+        line = {"InventoryID": sku, "OrderQty": qty, "WarehouseID": warehouse, "InvoiceType": "Invoice",
+                "InvoiceNbr": invoice_nbr, "InvoiceLineNbr": line_nbr}
+        body = {**wrap({"OrderType": "CR", "CustomerID": customer}), "Details": [wrap(line)]}
+        cr = str(val(self._ok(self.http.put(f"{self.base}/SalesOrder", json=body)).json(), "OrderNbr"))
+        self.action("SalesOrder", "PrepareSalesInvoice", {"OrderType": "CR", "OrderNbr": cr})
+        memos = self._ok(self.http.get(f"{self.base}/SalesInvoice", params={
+            "$filter": "Type eq 'Credit Memo'", "$expand": "Details"})).json()
+        [memo] = [str(val(m, "ReferenceNbr")) for m in memos
+                  if any(val(d, "OrderType") == "CR" and val(d, "OrderNbr") == cr for d in m.get("Details") or [])]
+        self.release_invoice(memo, doc_type="Credit Memo")
+        return memo
+
+    def enter_credit_memo(self, invoice_nbr: str, qty: int, sku: str = "WATER2809", line_nbr: int = 1,
+                          customer: str = "AACUSTOMER") -> str:
+        """A credit memo entered on its own (Invoices, SO303000, type Credit Memo), its line naming the original
+        invoice line (Orig. Inv. Nbr. / Line Nbr.), released. Returns its number."""
+        line = {"InventoryID": sku, "Qty": qty, "OrigInvType": "Invoice", "OrigInvNbr": invoice_nbr,
+                "OrigInvLineNbr": line_nbr}
+        body = {**wrap({"Type": "Credit Memo", "CustomerID": customer}), "Details": [wrap(line)]}
+        memo = str(val(self._ok(self.http.put(f"{self.base}/SalesInvoice", json=body)).json(), "ReferenceNbr"))
+        self.release_invoice(memo, doc_type="Credit Memo")
+        return memo
+
 
 class MagentoViewer:
     """What the merchant looks at in the Magento admin, read through the REST API."""

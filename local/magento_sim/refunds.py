@@ -299,13 +299,13 @@ def create_return(state: State, data: Any) -> dict[str, Any]:
         requested = f(raw.get("qty_requested"))
         if requested <= 0 or requested > f(item.get("qty_shipped")):
             raise MagentoError(400, "We can't save this RMA.")
-        items.append({"entity_id": _counter(state, "rma_item", 1), "rma_entity_id": rid,
-                      "order_item_id": item["item_id"], "qty_requested": int(requested),
-                      "qty_authorized": int(f(raw.get("qty_authorized"))),
-                      "qty_approved": int(f(raw.get("qty_approved"))),
-                      "qty_returned": int(f(raw.get("qty_returned"))), "reason": str(raw.get("reason") or ""),
-                      "condition": str(raw.get("condition") or ""), "resolution": str(raw.get("resolution") or ""),
-                      "status": str(raw.get("status") or "pending")})
+        line = {"entity_id": _counter(state, "rma_item", 1), "rma_entity_id": rid,
+                "order_item_id": item["item_id"], "qty_requested": int(requested), "qty_authorized": 0,
+                "qty_approved": 0, "qty_returned": 0, "reason": str(raw.get("reason") or ""),
+                "condition": str(raw.get("condition") or ""), "resolution": str(raw.get("resolution") or ""),
+                "status": "pending"}
+        _set_quantities(line, raw)
+        items.append(line)
     if not items:
         raise MagentoError(400, "We can't save this RMA.")
     status = str(data.get("status") or "pending")
@@ -319,6 +319,41 @@ def create_return(state: State, data: Any) -> dict[str, Any]:
            "status": status, "comments": [], "tracks": [], "extension_attributes": {}}
     state.returns[rid] = rma
     return {k: copy.deepcopy(v) for k, v in rma.items() if k != "updated_at"}
+
+
+def _set_quantities(line: dict[str, Any], raw: dict[str, Any]) -> None:
+    """An RMA item's workflow quantities and status (authorised <= requested, returned <= authorised, approved <=
+    returned, as the RMA item form enforces them); anything else is refused."""
+    got = {k: int(f(raw.get(k, line[k]))) for k in ("qty_authorized", "qty_returned", "qty_approved")}
+    status = str(raw.get("status") or line["status"])
+    if (min(got.values()) < 0 or got["qty_authorized"] > line["qty_requested"]
+            or got["qty_returned"] > got["qty_authorized"] or got["qty_approved"] > got["qty_returned"]
+            or status not in RMA_STATUSES):
+        raise MagentoError(400, "We can't save this RMA.")
+    line.update(got, status=status)
+
+
+def update_return(state: State, rid: Any, data: Any) -> dict[str, Any]:
+    """PUT /V1/returns/{id} (RmaManagement::saveRma): the RMA's status and its items' authorised, returned and
+    approved quantities move through the workflow; an item not on the RMA or a quantity out of order is refused."""
+    rma = state.returns.get(to_int(rid) or 0)
+    if rma is None:
+        raise E.not_found()
+    if not isinstance(data, dict):
+        raise E.required("rmaDataObject")
+    status = str(data.get("status") or rma["status"])
+    if status not in RMA_STATUSES:
+        raise MagentoError(400, "We can't save this RMA.")
+    by_item = {line["order_item_id"]: line for line in rma["items"]}
+    updated = copy.deepcopy(by_item)
+    for raw in data.get("items") or []:
+        line = updated.get(to_int(raw.get("order_item_id")) or 0) if isinstance(raw, dict) else None
+        if line is None:
+            raise MagentoError(400, "We can't save this RMA.")
+        _set_quantities(line, raw)
+    rma["items"] = [updated[line["order_item_id"]] for line in rma["items"]]
+    rma["status"], rma["updated_at"] = status, now()
+    return return_view(rma)
 
 
 def return_view(rma: dict[str, Any]) -> dict[str, Any]:

@@ -192,6 +192,8 @@ ROUTES: list[Route] = [
           lambda c: refunds.create_return(c.state, arg(c.obj(), "rmaDataObject")), "adobe_commerce"),
     Route("GET", "/V1/returns/{id}", "Magento_Rma::magento_rma",
           lambda c: refunds.get_return(c.state, c.params["id"]), "adobe_commerce"),
+    Route("PUT", "/V1/returns/{id}", "Magento_Rma::magento_rma",
+          lambda c: refunds.update_return(c.state, c.params["id"], arg(c.obj(), "rmaDataObject")), "adobe_commerce"),
     # catalog and customers
     Route("GET", "/V1/products", "Magento_Catalog::products", products_list),
     Route("GET", "/V1/products/{sku}", "Magento_Catalog::products",

@@ -248,6 +248,17 @@ def test_cli_mappings_preferences_and_status(e2e: E2E, cli: Any) -> None:
     assert json.loads(cli("preferences", "show").output)["sync_if_paid"] is False
     assert cli("preferences", "set", "sync_if_paid=true").exit_code == 0
     assert cli("preferences", "set", "no_such=1").exit_code == 2
+    # the return and amounts preferences: set, shown, refused when the model refuses (nothing stored then)
+    assert cli("preferences", "returns-set", "adjustment_item=REFUNDADJ", "receive_into_stock=false").exit_code == 0
+    shown = json.loads(cli("preferences", "returns-show").output)
+    assert shown["adjustment_item"] == "REFUNDADJ" and shown["receive_into_stock"] is False
+    assert cli("preferences", "returns-set", "return_order_type=return").exit_code == 2
+    assert json.loads(cli("preferences", "returns-show").output)["return_order_type"] == "RC"
+    assert cli("preferences", "returns-set", "adjustment_item=", "receive_into_stock=true").exit_code == 0
+    assert json.loads(cli("preferences", "returns-show").output)["adjustment_item"] is None
+    assert cli("preferences", "amounts-set", "allowed_currencies=usd,eur").exit_code == 0
+    assert json.loads(cli("preferences", "amounts-show").output)["allowed_currencies"] == ["USD", "EUR"]
+    assert cli("preferences", "amounts-set", "allowed_currencies=USD").exit_code == 0
     status = cli("status")
     assert status.exit_code == 0 and "MagentoOrderDLQ" in status.output and "failures today" in status.output
     assert cli("logs", "show", "123").exit_code == 2

@@ -13,7 +13,7 @@ from typing import Any
 
 from e2e_support import E2E
 
-from amsync.models.log import Group, Result
+from amsync.models.log import Group, Result, Side
 from amsync_local.walkthrough import val
 
 
@@ -359,3 +359,110 @@ def test_a_return_of_more_than_was_paid_is_refused_by_magento_with_its_message(e
     assert creditmemos_of(e2e, order) == []
     failures = [r for r in e2e.rows(nbr) if r.group == Group.RETURN and r.result == Result.FAILURE]
     assert failures and "The most money available to refund is 40." in failures[-1].message
+
+
+def test_a_return_on_the_credit_memo_order_type_becomes_one_magento_credit_memo(e2e: E2E) -> None:
+    # Given the walkthrough's order, Complete in Magento, and its stock in RETAIL
+    nbr, order, invoice = complete_order(e2e)
+    stock = on_hand(e2e)
+    # When the merchant credits one unit with a CR order from the invoice (billed at once, credit memo released)
+    memo = e2e.acu.take_credit_memo_order(invoice, 1)
+    e2e.settle()
+    # Then one offline Magento credit memo of 1 x WATER2809 at Acumatica's total; the unit back on hand
+    [cm] = creditmemos_of(e2e, order)
+    assert [(i["sku"], Decimal(str(i["qty"]))) for i in cm["items"]] == [("WATER2809", Decimal(1))]
+    acu_memo = e2e.acu.get("SalesInvoice", "Credit Memo", memo)
+    assert Decimal(str(cm["grand_total"])).quantize(Decimal("0.01")) == Decimal(str(val(acu_memo, "Amount"))) \
+        == Decimal("20.00")
+    assert on_hand(e2e) == stock + 1
+    # and the CR order's own push made no Skipped "order type CR is not synced" row
+    assert not [r for r in e2e.log.newest(Side.MAGENTO, limit=200) if "order type CR" in (r.message or "")]
+    rows = [r for r in e2e.rows(nbr) if r.group == Group.RETURN and r.action and r.action.value == "Create"]
+    assert [(r.result, r.entity_id) for r in rows] == [(Result.SUCCESS, str(cm["entity_id"]))]
+
+
+def test_a_credit_memo_entered_on_its_own_reaches_magento_through_its_original_invoice_line(e2e: E2E) -> None:
+    # Given the walkthrough's order, Complete in Magento
+    nbr, order, invoice = complete_order(e2e)
+    stock = on_hand(e2e)
+    # When the merchant enters a credit memo for 1 unit, its line naming the original invoice line, and releases it
+    memo = e2e.acu.enter_credit_memo(invoice, 1)
+    e2e.settle()
+    # Then one offline Magento credit memo of 1 x WATER2809 at 20.00, the unit back on hand
+    [cm] = creditmemos_of(e2e, order)
+    assert [(i["sku"], Decimal(str(i["qty"]))) for i in cm["items"]] == [("WATER2809", Decimal(1))]
+    assert Decimal(str(cm["grand_total"])).quantize(Decimal("0.01")) == Decimal("20.00")
+    assert on_hand(e2e) == stock + 1 and f"Credit Memo/{memo}" in str(cm["comments"])
+    # When a second one names no invoice line: a Failure row says what to add, nothing more in Magento
+    body = {"Type": {"value": "Credit Memo"}, "CustomerID": {"value": "AACUSTOMER"},
+            "Details": [{"InventoryID": {"value": "WATER2809"}, "Qty": {"value": 1}, "WarehouseID": {"value": "RETAIL"},
+                         "UnitPrice": {"value": 20}}]}
+    r = e2e.acu.http.put(f"{e2e.acu.base}/SalesInvoice", json=body)
+    assert r.status_code == 200, r.text
+    loose = str(val(r.json(), "ReferenceNbr"))
+    e2e.acu.release_invoice(loose, doc_type="Credit Memo")
+    e2e.settle()
+    assert len(creditmemos_of(e2e, order)) == 1
+    failures = [r for r in e2e.rows(f"Credit Memo/{loose}") if r.result == Result.FAILURE]
+    assert failures and "names no original invoice line" in failures[-1].message
+    assert nbr
+
+
+def _sim_edition(e2e: E2E, edition: str) -> None:
+    """Switch the Magento simulator's edition through its control API (``/_sim/config``)."""
+    import httpx
+
+    r = httpx.post(f"{e2e.world.magento.url.rstrip('/')}/_sim/config", json={"edition": edition}, timeout=10)
+    r.raise_for_status()
+
+
+def _rma(e2e: E2E, order: dict[str, Any], requested: int) -> dict[str, Any]:
+    """The customer's return request for WATER2809 (Adobe Commerce RMA), as Magento_Rma's API saves it."""
+    [item] = [i for i in order["items"] if i["sku"] == "WATER2809"]
+    line = {"entity_id": 0, "rma_entity_id": 0, "order_item_id": item["item_id"], "qty_requested": requested,
+            "qty_authorized": 0, "qty_approved": 0, "qty_returned": 0, "reason": "damaged", "condition": "opened",
+            "resolution": "refund", "status": "pending"}
+    body = {"increment_id": "", "entity_id": 0, "order_id": order["entity_id"], "order_increment_id": "",
+            "store_id": 1, "customer_id": 0, "date_requested": "", "customer_custom_email": "", "status": "pending",
+            "comments": [], "tracks": [], "items": [line]}
+    r = e2e.mag.http.post("returns", json={"rmaDataObject": body})
+    assert r.status_code == 200, r.text
+    rma: dict[str, Any] = r.json()
+    return rma
+
+
+def _rma_save(e2e: E2E, rma: dict[str, Any], status: str, authorized: int, returned: int) -> None:
+    body = {**rma, "status": status,
+            "items": [{**rma["items"][0], "qty_authorized": authorized, "qty_returned": returned, "status": status}]}
+    r = e2e.mag.http.put(f"returns/{rma['entity_id']}", json={"rmaDataObject": body})
+    assert r.status_code == 200, r.text
+
+
+def test_on_adobe_commerce_the_rma_drives_the_receipt_and_its_credit_memo_makes_one_return(e2e: E2E) -> None:
+    # Given the walkthrough's order Complete, on an Adobe Commerce store (detected: /V1/returns answers)
+    _nbr, order, _invoice = complete_order(e2e)
+    _sim_edition(e2e, "adobe_commerce")
+    try:
+        stock = on_hand(e2e)
+        # and the customer's return of both units authorised, one unit received so far
+        rma = _rma(e2e, order, 2)
+        _rma_save(e2e, rma, "authorized", 2, 0)
+        _rma_save(e2e, rma, "received_on_item", 2, 1)
+        # When the merchant refunds the received unit (credit memo) and the poll runs
+        first = refund(e2e, order, {"WATER2809": 1}, back_to_stock=False, shipping_amount=0)
+        poll(e2e)
+        # Then one RC order (not one for the RMA and one for its credit memo), naming the RMA, received: +1
+        [rc] = returns_of(e2e, first)
+        assert f"RMA #{rma['increment_id']}" in str(val(rc, "Description")) and val(rc, "Status") == "Completed"
+        assert len([r for r in all_returns(e2e) if val(r, "CustomerOrder") == order["increment_id"]]) == 1
+        assert on_hand(e2e) == stock + 1
+        # When the second unit is refunded before the RMA received it
+        second = refund(e2e, order, {"WATER2809": 1}, back_to_stock=False)
+        poll(e2e)
+        # Then its RC order is made but not received (no unit received twice), and the row says why
+        [rc2] = returns_of(e2e, second)
+        assert val(rc2, "Status") != "Completed" and on_hand(e2e) == stock + 1
+        [row] = [r for r in return_rows(e2e, second) if r.action and r.action.value == "Create"]
+        assert row.result == Result.SUCCESS and "not received: RMA #" in row.message
+    finally:
+        _sim_edition(e2e, "open_source")

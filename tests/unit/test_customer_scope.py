@@ -12,7 +12,7 @@ import pytest
 from amsync.adapters.errors import NotFound
 from amsync.models.log import LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
-from amsync.models.settings import CustomerSyncPreferences, OrderSyncPreferences
+from amsync.models.settings import CustomerSyncPreferences, OrderSyncPreferences, ReturnSyncPreferences
 from amsync.services.customer_sync import CustomerSyncPorts, sync_customer
 from amsync.services.exporting import AlreadyBound, Binding
 
@@ -48,6 +48,9 @@ class World:
 
     def order_sync(self, fresh: bool = False) -> OrderSyncPreferences:
         return OrderSyncPreferences(account_share_scope=self.scope)  # type: ignore[arg-type]
+
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences:
+        return ReturnSyncPreferences()
 
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]:
         return []

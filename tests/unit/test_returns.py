@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests_support import FakeWatermarks
 
 from amsync.adapters.errors import RateLimited, RetryableError, TransportError
 from amsync.models.log import Action, Group, Result
@@ -32,11 +33,11 @@ def creditmemo(cm_id: int = 401, units: int = 1, **over: Any) -> dict[str, Any]:
     return cm
 
 
-class FakeBinder:
+class FakeBinder(FakeWatermarks):
     def __init__(self) -> None:
+        super().__init__()
         self.rows: dict[tuple[str, str], Binding] = {}
         self.orders = {1093: "SO/SOT00024"}
-        self.marks: dict[str, str] = {}
         self.n = 0
 
     def get(self, kind: str, key: str) -> Binding | None:
@@ -71,14 +72,6 @@ class FakeBinder:
     def touch(self, kind: str, key: str, **attrs: Any) -> None:
         self.rows[(kind, key)].extra.update({f"x_{k}": v for k, v in attrs.items()})
 
-    def watermark(self, name: str) -> str | None:
-        return self.marks.get(name)
-
-    def set_watermark(self, name: str, value: str, previous: str | None) -> bool:
-        if self.marks.get(name) != previous:
-            return False
-        self.marks[name] = value
-        return True
 
 
 class FakeAcumatica:
@@ -115,15 +108,22 @@ class FakeAcumatica:
         if self.fail_receive:
             raise self.fail_receive.pop(0)
         self.received.append(order_nbr)
+        for d in self.docs:  # received: the RC order reads Completed, as in Acumatica
+            if d["OrderNbr"]["value"] == order_nbr:
+                d["Status"] = {"value": "Completed"}
         return ["000100"]
 
 
 class FakeMagento:
     def __init__(self, cms: list[dict[str, Any]]) -> None:
         self.cms = {c["entity_id"]: c for c in cms}
+        self.rmas: list[dict[str, Any]] | None = None  # None: Open Source (no /V1/returns route)
 
     def creditmemo(self, entity_id: int) -> dict[str, Any]:
         return self.cms[entity_id]
+
+    def returns_of_order(self, order_id: int) -> list[dict[str, Any]] | None:
+        return None if self.rmas is None else [r for r in self.rmas if r["order_id"] == order_id]
 
     def creditmemos_changed_since(self, since: str, page_size: int, current_page: int = 1) -> list[dict[str, Any]]:
         rows = sorted((c for c in self.cms.values() if c["updated_at"] >= since),
@@ -346,3 +346,47 @@ def test_a2m_refund_body_makes_magento_total_equal_acumatica_credit_memo_to_the_
     less = refund_body(MARKER, items, memo("18.65"), order)
     assert less["arguments"]["adjustment_negative"] == D("3.00") and less["comment"]["comment"] == MARKER
     assert less["arguments"]["extension_attributes"] == {"return_to_stock_items": []}
+
+
+def rma(returned: int, status: str = "received") -> dict[str, Any]:
+    """An Adobe Commerce return (GET /V1/returns item) of the walkthrough's order, 2 x WATER2809 authorised."""
+    return {"entity_id": 1, "increment_id": "000000001", "order_id": 1093, "status": status,
+            "items": [{"entity_id": 1, "rma_entity_id": 1, "order_item_id": 2001, "qty_requested": 2,
+                       "qty_authorized": 2, "qty_approved": returned, "qty_returned": returned,
+                       "status": status}]}
+
+
+@pytest.mark.parametrize(("rmas", "received", "note"), [
+    (None, ["RC000001"], "received into stock"),  # Open Source: the credit memo alone
+    ([], ["RC000001"], "received into stock"),  # Adobe Commerce, no RMA for the order (a refund only)
+    ([rma(1)], ["RC000001"], "received into stock"),  # the RMA received the unit: the RC receives it, once
+    ([rma(0, "authorized")], [], "not received: RMA #000000001 has not received the goods yet (WATER2809: 1 "
+                                 "credited, 0 received and not yet taken back)"),  # refunded ahead of the goods
+])
+def test_with_adobe_commerce_returns_the_credit_memo_drives_the_rc_and_the_rma_its_receipt(
+        rmas: list[dict[str, Any]] | None, received: list[str], note: str) -> None:
+    # Given a credit memo for 1 x WATER2809, on a store with or without RMA
+    p, rows = ports([creditmemo()])
+    assert isinstance(p.magento, FakeMagento) and isinstance(p.acumatica, FakeAcumatica)
+    p.magento.rmas = rmas
+    # When exported twice
+    assert R.export_return(p, req()) == "created" and R.export_return(p, req()) == "already"
+    # Then one RC order (the RMA and its credit memo never make two), received only as far as the RMA received
+    assert len(p.acumatica.docs) == 1 and p.acumatica.received == received
+    assert note in rows[-1].message
+    description = p.acumatica.docs[0]["Description"]["value"]
+    assert ("(RMA #000000001)" in description) is bool(rmas)
+
+
+def test_units_an_rma_received_are_received_once_over_the_order_s_credit_memos() -> None:
+    # Given an RMA that received 1 x WATER2809, and a first credit memo whose RC already took that unit back
+    acu = FakeAcumatica()
+    p, rows = ports([creditmemo(), creditmemo(402)], acu)
+    assert isinstance(p.magento, FakeMagento)
+    p.magento.rmas = [rma(1)]
+    assert R.export_return(p, req()) == "created" and acu.received == ["RC000001"]
+    # When a second credit memo refunds the other unit (not received by any RMA)
+    assert R.export_return(p, req(402)) == "created"
+    # Then its RC is made but not received: the RMA's one unit is not received a second time
+    assert len(acu.docs) == 2 and acu.received == ["RC000001"]
+    assert "not received: RMA #000000001" in rows[-1].message

@@ -12,7 +12,13 @@ import pytest
 
 from amsync.models.acumatica import SalesOrder
 from amsync.models.messages import Kind, SyncRequest
-from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences, ShipViaMapping, StoreMapping
+from amsync.models.settings import (
+    OrderMappingPreferences,
+    OrderSyncPreferences,
+    ReturnSyncPreferences,
+    ShipViaMapping,
+    StoreMapping,
+)
 from amsync.services import order_sync
 from amsync.services.order_sync import plan_order
 from amsync.services.stores import resolve_store, store_view_of, website_of
@@ -127,6 +133,9 @@ class Fakes:
     def order_sync(self, fresh: bool = False) -> OrderSyncPreferences:
         return self.prefs
 
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences:
+        return ReturnSyncPreferences()
+
     def order_mapping(self, fresh: bool = False) -> OrderMappingPreferences:
         return OrderMappingPreferences()
 
@@ -141,7 +150,7 @@ class Fakes:
     def get(self, kind: str, acumatica_key: str) -> Any:
         return None
 
-    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Any, dict[str, str] | None]:
+    def get_with_read(self, kind: str, acumatica_key: str) -> tuple[Any, dict[str, str] | None]:
         return None, None
 
     @property
@@ -291,6 +300,9 @@ class _Settings:
 
     def order_sync(self, fresh: bool = False) -> OrderSyncPreferences:
         return OrderSyncPreferences()
+
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences:
+        return ReturnSyncPreferences()
 
     def ship_via(self, ship_via: str, store_view: str, fresh: bool = False) -> ShipViaMapping | None:
         return Fakes(_record()).ship_via(ship_via, store_view)

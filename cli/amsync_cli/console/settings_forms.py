@@ -17,7 +17,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from amsync.data.settings_store import MAPPINGS, SettingsStore, mapping_sort_key
-from amsync.models.settings import CustomerSyncPreferences, OrderMappingPreferences, OrderSyncPreferences
+from amsync.models.settings import (
+    CustomerSyncPreferences,
+    OrderMappingPreferences,
+    OrderSyncPreferences,
+    ReturnSyncPreferences,
+)
 from amsync_cli.console.app import Console
 
 MAPPING_TITLES = {"shipvia": "Ship Via (A→M)", "payment": "Payment method (A→M)",
@@ -28,6 +33,7 @@ PREFERENCES: dict[str, tuple[str, type[BaseModel]]] = {
     "order-sync": ("A→M order sync", OrderSyncPreferences),
     "customer-sync": ("M→A customer sync", CustomerSyncPreferences),
     "order-mapping": ("A→M order amounts (currencies)", OrderMappingPreferences),
+    "return-sync": ("M→A returns (credit memos)", ReturnSyncPreferences),
 }
 LABELS = {"ship_via": "Acumatica Ship Via", "store_view": "Store View", "carrier_code": "Magento carrier",
           "method_code": "Magento method", "title": "Magento shipping title",
@@ -178,7 +184,8 @@ class SettingsPages:
     def _preference_values(self) -> dict[str, dict[str, str]]:
         s = self.store()
         return {"order-sync": as_form(s.order_sync(fresh=True)), "customer-sync": as_form(s.customer_sync(fresh=True)),
-                "order-mapping": as_form(s.order_mapping(fresh=True))}
+                "order-mapping": as_form(s.order_mapping(fresh=True)),
+                "return-sync": as_form(s.return_sync(fresh=True))}
 
     async def preferences(self, request: Request, status: int = 200, failed: str | None = None,
                           entered: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> Response:

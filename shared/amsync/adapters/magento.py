@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from amsync.adapters.errors import ApiError, AuthError, classify, parse_retry_after
+from amsync.adapters.errors import ApiError, AuthError, NotFound, classify, parse_retry_after
 from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
 from amsync.deadline import Deadline
 from amsync.models.magento import MagentoOrderPage, MagentoOrderSummary
@@ -231,6 +231,16 @@ class MagentoClient:
     def creditmemo(self, entity_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"creditmemo/{int(entity_id)}", "get creditmemo")
         return result
+
+    def returns_of_order(self, order_id: int) -> list[dict[str, Any]] | None:
+        """The Adobe Commerce returns (RMA, ``GET /V1/returns``) of an order; None when the store has no such route
+        (Magento Open Source answers 404 "Request does not match any route."): the edition is detected, not set."""
+        try:
+            res = self.search("returns", [("order_id", int(order_id), "eq")], page_size=100)
+        except NotFound:
+            return None
+        items: list[dict[str, Any]] = res.get("items") or []
+        return items
 
     def customer(self, customer_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(f"customers/{int(customer_id)}", "get customer")

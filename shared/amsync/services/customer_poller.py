@@ -16,7 +16,6 @@ to the next one). A quiet store is not behind: the watermark's age alone would g
 from __future__ import annotations
 
 import time
-from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,8 +24,18 @@ from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
 from amsync.services.customer_sync import entity_key
-from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld
+from amsync.services.exporting import AlreadyBound, LeaseHeld
 from amsync.services.log_rows import now, sync_row
+from amsync.services.watermark_poll import (
+    PollBinder,
+    changed_since,
+    epoch,
+    format_watermark,
+    next_watermark,
+    parse_watermark,
+)
+
+__all__ = ["changed_customers", "format_watermark", "parse_watermark", "poll_customers"]
 
 WATERMARK = "magento-customers"
 LEASE_KIND, LEASE_KEY = "poll", "magento-customers"
@@ -40,18 +49,11 @@ class PollerSettings(Protocol):
     def customer_sync(self, fresh: bool = False) -> CustomerSyncPreferences: ...
 
 
-class PollerBinder(Protocol):
-    def watermark(self, name: str) -> str | None: ...
-    def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
-    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
-
-
 @dataclass
 class CustomerPollerPorts:
     magento: MagentoChanges
     settings: PollerSettings
-    binder: PollerBinder
+    binder: PollBinder
     publish: Callable[[list[SyncRequest]], None]
     log: Callable[[list[LogEntry]], None]
     lease_s: float = 150.0  # longer than one run may take (the function's timeout is 120 s)
@@ -65,49 +67,11 @@ class PollResult:
     lag_seconds: float | None = None  # None: the run did not poll ("busy")
 
 
-def parse_watermark(value: str | None, initial: str) -> tuple[str, set[int]]:
-    if not value:
-        return initial, set()
-    stamp, _, ids = value.partition("|")
-    return stamp, {int(i) for i in ids.split(",") if i.strip()}
-
-
-def format_watermark(stamp: str, ids: set[int]) -> str:
-    return f"{stamp}|{','.join(str(i) for i in sorted(ids))}"
-
-
-def _epoch(stamp: str) -> int:
-    try:
-        return timegm(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
-    except ValueError:
-        return 0
-
-
 def changed_customers(magento: MagentoChanges, since: str, seen: set[int],
                       prefs: CustomerSyncPreferences) -> list[dict[str, Any]]:
     """Customers changed since the watermark, oldest change first, each once with its latest row."""
-    latest: dict[int, dict[str, Any]] = {}
-    cursor, page = since, 1
-    for _ in range(prefs.poll_max_customers // prefs.poll_page_size + 50):  # bounded even if Magento keeps changing
-        items = magento.customers_changed_since(cursor, prefs.poll_page_size, page)
-        for item in items:
-            cid, stamp = int(item["id"]), str(item.get("updated_at") or "")
-            if stamp == since and cid in seen:
-                continue  # handed on by an earlier run, unchanged since
-            latest.pop(cid, None)
-            latest[cid] = item  # a later row of the same customer replaces (and re-orders) the earlier one
-        if len(items) < prefs.poll_page_size or len(latest) >= prefs.poll_max_customers:
-            break
-        last = str(items[-1].get("updated_at") or "")
-        cursor, page = (cursor, page + 1) if last == cursor else (last, 1)
-    rows = sorted(latest.values(), key=lambda i: (str(i.get("updated_at") or ""), int(i["id"])))
-    return rows[:prefs.poll_max_customers]
-
-
-def next_watermark(since: str, seen: set[int], handed: list[dict[str, Any]]) -> str:
-    newest = max(str(i.get("updated_at") or "") for i in handed)
-    ids = {int(i["id"]) for i in handed if str(i.get("updated_at") or "") == newest}
-    return format_watermark(newest, ids | seen if newest == since else ids)
+    return changed_since(magento.customers_changed_since, since, seen, prefs.poll_page_size,
+                         prefs.poll_max_customers, "id")
 
 
 def poll_customers(ports: CustomerPollerPorts) -> PollResult:
@@ -127,7 +91,7 @@ def _lag(capped: bool, watermark: str | None, initial: str) -> float:
     if not capped:
         return 0.0
     stamp, _ = parse_watermark(watermark, initial)
-    return max(0.0, time.time() - _epoch(stamp))
+    return max(0.0, time.time() - epoch(stamp))
 
 
 def _poll(ports: CustomerPollerPorts) -> PollResult:
@@ -143,7 +107,7 @@ def _poll(ports: CustomerPollerPorts) -> PollResult:
     if handed:
         _publish(ports, handed, started)
     # past everything read, the customers of other websites included: a full page of those must not stop the poll
-    value = next_watermark(since, seen, rows)
+    value = next_watermark(since, seen, rows, "id")
     moved = not ports.binder.set_watermark(WATERMARK, value, previous)
     outcome = "moved" if moved else ("published" if handed else "nothing")
     return PollResult(outcome, [int(i["id"]) for i in handed], value, _lag(capped, value, prefs.initial_watermark))
@@ -152,7 +116,7 @@ def _poll(ports: CustomerPollerPorts) -> PollResult:
 def _publish(ports: CustomerPollerPorts, handed: list[dict[str, Any]], started: Any) -> None:
     requested = time.time()
     requests = [SyncRequest(kind=Kind.CUSTOMER, key=str(i["id"]), source="reconciler",
-                            timestamp=_epoch(str(i.get("updated_at") or "")),
+                            timestamp=epoch(str(i.get("updated_at") or "")),
                             hint={"updated_at": i.get("updated_at"), "website_id": i.get("website_id")},
                             correlation_id=entity_key(int(i["id"])), requested_at=requested)
                 for i in handed]

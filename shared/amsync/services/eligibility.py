@@ -94,6 +94,23 @@ def _flags(prefs: OrderSyncPreferences, push_flags: Mapping[str, Any] | None,
     return out[0], out[1]
 
 
+#: Acumatica's return order types out of the box: RC (RMA order: Receipt lines) and CR (credit memo order)
+RETURN_ORDER_TYPES = ("RC", "CR")
+
+
+def return_order(order_type: str, return_order_type: str) -> str | None:
+    """Why an order of ``order_type`` is a return, not an order to create in Magento (None: it is not one).
+
+    A return order (the return preferences' ``return_order_type``, or Acumatica's RC / CR) takes goods back on a
+    sales order already synced: the return sync carries it as a Magento credit memo (docs/returns.md), and the
+    order sync leaves it alone, whatever the order sync preferences' order types say."""
+    kind = order_type.strip().upper()
+    if kind != return_order_type.strip().upper() and kind not in RETURN_ORDER_TYPES:
+        return None
+    return (f"order type {kind} is a return order type: it creates no Magento order; its credit memo, once "
+            "released, becomes a Magento credit memo of the original order (docs/returns.md)")
+
+
 def _excluded(order: SalesOrder, prefs: OrderSyncPreferences) -> str | None:
     if order.order_type not in prefs.order_types:
         return (f"not eligible: order type {order.order_type} is not synced (synced types: "

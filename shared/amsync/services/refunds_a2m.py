@@ -7,7 +7,9 @@ invoice query, as for invoices) reaches the fulfilment consumer, which hands it 
 
 - the RC orders its lines come from are read; one that the connector made from a Magento credit memo (its
   ``ExternalRef`` is ``CM<credit memo number>``: services/returns.py) is never sent back (no loops);
-- each RC line leads through its invoice line to the original sales order and line; the original order must be
+- each RC (or CR) line leads through its invoice line to the original sales order and line; a credit memo entered
+  on its own (no order lines) leads there through each line's ``OrigInvType``/``OrigInvNbr``/``OrigInvLineNbr``
+  (the SO invoice detail's link to the original invoice line, Default 24.200.001); the original order must be
   one the connector created in Magento (its order binding), else the credit memo waits (NotReady) like a shipment;
 - the Magento credit memo (``POST /V1/order/{id}/refund``, offline, no return to stock: Acumatica's receipt moved
   the stock and inventory sync carries it) has the returned items and quantities, the credit memo's freight as
@@ -98,7 +100,8 @@ def sync_credit_memo(req: SyncRequest, record: Mapping[str, Any], ports: F.Fulfi
     except _NoLink as exc:
         ports.log([sync_row(Group.RETURN, Action.CREATE, Result.FAILURE, notes=req.key, started=started,
                             message=f"{label}: {exc}; nothing was created in Magento. Add the return's lines from "
-                            "the original invoice (Add Invoice) and release the credit memo again",
+                            "the original invoice (Add Invoice on the return order, or Orig. Inv. Nbr. / Line Nbr. "
+                            "on a credit memo entered on its own) and release the credit memo again",
                             correlation_id=req.correlation_id)])
         return "failed"
     outcomes = []
@@ -118,23 +121,30 @@ def _original_lines(record: Mapping[str, Any], returns: dict[str, dict[str, Any]
     invoices: dict[tuple[str, str], dict[str, Any]] = {}
     out: dict[str, list[F._Line]] = {}
     for ln in record.get("Details") or []:
-        rc = returns.get(f"{F._s(ln, 'OrderType')}/{F._s(ln, 'OrderNbr')}") or {}
-        rc_line = next((x for x in rc.get("Details") or []
-                        if to_decimal(unwrap(x.get("LineNbr"))) == to_decimal(unwrap(ln.get("OrderLineNbr")))), None)
-        if rc_line is not None and not F._s(rc_line, "InvoiceNbr") \
-                and F._s(rc_line, "LineType") not in ("", "Goods for IN"):
-            continue  # a misc. / non-stock line (a fee, goodwill): in the adjustment, not an item
-        if rc_line is None or not F._s(rc_line, "InvoiceNbr"):
-            raise _NoLink(f"line {F._s(ln, 'InventoryID')} of return order {F._s(ln, 'OrderType')} "
-                          f"{F._s(ln, 'OrderNbr')} is not linked to an original invoice")
-        inv_key = (F._s(rc_line, "InvoiceType") or "Invoice", F._s(rc_line, "InvoiceNbr"))
+        if F._s(ln, "OrderNbr"):  # from a return order (RC, CR): its line's invoice link
+            rc = returns.get(f"{F._s(ln, 'OrderType')}/{F._s(ln, 'OrderNbr')}") or {}
+            rc_line = next((x for x in rc.get("Details") or [] if to_decimal(unwrap(x.get("LineNbr")))
+                            == to_decimal(unwrap(ln.get("OrderLineNbr")))), None)
+            if rc_line is not None and not F._s(rc_line, "InvoiceNbr") \
+                    and F._s(rc_line, "LineType") not in ("", "Goods for IN"):
+                continue  # a misc. / non-stock line (a fee, goodwill): in the adjustment, not an item
+            if rc_line is None or not F._s(rc_line, "InvoiceNbr"):
+                raise _NoLink(f"line {F._s(ln, 'InventoryID')} of return order {F._s(ln, 'OrderType')} "
+                              f"{F._s(ln, 'OrderNbr')} is not linked to an original invoice")
+            inv_key = (F._s(rc_line, "InvoiceType") or "Invoice", F._s(rc_line, "InvoiceNbr"))
+            inv_line = rc_line.get("InvoiceLineNbr")
+        else:  # a credit memo entered on its own: its line names the invoice line it credits
+            if not F._s(ln, "OrigInvNbr"):
+                raise _NoLink(f"line {F._s(ln, 'InventoryID')} of the credit memo names no original invoice line "
+                              "(Orig. Inv. Nbr. / Orig. Inv. Line Nbr.)")
+            inv_key = (F._s(ln, "OrigInvType") or "Invoice", F._s(ln, "OrigInvNbr"))
+            inv_line = ln.get("OrigInvLineNbr")
         if inv_key not in invoices:
             invoices[inv_key] = ports.acumatica.get("SalesInvoice", *inv_key, expand="Details")
         src = next((x for x in invoices[inv_key].get("Details") or []
-                    if to_decimal(unwrap(x.get("LineNbr"))) == to_decimal(unwrap(rc_line.get("InvoiceLineNbr")))),
-                   None)
+                    if to_decimal(unwrap(x.get("LineNbr"))) == to_decimal(unwrap(inv_line))), None)
         if src is None:
-            raise _NoLink(f"invoice {inv_key[0]} {inv_key[1]} has no line {F._s(rc_line, 'InvoiceLineNbr')}")
+            raise _NoLink(f"invoice {inv_key[0]} {inv_key[1]} has no line {unwrap(inv_line)}")
         nbr = to_decimal(unwrap(src.get("OrderLineNbr")))
         units = to_decimal(unwrap(ln.get("Qty"))) or Decimal(0)
         line = F._Line(F._s(src, "OrderType") or "SO", F._s(src, "OrderNbr"), int(nbr) if nbr is not None else None,

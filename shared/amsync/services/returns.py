@@ -21,8 +21,7 @@ A credit memo the connector made from an Acumatica credit memo (services/refunds
 from __future__ import annotations
 
 import time
-from calendar import timegm
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -41,6 +40,7 @@ from amsync.services.exporting import (
     release_quietly,
 )
 from amsync.services.log_rows import now, sync_row
+from amsync.services.watermark_poll import PollBinder, changed_since, epoch, next_watermark, parse_watermark
 
 WATERMARK = "magento-creditmemos"
 LEASE_KIND, LEASE_KEY = "poll", "magento-creditmemos"
@@ -71,13 +71,6 @@ class ReturnSettings(Protocol):
     def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences: ...
 
 
-class PollBinder(Protocol):
-    def watermark(self, name: str) -> str | None: ...
-    def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
-    def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
-    def release_creating(self, kind: str, acumatica_key: str) -> None: ...
-
-
 @dataclass
 class CreditmemoPollerPorts:
     magento: CreditmemoSource
@@ -95,39 +88,11 @@ class CreditmemoPollResult:
     watermark: str | None = None
 
 
-def _parse(value: str | None, initial: str) -> tuple[str, set[int]]:
-    if not value:
-        return initial, set()
-    stamp, _, ids = value.partition("|")
-    return stamp, {int(i) for i in ids.split(",") if i.strip()}
-
-
-def _epoch(stamp: str) -> int:
-    try:
-        return timegm(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
-    except ValueError:
-        return 0
-
-
 def changed_creditmemos(magento: CreditmemoSource, since: str, seen: set[int],
                         prefs: ReturnSyncPreferences) -> list[dict[str, Any]]:
     """Credit memos changed since the watermark, oldest first, each once; those handed on at ``since`` skipped."""
-    latest: dict[int, dict[str, Any]] = {}
-    cursor, page = since, 1
-    for _ in range(prefs.poll_max_creditmemos // prefs.poll_page_size + 50):
-        items = magento.creditmemos_changed_since(cursor, prefs.poll_page_size, page)
-        for item in items:
-            cid, stamp = int(item["entity_id"]), str(item.get("updated_at") or "")
-            if stamp == since and cid in seen:
-                continue
-            latest.pop(cid, None)
-            latest[cid] = item
-        if len(items) < prefs.poll_page_size or len(latest) >= prefs.poll_max_creditmemos:
-            break
-        last = str(items[-1].get("updated_at") or "")
-        cursor, page = (cursor, page + 1) if last == cursor else (last, 1)
-    rows = sorted(latest.values(), key=lambda i: (str(i.get("updated_at") or ""), int(i["entity_id"])))
-    return rows[:prefs.poll_max_creditmemos]
+    return changed_since(magento.creditmemos_changed_since, since, seen, prefs.poll_page_size,
+                         prefs.poll_max_creditmemos, "entity_id")
 
 
 def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
@@ -139,14 +104,14 @@ def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
     try:
         prefs = ports.settings.return_sync(fresh=True)
         previous = ports.binder.watermark(WATERMARK)
-        since, seen = _parse(previous, prefs.initial_watermark)
+        since, seen = parse_watermark(previous, prefs.initial_watermark)
         started = now()
         rows = changed_creditmemos(ports.magento, since, seen, prefs)
         if not rows:
             return CreditmemoPollResult("nothing", watermark=previous)
         requested = time.time()
         requests = [SyncRequest(kind=Kind.RETURN, key=str(r["entity_id"]), source="reconciler",
-                                timestamp=_epoch(str(r.get("updated_at") or "")), requested_at=requested,
+                                timestamp=epoch(str(r.get("updated_at") or "")), requested_at=requested,
                                 hint={"increment_id": r.get("increment_id"), "order_id": r.get("order_id")},
                                 correlation_id=f"creditmemo/{r['entity_id']}") for r in rows]
         ports.publish(requests)
@@ -154,9 +119,7 @@ def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
                             started=started, message=f"queued (Magento updated_at {r.get('updated_at')})",
                             entity_key=q.correlation_id, correlation_id=q.correlation_id, direction=DIRECTION_M2A)
                    for r, q in zip(rows, requests, strict=True)])
-        newest = max(str(r.get("updated_at") or "") for r in rows)
-        ids = {int(r["entity_id"]) for r in rows if str(r.get("updated_at") or "") == newest}
-        value = f"{newest}|{','.join(str(i) for i in sorted(ids | seen if newest == since else ids))}"
+        value = next_watermark(since, seen, rows, "entity_id")
         moved = not ports.binder.set_watermark(WATERMARK, value, previous)
         return CreditmemoPollResult("moved" if moved else "published", [int(r["entity_id"]) for r in rows], value)
     finally:
@@ -166,6 +129,7 @@ def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
 # ==================================================================================================== export
 class ReturnMagento(Protocol):
     def creditmemo(self, entity_id: int) -> dict[str, Any]: ...
+    def returns_of_order(self, order_id: int) -> list[dict[str, Any]] | None: ...
 
 
 class ReturnAcumatica(Protocol):
@@ -341,6 +305,52 @@ def map_return(cm: dict[str, Any], order: dict[str, Any], prefs: ReturnSyncPrefe
     return body
 
 
+@dataclass(frozen=True)
+class RmaReceipt:
+    """What Adobe Commerce returns (RMA) say about a credit memo's goods: receive them with the RC now or not."""
+
+    receive: bool
+    rmas: tuple[str, ...] = ()  # the order's RMA numbers
+    note: str = ""
+
+
+def rma_receipt(cm: dict[str, Any], rmas: list[dict[str, Any]] | None, returns: Sequence[dict[str, Any]] = (),
+                external_ref: str = "") -> RmaReceipt:
+    """The rule when the store has Adobe Commerce returns (docs/returns.md): the credit memo drives the RC and its
+    amounts (one RC per credit memo, as on Open Source), the order's RMAs drive its receipt. Goods come back
+    through the RMA: the RC is received only when the RMAs have received (``qty_returned``) at least the units
+    the credit memo credits for each item, beyond what the order's other return orders (``returns``, but the one
+    of ``external_ref``) already received (status Completed), so no unit is received twice; a refund ahead of
+    the goods (or without them) leaves the RC to be received by the warehouse when they arrive. No RMA route
+    (Open Source) or no RMA for the order: the credit memo alone decides, as before (``receive_into_stock``)."""
+    if not rmas:
+        return RmaReceipt(True)
+    returned: dict[int, Decimal] = {}
+    for rma in rmas:
+        for it in rma.get("items") or []:
+            oid = int(it.get("order_item_id") or 0)
+            returned[oid] = returned.get(oid, Decimal(0)) + qty(it.get("qty_returned"))
+    for rc in returns:  # units the other, received return orders of the order already took back
+        if _v(rc, "Status") != "Completed" or _v(rc, "ExternalRef") == external_ref:
+            continue
+        for ln in rc.get("Details") or []:
+            for it in cm.get("items") or []:
+                if it.get("sku") == _v(ln, "InventoryID"):
+                    oid = int(it.get("order_item_id") or 0)
+                    returned[oid] = returned.get(oid, Decimal(0)) - qty(_v(ln, "OrderQty"))
+                    break
+    names = tuple(f"#{r.get('increment_id')}" for r in rmas)
+    short = [f"{it.get('sku')}: {qty(it.get('qty')).normalize()} credited, "
+             f"{max(returned.get(int(it.get('order_item_id') or 0), Decimal(0)), Decimal(0)).normalize()} received "
+             "and not yet taken back"
+             for it in cm.get("items") or [] if qty(it.get("qty")) > 0
+             and returned.get(int(it.get("order_item_id") or 0), Decimal(0)) < qty(it.get("qty"))]
+    if not short:
+        return RmaReceipt(True, names)
+    return RmaReceipt(False, names, f"not received: RMA {', '.join(names)} has not received the goods yet ("
+                                    f"{'; '.join(short)}); receive the return order in Acumatica when they arrive")
+
+
 def _row(action: Action, result: Result, cm_no: str, started: Any, key: str, message: str,
          entity_id: str | None = None, details: dict[str, Any] | None = None) -> LogEntry:
     return sync_row(Group.RETURN, action, result, notes=cm_no, started=started, entity_id=entity_id,
@@ -372,9 +382,8 @@ def export_return(ports: ReturnPorts, request: SyncRequest) -> str:
     order_type, _, order_nbr = order_binding.acumatica_key.partition("/")
     order = ports.acumatica.sales_order(order_type, order_nbr)
     magento_order = order_binding.magento_increment_id or str(cm.get("order_id"))
-    invoiced = invoice_lines(order, ports.acumatica.order_invoices(order_type, order_nbr),
-                             ports.acumatica.returns_for(prefs.return_order_type, magento_order),
-                             return_ref(cm_no))
+    returns = ports.acumatica.returns_for(prefs.return_order_type, magento_order)
+    invoiced = invoice_lines(order, ports.acumatica.order_invoices(order_type, order_nbr), returns, return_ref(cm_no))
     try:
         body = map_return(cm, order, prefs, invoiced, magento_order)
     except ReturnRefused as exc:
@@ -382,13 +391,16 @@ def export_return(ports: ReturnPorts, request: SyncRequest) -> str:
                         f"credit memo #{cm_no} of {order_binding.acumatica_key} not carried: {exc}; nothing was "
                         "created in Acumatica. Fix the credit memo's data (or the order) and replay it.")])
         return "refused"
+    rma = rma_receipt(cm, ports.magento.returns_of_order(int(cm.get("order_id") or 0)), returns, return_ref(cm_no))
+    if rma.rmas:  # the RMA numbers on the RC (Description), so the merchant finds them in Acumatica
+        body["Description"] = {"value": f"{_v(body, 'Description')} (RMA {', '.join(rma.rmas)})"}
     try:
         lease = ports.binder.mark_creating(BIND_KIND, key, ports.lease_s)
     except AlreadyBound:
         return "already"
     except LeaseHeld as exc:
         raise NotReady(f"credit memo {cm_no}: {exc}", exc.retry_after) from exc
-    return _create_once(ports, prefs, body, cm, key, cm_no, lease.lease, started)
+    return _create_once(ports, prefs, body, cm, key, cm_no, lease.lease, started, rma)
 
 
 def _made_by_connector(ports: ReturnPorts, cm: dict[str, Any]) -> bool:
@@ -402,7 +414,7 @@ def _made_by_connector(ports: ReturnPorts, cm: dict[str, Any]) -> bool:
 
 
 def _create_once(ports: ReturnPorts, prefs: ReturnSyncPreferences, body: dict[str, Any], cm: dict[str, Any],
-                 key: str, cm_no: str, lease: str | None, started: Any) -> str:
+                 key: str, cm_no: str, lease: str | None, started: Any, rma: RmaReceipt) -> str:
     ref = _v(body, "ExternalRef")
     try:
         found = ports.acumatica.returns_by_ref(prefs.return_order_type, ref)
@@ -424,7 +436,7 @@ def _create_once(ports: ReturnPorts, prefs: ReturnSyncPreferences, body: dict[st
                             f"Acumatica refused the return order: {exc}", details={"request": body})])
             return "refused"
     doc_key = f"{_v(doc, 'OrderType')}/{_v(doc, 'OrderNbr')}"
-    receive = prefs.receive_into_stock and _v(doc, "Status") not in ("Completed", "Canceled")
+    receive = prefs.receive_into_stock and rma.receive and _v(doc, "Status") not in ("Completed", "Canceled")
     # the stage tells a later attempt what is left: "receive" = bound, the receipt still to make (it failed here)
     ports.binder.bind(BIND_KIND, key, int(cm["entity_id"]), cm_no, lease=lease,
                       extra={"acumatica": doc_key, "stage": "receive" if receive else "done"})
@@ -433,6 +445,8 @@ def _create_once(ports: ReturnPorts, prefs: ReturnSyncPreferences, body: dict[st
         receipts = ports.acumatica.receive_return(str(_v(doc, "OrderType")), str(_v(doc, "OrderNbr")))
         ports.binder.touch(BIND_KIND, key, stage="done")
         received = f"; received into stock ({', '.join(receipts)})" if receipts else ""
+    elif prefs.receive_into_stock and rma.note:
+        received = f"; {rma.note}"
     verb = "created" if action is Action.CREATE else "found (an earlier attempt created it) and bound"
     ports.log([_row(action, Result.SUCCESS, cm_no, started, key,
                     f"return order {doc_key} {verb} for credit memo #{cm_no} ({len(body['Details'])} line(s), "

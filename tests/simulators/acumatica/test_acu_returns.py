@@ -108,3 +108,57 @@ def test_a_received_return_is_billed_by_a_credit_memo_and_its_misc_line_is_not_r
     assert (val(memo, "Type"), [val(d, "OrderType") for d in memo["Details"]]) == ("Credit Memo", ["RC"])
     assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
                       {"Type": "Credit Memo", "ReferenceNbr": val(memo, "ReferenceNbr")}).status_code == 204
+
+
+def test_a_cr_order_is_billed_at_once_by_a_credit_memo_whose_release_puts_the_stock_back(
+        client: httpx.Client) -> None:
+    # Given an invoiced order and the stock after its shipment
+    inv_nbr = _invoiced(client)
+    before = _on_hand(client)
+    # When a CR order (credit memo order type) takes 1 unit back from the invoice line and is invoiced
+    cr = client.put(f"{BASE}/SalesOrder", params={"$expand": "Details"}, json={
+        "OrderType": {"value": "CR"}, "CustomerID": {"value": "AACUSTOMER"},
+        "Details": [{"InventoryID": {"value": "WATER2809"}, "OrderQty": {"value": 1}, "UnitPrice": {"value": 20},
+                     "WarehouseID": {"value": "RETAIL"}, "InvoiceType": {"value": "Invoice"},
+                     "InvoiceNbr": {"value": inv_nbr}, "InvoiceLineNbr": {"value": 1}}]})
+    assert cr.status_code == 200, cr.text
+    nbr = val(cr.json(), "OrderNbr")
+    receipt = run_action(client, "SalesOrder", "SalesOrderCreateReceipt", {"OrderType": "CR", "OrderNbr": nbr})
+    assert run_action(client, "SalesOrder", "PrepareSalesInvoice", {"OrderType": "CR", "OrderNbr": nbr}).status_code \
+        == 204
+    memos = client.get(f"{BASE}/SalesInvoice", params={"$filter": "Type eq 'Credit Memo'", "$expand": "Details"}).json()
+    [memo] = [m for m in memos if any(val(d, "OrderNbr") == nbr for d in m["Details"])]
+    on_hand_balanced = _on_hand(client)
+    assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
+                      {"Type": "Credit Memo", "ReferenceNbr": val(memo, "ReferenceNbr")}).status_code == 204
+    # Then no receipt for a CR order; a credit memo of 20.00 linked to the CR line; stock back at release; Completed
+    assert receipt.status_code == 422
+    assert (nbr, val(memo, "Amount"), val(memo["Details"][0], "OrderType")) == ("CR000001", 20.0, "CR")
+    assert on_hand_balanced == before and _on_hand(client) == before + 1
+    assert val(client.get(f"{BASE}/SalesOrder/CR/{nbr}").json(), "Status") == "Completed"
+
+
+def test_a_credit_memo_entered_on_its_own_is_checked_against_its_original_invoice_line(client: httpx.Client) -> None:
+    # Given an invoiced order of 2 units
+    inv_nbr = _invoiced(client)
+    before = _on_hand(client)
+
+    def memo(qty: int, line: int = 1) -> httpx.Response:
+        return client.put(f"{BASE}/SalesInvoice", params={"$expand": "Details"}, json={
+            "Type": {"value": "Credit Memo"}, "CustomerID": {"value": "AACUSTOMER"},
+            "Details": [{"InventoryID": {"value": "WATER2809"}, "Qty": {"value": qty},
+                         "OrigInvType": {"value": "Invoice"}, "OrigInvNbr": {"value": inv_nbr},
+                         "OrigInvLineNbr": {"value": line}}]})
+
+    # When a credit memo credits 1 unit of the invoice line, then 2 more, then a line the invoice does not have
+    first, more, wrong = memo(1), memo(2), memo(1, line=9)
+    # Then the first is saved with the original line's price and warehouse, the others refused
+    assert first.status_code == 200, first.text
+    line = first.json()["Details"][0]
+    assert (val(line, "UnitPrice"), val(line, "WarehouseID"), val(line, "OrigInvNbr")) == (20.0, "RETAIL", inv_nbr)
+    assert (more.status_code, wrong.status_code) == (422, 422)
+    assert "exceeds the quantity of the item in the original document" in more.text
+    # And its release puts the unit back on hand
+    assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
+                      {"Type": "Credit Memo", "ReferenceNbr": val(first.json(), "ReferenceNbr")}).status_code == 204
+    assert _on_hand(client) == before + 1

@@ -132,3 +132,41 @@ def test_returns_exist_only_on_adobe_commerce(api, sim):
     assert listed["items"][0]["status"] == "authorized" and listed["items"][0]["items"][0]["qty_authorized"] == 1
     assert api.get(f"/returns/{rma.json()['entity_id']}").json()["order_increment_id"] == rma.json()[
         "order_increment_id"]
+
+
+def test_an_rma_moves_through_authorised_and_received_and_out_of_order_quantities_are_refused(api, sim):
+    # Given an Adobe Commerce store and a pending RMA for 2 units
+    oid, item_id, _ = _complete(api)
+    sim.configure(edition="adobe_commerce")
+
+    def rma(status: str, rid: int = 0, **quantities: int):
+        """A whole rmaDataObject (the contract requires every field of rma-data-rma-interface)."""
+        line = {"entity_id": 0, "rma_entity_id": rid, "order_item_id": item_id, "qty_requested": 2,
+                "qty_authorized": 0, "qty_approved": 0, "qty_returned": 0, "reason": "", "condition": "",
+                "resolution": "", "status": status, **quantities}
+        return {"rmaDataObject": {
+            "increment_id": "", "entity_id": rid, "order_id": oid, "order_increment_id": "", "store_id": 1,
+            "customer_id": 101, "date_requested": "", "customer_custom_email": "", "status": status,
+            "comments": [], "tracks": [], "items": [line]}}
+
+    rid = api.post("/returns", rma("pending")).json()["entity_id"]
+
+    def save(status: str, **quantities: int):
+        return api.put(f"/returns/{rid}", rma(status, rid, **quantities), check=False)
+
+    # When more is returned than authorised, or more authorised than requested
+    refused = [save("received", qty_authorized=1, qty_returned=2), save("authorized", qty_authorized=3)]
+    # Then refused and nothing changed
+    assert [(r.status_code, r.json()["message"]) for r in refused] == [(400, "We can't save this RMA.")] * 2
+    assert api.get(f"/returns/{rid}").json()["status"] == "pending"
+    # When authorised, then received
+    assert save("authorized", qty_authorized=2).status_code == 200
+    received = save("received", qty_authorized=2, qty_returned=1).json()
+    # Then the RMA and its item carry the workflow's quantities
+    [line] = received["items"]
+    assert received["status"] == "received"
+    assert (line["qty_requested"], line["qty_authorized"], line["qty_returned"], line["status"]) == (
+        2, 2, 1, "received")
+    # And an Open Source store has no such route
+    sim.configure(edition="open_source")
+    assert save("received", qty_authorized=2, qty_returned=2).status_code == 404
