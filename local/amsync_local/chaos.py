@@ -491,12 +491,14 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
 def _sync_order_types(world: LocalWorld) -> None:
     """Sync both order types, and set ST's sequence to issue what SO's issues next: every ST number is an SO's too."""
     from amsync.data.settings_store import SettingsStore
+    from amsync_local.fidelity import settings_settle
 
     assert world.runtime is not None
     store = SettingsStore(world.runtime.functions["OrderSyncFunction"].env["SETTINGS_TABLE"])
     prefs = store.order_sync(fresh=True)
     store.put_preferences("order-sync", prefs.model_copy(update={"order_types": ORDER_TYPES}))
     world.acumatica.set_next_number("ST", world.acumatica.store.numbering["SO"])
+    settings_settle()  # warm containers see the change within the settings cache's check interval
 
 
 def _cpu_seconds() -> float:

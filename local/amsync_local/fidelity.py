@@ -298,7 +298,19 @@ def configure(world: Any) -> dict[str, list[str]]:
         store.put_mapping("product", ProductMapping.model_validate(row))
     store.put_preferences("order-mapping", OrderMappingPreferences(allowed_currencies=list(CURRENCIES)))
     world.magento.seed_products(MAGENTO_PRODUCTS)
-    return tax_categories(world)
+    cats = tax_categories(world)
+    settings_settle()
+    return cats
+
+
+def settings_settle() -> None:
+    """Wait until every warm container has seen a settings change (they check the change stamp every CACHE_S, as
+    in AWS): orders entered earlier could meet the settings before it."""
+    import time
+
+    from amsync.data.settings_store import CACHE_S
+
+    time.sleep(CACHE_S + 0.5)
 
 
 def tax_categories(world: Any) -> dict[str, list[str]]:

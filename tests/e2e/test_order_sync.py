@@ -13,6 +13,7 @@ from e2e_support import E2E
 
 from amsync.composition import publish_requests
 from amsync.config import Settings
+from amsync.data.settings_store import CACHE_S
 from amsync.models.log import Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import OrderMappingPreferences, ProductMapping, ShipViaMapping
@@ -80,9 +81,16 @@ def test_duplicate_and_shuffled_pushes_give_one_order_each(e2e: E2E) -> None:
     assert len(e2e.mag.orders_for(nbrs[0])) == 1
 
 
+def _settings_turn() -> None:
+    """A settings change reaches a push's sync once the warm containers' cache turns (within CACHE_S: a push reads
+    the cached settings, a resync or replay reads them fresh; data/settings_store.py)."""
+    time.sleep(CACHE_S + 0.5)
+
+
 def test_unmapped_ship_via_fails_clearly_then_syncs_after_mapping_and_resync(e2e: E2E) -> None:
     # Given WILLCALL has no Magento shipping method
     assert e2e.settings.delete_mapping("shipvia", "WILLCALL#all")
+    _settings_turn()
     nbr = _paid_order(e2e, ship_via="WILLCALL")
     e2e.settle()
     # Then the order fails with a message that says what to map, and is not in Magento
@@ -271,6 +279,7 @@ def test_generated_orders_of_every_shape_match_acumatica_to_the_cent(e2e: E2E) -
     # Given the product mapping (JUICE100 by the CASE of 12), the currencies and Magento's virtual products the
     # generated shapes need (amsync_local.fidelity: `make fidelity` runs 1,000 of them)
     cats = fidelity.configure(e2e.world)
+    _settings_turn()
     rng = random.Random(15)
     shapes = [fidelity.random_shape(rng) for _ in range(6)]
     try:
@@ -291,6 +300,7 @@ def test_a_configurables_child_arrives_as_the_configurable_with_its_child_linked
                                       "configurable": {"options": [{"attribute_code": "color", "values": [49]}],
                                                        "children": ["MUG500"]}}])
     e2e.store.put_mapping("product", ProductMapping(inventory_id="MUG500", kind="configurable", parent_sku="MUG"))
+    _settings_turn()
     try:
         # When an order for 2 x MUG500 syncs
         nbr = _paid_order(e2e, lines=[("MUG500", 2)])

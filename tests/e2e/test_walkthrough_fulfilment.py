@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from e2e_support import E2E
 
+from amsync.data.settings_store import CACHE_S
 from amsync.models.log import Group, Result
 
 
@@ -74,6 +76,7 @@ def test_an_order_of_another_branch_lands_in_its_store_with_its_ship_via_custome
             ("warehouse", WarehouseMapping(warehouse_id="RETAIL", source_code="retail_store", website_id=2))]
     for kind, row in rows:
         e2e.settings.put_mapping(kind, row)
+    time.sleep(CACHE_S + 0.5)  # a push reads the settings cached in its container: a change applies within CACHE_S
     try:
         # When Alta Ace's order is entered in branch PRODRETAIL and paid
         nbr = e2e.acu.create_order(extra={"Branch": "PRODRETAIL"})

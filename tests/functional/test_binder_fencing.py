@@ -38,17 +38,17 @@ def test_a_bind_is_fenced_by_the_lease_token(bare_runtime: Any) -> None:
     assert binder.bind("order", key, 2002, "000002002", lease=second.lease).state == "bound"
 
 
-def test_the_forward_note_is_read_with_the_binding_in_one_query(bare_runtime: Any) -> None:
+def test_the_read_note_is_read_with_the_binding_in_one_query(bare_runtime: Any) -> None:
     binder = Binder(bare_runtime.stack.physical_ids["BindingsTable"])
     key = f"SO/FWD{time.time_ns()}"
-    assert binder.get_with_forward("order", key) == (None, None)
+    assert binder.get_with_read("order", key) == (None, None)
     # Given a create forwarded from a push row stamped 02:40:00.5, the order read as modified at 02:40:01
-    binder.note_forward("order", key, "2026-12-07T02:40:00.5", "2026-12-07T02:40:01+00:00")
+    binder.note_read("order", key, "2026-12-07T02:40:00.5", "2026-12-07T02:40:01+00:00")
     note = {"modified": "2026-12-07T02:40:00.5", "read": "2026-12-07T02:40:01+00:00"}
-    assert binder.get_with_forward("order", key) == (None, note)
+    assert binder.get_with_read("order", key) == (None, note)
     # When the writer takes the lease and binds (the note is another item: neither the lease nor the bind minds it)
     lease = binder.mark_creating("order", key)
     binder.bind("order", key, 3001, "000003001", lease=lease.lease)
-    binding, seen = binder.get_with_forward("order", key)
+    binding, seen = binder.get_with_read("order", key)
     assert binding is not None and binding.magento_entity_id == 3001 and seen == note
     assert binder.get("order", key) == binding

@@ -133,6 +133,16 @@ def test_a_later_change_the_read_already_showed_is_covered_by_the_read_stamp() -
     assert fakes.reads == 3
 
 
+def test_a_skipped_read_notes_nothing() -> None:
+    # Given an unpaid order of a DEFAULT customer: its push is read and skipped
+    fakes = Counting(_record())
+    fakes.customer = lambda customer_id: {"CustomerID": {"value": customer_id},  # type: ignore[method-assign]
+                                          "CustomerClass": {"value": "DEFAULT"}}
+    assert sync_order(_push(ROW), fakes.ports()) == "skipped" and fakes.forwards == {}
+    # the payment push of the same transaction is read (and skipped) again
+    assert sync_order(_push(PAYMENT), fakes.ports()) == "skipped" and fakes.reads == 2
+
+
 @pytest.mark.parametrize(("source", "hint", "deleted_only"), [
     ("push", {**PAYMENT, "LastModifiedOn": "2026-12-07T02:40:00.501"}, False),  # a later change: read
     ("push", {k: v for k, v in PAYMENT.items() if k != "LastModifiedOn"}, False),  # no stamp: not known

@@ -11,7 +11,12 @@ import pytest
 
 from amsync.models.log import LogEntry, Result
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest
-from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences, ShipViaMapping
+from amsync.models.settings import (
+    OrderMappingPreferences,
+    OrderSyncPreferences,
+    ReturnSyncPreferences,
+    ShipViaMapping,
+)
 from amsync.services import order_sync
 from amsync.services.exporting import Binding
 from amsync.services.order_sync import OrderSyncPorts, plan_order, sync_order
@@ -41,7 +46,7 @@ class Fakes:
     ship_vias: dict[str, ShipViaMapping] = field(default_factory=lambda: {"LOCAL": ShipViaMapping(
         ship_via="LOCAL", carrier_code="freeshipping", method_code="freeshipping", title="Free Shipping - Free")})
     bindings: dict[str, Binding] = field(default_factory=dict)
-    forwards: dict[str, dict[str, str]] = field(default_factory=dict)  # note_forward's notes
+    forwards: dict[str, dict[str, str]] = field(default_factory=dict)  # note_read's notes
     writes: list[tuple[str, Any]] = field(default_factory=list)
 
     # Acumatica
@@ -72,6 +77,9 @@ class Fakes:
     def order_sync(self, fresh: bool = False) -> OrderSyncPreferences:
         return OrderSyncPreferences()
 
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences:
+        return ReturnSyncPreferences()
+
     def ship_via(self, ship_via: str, store_view: str, fresh: bool = False) -> ShipViaMapping | None:
         return self.ship_vias.get(ship_via)
 
@@ -85,10 +93,10 @@ class Fakes:
     def get(self, kind: str, acumatica_key: str) -> Binding | None:
         return self.bindings.get(f"{kind}#{acumatica_key}")
 
-    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
+    def get_with_read(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
         return self.get(kind, acumatica_key), self.forwards.get(f"{kind}#{acumatica_key}")
 
-    def note_forward(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
+    def note_read(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
         self.forwards[f"{kind}#{acumatica_key}"] = {"modified": modified, "read": read}
 
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None) -> Any:
@@ -187,6 +195,32 @@ def test_an_unpaid_order_is_skipped_and_explained_with_what_would_block_it() -> 
     assert len(explained.missing) == 1 and "WILLCALL" in explained.missing[0]
     [row] = _logged(fakes)
     assert row.result == Result.SKIPPED and row.message == explained.verdict.reasons[0]
+
+
+@pytest.mark.parametrize(("key", "return_type"), [("RC/RC000001", "RC"), ("CR/CR000007", "RC"), ("RR/RR000002", "RR")])
+def test_a_return_order_is_not_an_order_to_create_and_logs_no_skipped_row(key: str, return_type: str) -> None:
+    # Given a push about a return order (Acumatica's RC / CR, or the return preferences' own type)
+    fakes = Fakes(_record())
+    fakes.return_sync = lambda fresh=False: ReturnSyncPreferences(  # type: ignore[method-assign]
+        return_order_type=return_type)
+    req = REQ.model_copy(update={"key": key})
+    # When it is planned and synced
+    plan = plan_order(req, fakes.ports(), explain=True)
+    outcome = sync_order(req, fakes.ports())
+    # Then it is recognised as a return: not read, nothing logged (no "add it to the order sync preferences")
+    assert plan.outcome == "return" and outcome == "return" and plan.record is None
+    assert plan.failure is not None and f"order type {key[:2]} is a return order type" in plan.failure
+    assert "returns.md" in plan.effects[0] and fakes.writes == []
+
+
+def test_an_order_type_that_is_not_a_return_is_still_skipped_with_its_reason() -> None:
+    # Given an order of an unsynced type that is no return type (the return preferences name RC)
+    fakes = Fakes(_record())
+    req = REQ.model_copy(update={"key": "QT/QT000001"})
+    fakes.record = {**_record(), "OrderType": {"value": "QT"}, "OrderNbr": {"value": "QT000001"}}
+    # When it is synced, then the Skipped row still says how to sync it
+    assert sync_order(req, fakes.ports()) == "skipped"
+    assert "order type QT is not synced" in _logged(fakes)[0].message
 
 
 def test_a_bound_order_sends_an_update_and_is_still_explained() -> None:

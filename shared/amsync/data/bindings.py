@@ -6,9 +6,9 @@ Items (pk, sk):
 - ``("shipment#005139#SO/SOT00024", "binding")`` / ``("invoice#Invoice/AR012116#SO/SOT00024", "binding")``;
 - ``("push#<Query>#<Id>", "seen")`` with ``expires_at`` (Acumatica re-sends for up to two days);
 - ``("watermark#<name>", "watermark")``;
-- ``("order#SO/SOT00024", "forward")``: ``modified``, the LastModifiedOn of the push row whose handling forwarded
-  the order's create, and ``read``, the LastModified of the order as read then, with ``expires_at`` (order sync
-  drops a later push that read covered).
+- ``("order#SO/SOT00024", "read")``: the last read of an order not in Magento whose create was forwarded:
+  ``modified``, the LastModifiedOn of the push row whose handling read it, and ``read``, the order's LastModified
+  as read, with ``expires_at`` (order sync drops a later push that read covered).
 Every bind is a conditional write: two writers can never bind one Acumatica record to two Magento records.
 """
 
@@ -30,7 +30,7 @@ from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, LeaseLos
 __all__ = ["AlreadyBound", "Binder", "Binding", "LeaseHeld", "LeaseLost"]
 
 PUSH_MARKER_TTL_S = 3 * 86400
-FORWARD_TTL_S = 3600  # a create forwarded: the writer follows it within seconds (or it waits in a DLQ for replay)
+READ_NOTE_TTL_S = 3600  # the pushes of one change come within seconds of each other
 
 
 def _conflict(exc: ClientError) -> bool:
@@ -63,9 +63,9 @@ class Binder:
         item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"}, ConsistentRead=True).get("Item")
         return _to_binding(item) if item else None
 
-    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
-        """The binding and the note of the last create forwarded (``note_forward``: ``modified`` and ``read``; None:
-        none live), in one strongly consistent request (a Query of the record's items)."""
+    def get_with_read(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
+        """The binding and the note of the record's last read handed on (``note_read``: ``modified`` and ``read``;
+        None: none live), in one strongly consistent request (a Query of the record's items)."""
         resp = self._t.query(KeyConditionExpression="pk = :pk", ConsistentRead=True,
                              ExpressionAttributeValues={":pk": f"{kind}#{acumatica_key}"})
         binding: Binding | None = None
@@ -73,15 +73,15 @@ class Binder:
         for item in resp.get("Items", []):
             if item["sk"] == "binding":
                 binding = _to_binding(item)
-            elif item["sk"] == "forward" and int(item.get("expires_at", 0)) > time.time():
+            elif item["sk"] == "read" and int(item.get("expires_at", 0)) > time.time():
                 note = {k: str(item.get(k) or "") for k in ("modified", "read")}
         return binding, note
 
-    def note_forward(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
-        """Note that a create was forwarded while handling a push row stamped ``modified``, from a read of the
-        record as last modified at ``read``."""
-        self._t.put_item(Item={"pk": f"{kind}#{acumatica_key}", "sk": "forward", "modified": modified, "read": read,
-                               "expires_at": int(time.time()) + FORWARD_TTL_S})
+    def note_read(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
+        """Note that the outcome of a read of the record (as last modified at ``read``), made while handling a push
+        row stamped ``modified``, was handed on."""
+        self._t.put_item(Item={"pk": f"{kind}#{acumatica_key}", "sk": "read", "modified": modified, "read": read,
+                               "expires_at": int(time.time()) + READ_NOTE_TTL_S})
 
     def get_many(self, kind: str, acumatica_keys: Iterable[str]) -> dict[str, Binding]:
         """The bindings of many records by key (BatchGetItem, 100 keys a request; the keys DynamoDB leaves

@@ -30,8 +30,20 @@ from amsync.adapters.errors import NotFound
 from amsync.models.acumatica import AcuCustomer, AcuTaxCategory, SalesOrder
 from amsync.models.log import Action, Group, LogEntry, Result
 from amsync.models.messages import MagentoOrderWrite, SyncRequest
-from amsync.models.settings import OrderMappingPreferences, OrderSyncPreferences, ShipViaMapping, StoreMapping
-from amsync.services.eligibility import Eligibility, evaluate, needs_customer_class
+from amsync.models.settings import (
+    OrderMappingPreferences,
+    OrderSyncPreferences,
+    ReturnSyncPreferences,
+    ShipViaMapping,
+    StoreMapping,
+)
+from amsync.services.eligibility import (
+    RETURN_ORDER_TYPES,
+    Eligibility,
+    evaluate,
+    needs_customer_class,
+    return_order,
+)
 from amsync.services.exporting import AlreadyBound
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_identity import increment_id
@@ -69,17 +81,18 @@ class SettingsReads(Protocol):
     def ship_via(self, ship_via: str, store_view: str, fresh: bool = False) -> ShipViaMapping | None: ...
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
     def order_mapping(self, fresh: bool = False) -> OrderMappingPreferences: ...
+    def return_sync(self, fresh: bool = False) -> ReturnSyncPreferences: ...
 
 
 class BindingLookup(Protocol):
     def get(self, kind: str, acumatica_key: str) -> Any: ...
-    def get_with_forward(self, kind: str, acumatica_key: str) -> tuple[Any, Mapping[str, str] | None]: ...
+    def get_with_read(self, kind: str, acumatica_key: str) -> tuple[Any, Mapping[str, str] | None]: ...
 
 
 class BindingReads(BindingLookup, Protocol):
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None) -> Any: ...
     def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None: ...
-    def note_forward(self, kind: str, acumatica_key: str, modified: str, read: str) -> None: ...
+    def note_read(self, kind: str, acumatica_key: str, modified: str, read: str) -> None: ...
 
 
 class PlanReads(Protocol):
@@ -162,11 +175,12 @@ class OrderPlan:
     """What ``sync_order`` will do with an order, decided from reads alone.
 
     ``outcome``: ``gone`` (no longer in Acumatica), ``update`` (bound: a status update goes to the writer),
+    ``return`` (a return order type: no Magento order, nothing logged; ``failure`` says why),
     ``skipped`` (not eligible), ``failed`` (eligible, but a mapping, product or address is missing: ``failure``
     is the Failure row's message, ``missing`` every blocker found) or ``create`` (``write`` goes to the writer).
     """
 
-    outcome: Literal["gone", "unchanged", "update", "skipped", "failed", "create"]
+    outcome: Literal["gone", "unchanged", "return", "update", "skipped", "failed", "create"]
     key: str
     record: dict[str, Any] | None = None
     order: SalesOrder | None = None
@@ -195,6 +209,8 @@ class OrderPlan:
             out.append(self.customer.describe())
         if self.outcome == "gone":
             out.append(f"log Skipped: order {self.key} no longer exists in Acumatica")
+        elif self.outcome == "return":
+            out.append(f"nothing (no row): {self.failure}")
         elif self.outcome == "skipped" and self.verdict is not None:
             out.append("log Skipped: " + "; ".join(self.verdict.reasons))
         elif self.outcome == "failed":
@@ -220,11 +236,14 @@ def plan_order(req: SyncRequest, reads: PlanReads, *, explain: bool = False) -> 
     # before the read: a bound order's no-op push needs none, nor a push that the read of a create forwarded covers
     # (the preview explains and reads the binding alone)
     early, forwarded = (reads.binder.get("order", req.key), None) if explain \
-        else reads.binder.get_with_forward("order", req.key)
+        else reads.binder.get_with_read("order", req.key)
     if not explain and early is not None and early.state == "bound" and (why := bound_no_op(req, early.extra)):
         return OrderPlan("unchanged", req.key, binding=early, failure=why)
     if not explain and (early is None or early.state != "bound") and (why := covered(req, forwarded)):
         return OrderPlan("unchanged", req.key, binding=early, failure=why)
+    # a return order (RC, CR, the return preferences' type) is no order to create: not read, not logged
+    if why := _return_type(order_type, req, reads):
+        return OrderPlan("return", req.key, failure=why)
     try:
         record = reads.acumatica.sales_order(order_type, order_nbr)
     except NotFound:
@@ -268,6 +287,15 @@ def plan_order(req: SyncRequest, reads: PlanReads, *, explain: bool = False) -> 
                                      acumatica_status=order.status, acumatica_last_modified=order.last_modified,
                                      correlation_id=req.correlation_id, requested_at=req.requested_at)
     return replace(plan, outcome="create", write=create)
+
+
+def _return_type(order_type: str, req: SyncRequest, reads: PlanReads) -> str | None:
+    """Why the order type is a return's (None: it is not); the return preferences are read only for a type that is
+    not one of Acumatica's own return types."""
+    kind = order_type.strip().upper()
+    configured = kind if kind in RETURN_ORDER_TYPES else \
+        reads.settings.return_sync(fresh=req.source != "push").return_order_type
+    return return_order(kind, configured)
 
 
 @dataclass
@@ -492,9 +520,10 @@ def bound_no_op(req: SyncRequest, synced: Mapping[str, Any]) -> str | None:
 def covered(req: SyncRequest, forwarded: Mapping[str, str] | None) -> str | None:
     """Why a push about an order not yet in Magento needs no read (None: read it).
 
-    ``forwarded`` notes the order's last create forwarded: ``modified``, the LastModifiedOn of the push row whose
-    handling forwarded it (that handling read the order after that change, so it saw every change stamped no
-    later), and ``read``, the order's LastModified as read. A push row is covered when stamped at or before
+    ``forwarded`` notes the last read of the order whose create was forwarded (``_note_read``): ``modified``, the
+    LastModifiedOn of the push row whose handling read it (that read came after that change, so it saw every
+    change stamped no later), and ``read``, the order's LastModified as read. A covered push has that read's
+    outcome, already handed on: the create, forwarded once. A push row is covered when stamped at or before
     ``modified`` (both push row columns: no zone converted, so none can mislead), or exactly at ``read`` (the read
     showed this very change; an instant, compared as the echo of a write-back is: ``bound_no_op``). The payment
     push and the order push of one transaction are one read and one create, not two (the FIFO group keeps the
@@ -520,6 +549,8 @@ def sync_order(req: SyncRequest, ports: OrderSyncPorts) -> str:
     plan = plan_order(req, ports)
     if plan.outcome == "unchanged":
         return "unchanged"  # nothing to log: the push's raw and Publisher rows say it arrived
+    if plan.outcome == "return":
+        return "return"  # a return order: the return sync carries its credit memo (docs/returns.md), no row here
     if plan.outcome == "gone":
         ports.log([_row(Result.SKIPPED, req.key.partition("/")[2], str(plan.failure), started, req.correlation_id,
                         action=Action.UPDATE)])
@@ -551,10 +582,17 @@ def sync_order(req: SyncRequest, ports: OrderSyncPorts) -> str:
         payload = map_order(plan.order, replace(plan.context, customer=ref))  # the plan's entity, its new customer
         write = MagentoOrderWrite.build(payload, **write.model_dump(exclude={"payload_json"}))
     ports.forward(write)
-    stamp = _column(req.hint, "LastModifiedOn") if req.source == "push" and not req.deleted_only else None
-    if stamp and _instant(stamp) is not None:  # after the forward: a failed forward leaves no note (its retry reads)
-        ports.binder.note_forward("order", plan.order.key, str(stamp).strip(), plan.order.last_modified or "")
+    _note_read(req, plan.order, ports)  # after the forward: a failed forward leaves no note (its retry reads)
     return "forwarded"
+
+
+def _note_read(req: SyncRequest, order: SalesOrder, ports: OrderSyncPorts) -> None:
+    """Note what the read of an order not in Magento covered, once its create is handed on: a later push it covers
+    needs no read (``covered``). Only a push row's stamp is noted. (Not after a Skipped or Failure outcome: the
+    bench shows the note, a write, costs more there than the rare second push of the change it would spare.)"""
+    stamp = _column(req.hint, "LastModifiedOn") if req.source == "push" and not req.deleted_only else None
+    if stamp and _instant(stamp) is not None:
+        ports.binder.note_read("order", order.key, str(stamp).strip(), order.last_modified or "")
 
 
 def _act_on_customer(step: CustomerStep, ports: OrderSyncPorts) -> MagentoCustomerRef:
