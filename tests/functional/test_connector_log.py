@@ -42,6 +42,38 @@ def test_newest_first_one_entitys_timeline_failures_of_a_day_and_one_entry_by_id
     assert got is not None and got.result == Result.FAILURE and got.message == "SOTLOG2 Failure"
 
 
+def test_the_indexes_hold_the_grid_columns_not_the_details_which_timeline_and_failures_read_from_the_rows(
+        bare_runtime: Any) -> None:
+    # Given a failed create whose View details are a request and a response
+    log = _log(bare_runtime)
+    details = {"request": {"sku": "IDX-1", "qty": 2}, "response": {"message": "The quantity is not valid."}}
+    entry = log.write(LogEntry(side=Side.MAGENTO, group=Group.ORDER, action=Action.CREATE, result=Result.FAILURE,
+                               notes="SOTIDX", entity_key="SOTIDX", entity_id="SOTIDX", message="SOTIDX Failure",
+                               correlation_id="corr-idx", details=details))
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    name = bare_runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"]
+    ddb = bare_runtime.boto("dynamodb")
+    # Then neither index carries the details, each carries every grid column the row has
+    for index, key, value in ((connector_log.ENTITY_INDEX, "entity_key", "SOTIDX"),
+                              (connector_log.FAILURES_INDEX, "failure_day", today)):
+        items = ddb.query(TableName=name, IndexName=index, KeyConditionExpression="#k = :v",
+                          ExpressionAttributeNames={"#k": key},
+                          ExpressionAttributeValues={":v": {"S": value}})["Items"]
+        [item] = [i for i in items if i["sk"]["S"] == entry.log_id]
+        assert "details" not in item, index
+        assert set(item) == {"pk", "sk", "side", "start_time", "group", "action", "direction", "result",
+                             "entity_id", "entity_key", "failure_day", "notes", "message", "level",
+                             "action_type", "correlation_id", "expires_at"}, index
+    # And the timeline and the day's failures still give the details (read from the rows by key)
+    [row] = log.timeline("SOTIDX")
+    assert row.details == details and row.correlation_id == "corr-idx" and row.message == "SOTIDX Failure"
+    [failed] = [e for e in log.failures(today) if e.notes == "SOTIDX"]
+    assert failed.details == details
+    # while a grid page through the index is served from the index alone, without details
+    page = log.page(connector_log.LogQuery(entity="SOTIDX"))
+    assert [(e.log_id, e.details, e.message) for e in page.entries] == [(entry.log_id, {}, "SOTIDX Failure")]
+
+
 def test_view_details_too_large_for_one_item_are_kept_beside_it_whole(bare_runtime: Any) -> None:
     # Given an entry whose request/response is far over DynamoDB's 400 KB item limit
     log = _log(bare_runtime)

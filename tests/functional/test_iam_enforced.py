@@ -200,3 +200,10 @@ def test_the_documented_operator_policy_runs_every_command_and_no_less_would(
             stmt["Action"].remove("dynamodb:Query")
     done = _amsync(folder, _operator(driver, narrowed), "logs", "--entity", nbr)
     assert done.returncode != 0 and "AccessDeniedException" in done.stdout + done.stderr
+    # And with BatchGetItem taken from it, an entity's timeline (whose rows' details the index does not hold) fails
+    narrowed = json.loads(json.dumps(policy))
+    for stmt in narrowed["Statement"]:
+        if stmt["Sid"] == "ReadTheConnectorLog":
+            stmt["Action"].remove("dynamodb:BatchGetItem")
+    done = _amsync(folder, _operator(driver, narrowed), "logs", "--entity", nbr)
+    assert done.returncode != 0 and "not authorized to perform: dynamodb:BatchGetItem" in done.stdout + done.stderr

@@ -121,6 +121,25 @@ def test_tables_are_on_demand_with_pitr_and_ttl_where_data_expires(cfn: dict[str
         assert tables[lid]["Properties"]["TimeToLiveSpecification"]["Enabled"], lid
 
 
+def test_the_connector_logs_indexes_project_the_grid_columns_not_the_details(cfn: dict[str, Any]) -> None:
+    # (a row's details are KBs: an index projecting ALL copies them on every write; the readers that need them read
+    # the base rows by key. The code's index names and projections are the template's.)
+    from amsync.data.connector_log import GRID_ATTRIBUTES, INDEX_ATTRIBUTES
+
+    props = cfn["Resources"]["ConnectorLogTable"]["Properties"]
+    table_keys = {k["AttributeName"] for k in props["KeySchema"]}
+    indexes = {g["IndexName"]: g for g in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == set(INDEX_ATTRIBUTES)
+    for name, index in indexes.items():
+        projection = index["Projection"]
+        assert projection["ProjectionType"] == "INCLUDE", name
+        included = projection["NonKeyAttributes"]
+        assert "details" not in included and set(included) == set(INDEX_ATTRIBUTES[name]), name
+        keys = {k["AttributeName"] for k in index["KeySchema"]}
+        assert not (set(included) & (keys | table_keys)), name  # DynamoDB projects the keys itself
+        assert set(GRID_ATTRIBUTES) <= set(included) | keys | table_keys, name
+
+
 def test_types_moto_skips_are_checked_here(cfn: dict[str, Any]) -> None:
     # moto does not create these; the template must still declare them correctly.
     skipped = {lid: r for lid, r in cfn["Resources"].items() if r["Type"] in MOTO_SKIPPED_TYPES}

@@ -2,8 +2,10 @@
 
 Table design (pk, sk = log id, which sorts by time):
 - ``pk = "<side>#<yyyy-mm-dd>"``: newest first is a descending query of today's partition, then the day before;
-- GSI ``by-entity`` (``entity_key``, sk): one entity's timeline across functions and both logs;
-- GSI ``failures-by-day`` (``failure_day``, sk), sparse: failures in a time range;
+- GSI ``by-entity-v2`` (``entity_key``, sk): one entity's timeline across functions and both logs;
+- GSI ``failures-by-day-v2`` (``failure_day``, sk), sparse: failures in a time range;
+  both project the grid's columns only (``INDEX_ATTRIBUTES``), never a row's ``details``: a reader that needs them
+  (the timeline's hops, a DLQ reason) gets the base rows by key (``BatchGetItem``, 100 keys a request);
 - one entry by Log Id: the id encodes its time, hence its partition;
 - the View details (``pk = "details#<log id>"``, ``sk = 0000, 0001, ...``): beside the row when they hold personal
   data (kept ``detail_ttl_days``, shorter than the row) or are too large for it. The row keeps a masked summary.
@@ -35,6 +37,14 @@ RAW_ROW_HEAD = 300  # characters of a raw push's (masked) message its row keeps 
 GRID_ATTRIBUTES = ("pk", "sk", "side", "start_time", "complete_time", "group", "action", "direction", "result",
                    "entity_id", "entity_key", "failure_day", "notes", "message", "level", "action_type",
                    "correlation_id", "latency_ms", "expires_at")
+# The indexes, and the grid columns each projects beyond its keys and the table's (template.yaml says the same;
+# tests/unit/test_template_rules.py holds them together). A projection cannot change in place: a new one is a new name.
+ENTITY_INDEX = "by-entity-v2"
+FAILURES_INDEX = "failures-by-day-v2"
+INDEX_ATTRIBUTES = {
+    ENTITY_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "entity_key")),
+    FAILURES_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "failure_day")),
+}
 
 
 class BadCursor(ValueError):
@@ -82,7 +92,7 @@ def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[st
     payload = json.dumps({"details": json.loads(full), **({"message": entry.message} if personal else {})})
     chunks = [payload[i:i + MAX_DETAILS_BYTES] for i in range(0, len(payload), MAX_DETAILS_BYTES)]
     if personal and entry.side is Side.ACUMATICA and len(message) > RAW_ROW_HEAD:
-        # a raw push whose whole post goes beside anyway: the row (and its copy in the by-entity index) keeps the
+        # a raw push whose whole post goes beside anyway: the row (and its copy in the by-entity-v2 index) keeps the
         # head a listing shows, as the walkthrough's Acumatica log cuts it, not a second masked copy of the post
         message = message[:RAW_ROW_HEAD] + "..."
     row = _to_item(entry, message, summary if fits else "{}", expires)
@@ -203,14 +213,37 @@ class ConnectorLog:
         return out
 
     def timeline(self, entity_key: str, limit: int = 200) -> list[LogEntry]:
-        return list(self._query(Key("entity_key").eq(entity_key), "by-entity", limit))
+        """An entity's rows, newest first, whole (the index holds the grid's columns only: the rows it finds are
+        read from the table by key)."""
+        return self._whole(list(self._query(Key("entity_key").eq(entity_key), ENTITY_INDEX, limit)))
 
     def failures(self, day: str, limit: int = 200) -> list[LogEntry]:
-        return list(self._query(Key("failure_day").eq(day), "failures-by-day", limit))
+        """The failures of ``day``, newest first, whole (as ``timeline``)."""
+        return self._whole(list(self._query(Key("failure_day").eq(day), FAILURES_INDEX, limit)))
+
+    def _whole(self, found: list[LogEntry]) -> list[LogEntry]:
+        """The base rows of entries an index found, in the same order (BatchGetItem, 100 keys a request; the keys
+        DynamoDB leaves unprocessed are asked again). A row gone meanwhile (TTL) keeps what the index held."""
+        keys = [{"pk": f"{e.side.value}#{log_id_time(e.log_id).strftime('%Y-%m-%d')}", "sk": e.log_id} for e in found]
+        rows: dict[str, LogEntry] = {}
+        resource = table(self._table_name).meta.client
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self._table_name: {"Keys": keys[start:start + 100]}}
+            for attempt in range(8):
+                resp = resource.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table_name, []):
+                    rows[str(item["sk"])] = _from_item(item)
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(2.0, 0.05 * 2 ** attempt))
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(request[self._table_name]['Keys'])} log reads unprocessed")
+        return [rows.get(e.log_id, e) for e in found]
 
     def failure_count(self, day: str) -> int:
-        """How many sync actions failed on ``day`` (the sparse ``failures-by-day`` index, counted server-side)."""
-        kwargs: dict[str, Any] = {"IndexName": "failures-by-day", "KeyConditionExpression": Key("failure_day").eq(day),
+        """How many sync actions failed on ``day`` (the sparse ``failures-by-day-v2`` index, counted server-side)."""
+        kwargs: dict[str, Any] = {"IndexName": FAILURES_INDEX, "KeyConditionExpression": Key("failure_day").eq(day),
                                   "FilterExpression": Attr("expires_at").gt(int(time.time())), "Select": "COUNT"}
         count = 0
         while True:
@@ -222,8 +255,8 @@ class ConnectorLog:
 
     def page(self, q: LogQuery, size: int = 50, cursor: str | None = None, max_reads: int = 8,
              default_days: int = 7) -> LogPage:
-        """One page of the grid, newest first, by index: an entity's rows through ``by-entity``, failures through
-        ``failures-by-day``, anything else through the side's day partitions; the time range is a key condition on
+        """One page of the grid, newest first, by index: an entity's rows through ``by-entity-v2``, failures through
+        ``failures-by-day-v2``, anything else through the side's day partitions; the time range is a key condition on
         the Log Id (it sorts by time). At most ``max_reads`` Query requests of a bounded size, whatever the table
         holds: a rare filter over many rows gives a short page and a cursor to go on from."""
         now = datetime.now(UTC)
@@ -298,11 +331,11 @@ def _bound(at: datetime, tail: str) -> str:
 def _partitions(q: LogQuery, start: datetime | None, end: datetime) -> tuple[str | None, str, list[str]]:
     """(index, its hash key, the hash key values to read, newest first) for a query."""
     if q.entity:
-        return "by-entity", "entity_key", [q.entity]
+        return ENTITY_INDEX, "entity_key", [q.entity]
     assert start is not None
     days = [(end - timedelta(days=d)).strftime("%Y-%m-%d") for d in range((end.date() - start.date()).days + 1)]
     if q.result and q.result.lower() == "failure":
-        return "failures-by-day", "failure_day", days
+        return FAILURES_INDEX, "failure_day", days
     return None, "pk", [f"{q.side.value}#{d}" for d in days]
 
 
