@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from amsync.adapters.errors import OutOfTime, RateLimited
 from amsync.config import Settings
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from amsync.services.order_sync import OrderSyncPorts
     from amsync.services.order_writer import WriterPorts
     from amsync.services.reconciler import ReconcilerPorts
+
+P = TypeVar("P")  # a poller's ports
 
 
 class AwsIntakePorts:
@@ -330,18 +332,27 @@ def reconciler_ports(settings: Settings) -> ReconcilerPorts:
 
 # ---------------------------------------------------------------------- customers Magento -> Acumatica
 
+def publish_standard(queue_url: str, requests: list[SyncRequest]) -> None:
+    """Requests onto a standard queue, a message each: the consumer's binding and version dedupe them."""
+    queues.send_many(queue_url, [(r, None, None) for r in requests])
+
+
 def publish_customer_requests(settings: Settings, requests: list[SyncRequest]) -> None:
-    """Customer sync requests go to the (standard) customer queue: the binding and version dedupe them."""
-    queues.send_many(settings.customer_queue_url, [(r, None, None) for r in requests])
+    publish_standard(settings.customer_queue_url, requests)
+
+
+def poller_ports(ports: Callable[..., P], settings: Settings, queue_url: str) -> P:
+    """A Magento poller's ports (customers, credit memos): Magento, the settings, the binder (watermark and poll
+    lease), a publisher onto its queue and the connector log."""
+    return ports(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
+                 binder=Binder(settings.bindings_table), publish=lambda reqs: publish_standard(queue_url, reqs),
+                 log=log_writer(settings))
 
 
 def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
     from amsync.services.customer_poller import CustomerPollerPorts
 
-    return CustomerPollerPorts(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
-                               binder=Binder(settings.bindings_table),
-                               publish=lambda reqs: publish_customer_requests(settings, reqs),
-                               log=log_writer(settings))
+    return poller_ports(CustomerPollerPorts, settings, settings.customer_queue_url)
 
 
 def customer_sync_ports(settings: Settings, deadline: Deadline | None = None) -> CustomerSyncPorts:

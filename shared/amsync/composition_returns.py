@@ -5,28 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from amsync.composition import acumatica_client, log_writer, magento_client
+from amsync.composition import acumatica_client, log_writer, magento_client, poller_ports
 from amsync.config import Settings
 from amsync.consumer import GiveUp
-from amsync.data import queues
 from amsync.data.bindings import Binder
 from amsync.data.settings_store import SettingsStore
 from amsync.deadline import Deadline
 from amsync.models.log import DIRECTION_M2A, Group, LogEntry, Result, Side
-from amsync.models.messages import SyncRequest
 from amsync.services.returns import CreditmemoPollerPorts, ReturnPorts
 
 
-def publish_return_requests(settings: Settings, requests: list[SyncRequest]) -> None:
-    """One request per credit memo on the (standard) return queue: the binding dedupes them."""
-    queues.send_many(settings.return_queue_url, [(r, None, None) for r in requests])
-
-
 def credit_memo_poller_ports(settings: Settings) -> CreditmemoPollerPorts:
-    return CreditmemoPollerPorts(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
-                                 binder=Binder(settings.bindings_table),
-                                 publish=lambda reqs: publish_return_requests(settings, reqs),
-                                 log=log_writer(settings))
+    return poller_ports(CreditmemoPollerPorts, settings, settings.return_queue_url)
 
 
 def return_sync_ports(settings: Settings, deadline: Deadline | None = None) -> ReturnPorts:
