@@ -528,22 +528,8 @@ def order_create_shipment(store: Store, o: Rec, params: Rec, now: datetime) -> N
     if not lines:
         raise ActionRefused("The shipment cannot be created because the sales order has no lines to ship from the "
                             "specified warehouse.")
-    nbr = store.next_number("shipment")
-    shipment: Rec = {"id": new_id(), "ShipmentNbr": nbr, "Type": "Shipment", "Operation": "Issue", "Status": "Open",
-                     "Hold": False, "ShipmentDate": ship_date, "CustomerID": o["CustomerID"],
-                     "LocationID": o["LocationID"], "WarehouseID": wh or lines[0][0]["WarehouseID"],
-                     "ShipVia": o["ShipVia"], "FreightPrice": o["ShippingSettings"]["FreightPrice"],
-                     "CreatedDateTime": now, "LastModifiedDateTime": now, "note": None, "custom": {},
-                     "invoice": None, "packages": [], "lines": []}
-    for i, (ln, q) in enumerate(lines, start=1):
-        item = store.items[ln["InventoryID"]]
-        shipment["lines"].append({
-            "id": new_id(), "LineNbr": i, "OrderType": o["OrderType"], "OrderNbr": o["OrderNbr"],
-            "OrderLineNbr": ln["LineNbr"], "InventoryID": ln["InventoryID"], "Description": ln["LineDescription"],
-            "ShippedQty": q, "OrderedQty": ln["OrderQty"], "UOM": ln["UOM"], "WarehouseID": ln["WarehouseID"],
-            "LocationID": item["warehouses"].get(ln["WarehouseID"], {}).get("Location")})
-    store.shipments[nbr] = shipment
-    o["Status"] = "Shipping"
+    store.add_shipment(o, lines, kind="Shipment", operation="Issue", ship_date=ship_date, warehouse=wh,
+                       freight=o["ShippingSettings"]["FreightPrice"], now=now)
 
 
 def order_prepare_invoice(store: Store, o: Rec, params: Rec, now: datetime) -> None:

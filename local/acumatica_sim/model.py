@@ -261,6 +261,28 @@ class Store:
                     total += ln["ShippedQty"]
         return total
 
+    def add_shipment(self, o: Rec, lines: list[tuple[Rec, Decimal]], *, kind: str, operation: str,
+                     ship_date: datetime, warehouse: str | None, freight: Decimal, now: datetime) -> Rec:
+        """A new Open shipment document of the order (``kind`` Shipment/Issue or Receipt/Receipt) with a line per
+        (order line, quantity); the order goes to Shipping."""
+        nbr = self.next_number("shipment")
+        doc: Rec = {"id": new_id(), "ShipmentNbr": nbr, "Type": kind, "Operation": operation, "Status": "Open",
+                    "Hold": False, "ShipmentDate": ship_date, "CustomerID": o["CustomerID"],
+                    "LocationID": o["LocationID"], "WarehouseID": warehouse or lines[0][0]["WarehouseID"],
+                    "ShipVia": o["ShipVia"], "FreightPrice": freight, "CreatedDateTime": now,
+                    "LastModifiedDateTime": now, "note": None, "custom": {}, "invoice": None, "packages": [],
+                    "lines": []}
+        for i, (ln, q) in enumerate(lines, start=1):
+            item = self.items[ln["InventoryID"]]
+            doc["lines"].append({
+                "id": new_id(), "LineNbr": i, "OrderType": o["OrderType"], "OrderNbr": o["OrderNbr"],
+                "OrderLineNbr": ln["LineNbr"], "InventoryID": ln["InventoryID"], "Description": ln["LineDescription"],
+                "ShippedQty": q, "OrderedQty": ln["OrderQty"], "UOM": ln["UOM"], "WarehouseID": ln["WarehouseID"],
+                "LocationID": item["warehouses"].get(ln["WarehouseID"], {}).get("Location")})
+        self.shipments[nbr] = doc
+        o["Status"] = "Shipping"
+        return doc
+
     def order_shipments(self, o: Rec) -> list[Rec]:
         return self.linked("shipments", "order", (o["OrderType"], o["OrderNbr"]))
 

@@ -95,22 +95,9 @@ def order_create_receipt(store: Store, o: Rec, params: Rec, now: datetime) -> No
     lines = [(ln, q) for ln, q in lines if q > 0]
     if not lines:
         raise ActionRefused("The receipt cannot be created because the order has no lines to receive.")
-    nbr = store.next_number("shipment")
-    receipt: Rec = {"id": new_id(), "ShipmentNbr": nbr, "Type": "Receipt", "Operation": "Receipt", "Status": "Open",
-                    "Hold": False, "CustomerID": o["CustomerID"], "LocationID": o["LocationID"],
-                    "ShipmentDate": parse_datetime(params["ShipmentDate"]) if params.get("ShipmentDate") else day(now),
-                    "WarehouseID": wh or lines[0][0]["WarehouseID"], "ShipVia": o["ShipVia"], "FreightPrice": ZERO,
-                    "CreatedDateTime": now, "LastModifiedDateTime": now, "note": None, "custom": {},
-                    "invoice": None, "packages": [], "lines": []}
-    for i, (ln, q) in enumerate(lines, start=1):
-        item = store.items[ln["InventoryID"]]
-        receipt["lines"].append({
-            "id": new_id(), "LineNbr": i, "OrderType": o["OrderType"], "OrderNbr": o["OrderNbr"],
-            "OrderLineNbr": ln["LineNbr"], "InventoryID": ln["InventoryID"], "Description": ln["LineDescription"],
-            "ShippedQty": q, "OrderedQty": ln["OrderQty"], "UOM": ln["UOM"], "WarehouseID": ln["WarehouseID"],
-            "LocationID": item["warehouses"].get(ln["WarehouseID"], {}).get("Location")})
-    store.shipments[nbr] = receipt
-    o["Status"] = "Shipping"
+    ship_date = parse_datetime(params["ShipmentDate"]) if params.get("ShipmentDate") else day(now)
+    store.add_shipment(o, lines, kind="Receipt", operation="Receipt", ship_date=ship_date, warehouse=wh,
+                       freight=ZERO, now=now)
 
 
 def credit_memo_from_order(store: Store, o: Rec, now: datetime) -> Rec:

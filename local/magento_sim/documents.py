@@ -10,6 +10,7 @@ from magento_sim import errors as E
 from magento_sim.errors import MagentoError
 from magento_sim.sales import (
     STATE_DEFAULT_STATUS,
+    accumulate,
     add_reservation,
     can_cancel,
     can_hold,
@@ -197,17 +198,12 @@ _ORDER_ACCUMULATORS = (("total_invoiced", "grand_total"), ("base_total_invoiced"
                        ("discount_invoiced", "discount_amount"), ("base_discount_invoiced", "base_discount_amount"))
 
 
+_ITEM_INVOICED = (("qty_invoiced", "qty"), ("row_invoiced", "row_total"), ("base_row_invoiced", "base_row_total"),
+                  ("tax_invoiced", "tax_amount"))
+
+
 def _register_invoice(order: dict[str, Any], invoice: dict[str, Any]) -> None:
-    by_id = {i["item_id"]: i for i in order.get("items", [])}
-    for line in invoice["items"]:
-        item = by_id[line["order_item_id"]]
-        item["qty_invoiced"] = r4(f(item.get("qty_invoiced")) + line["qty"])
-        item["row_invoiced"] = r4(f(item.get("row_invoiced")) + line["row_total"])
-        item["base_row_invoiced"] = r4(f(item.get("base_row_invoiced")) + line["base_row_total"])
-        item["tax_invoiced"] = r4(f(item.get("tax_invoiced")) + line["tax_amount"])
-        item["updated_at"] = invoice["created_at"]
-    for target, source in _ORDER_ACCUMULATORS:
-        order[target] = r4(f(order.get(target)) + invoice[source])
+    accumulate(order, invoice, _ITEM_INVOICED, _ORDER_ACCUMULATORS)
     order["total_due"] = r4(f(order.get("grand_total")) - f(order.get("total_paid")))
     order["base_total_due"] = r4(f(order.get("base_grand_total")) - f(order.get("base_total_paid")))
     pay = order.get("payment")

@@ -22,7 +22,7 @@ from typing import Any
 from magento_sim import config as C
 from magento_sim import errors as E
 from magento_sim.errors import MagentoError
-from magento_sim.sales import add_reservation, f, get_order, r4, to_int, touch
+from magento_sim.sales import accumulate, add_reservation, f, get_order, r4, to_int, touch
 from magento_sim.state import State, now
 
 CREDITMEMO_PREFIX = "Creditmemo Document Validation Error(s):\n"
@@ -196,19 +196,13 @@ def _stock(state: State, order: dict[str, Any], cm: dict[str, Any], back_to_stoc
             si["status"] = 1
 
 
+_ITEM_REFUNDED = (("qty_refunded", "qty"), ("amount_refunded", "row_total"), ("base_amount_refunded", "base_row_total"),
+                  ("tax_refunded", "tax_amount"), ("discount_refunded", "discount_amount"))
+
+
 def _register(state: State, order: dict[str, Any], cm: dict[str, Any], back_to_stock: set[int]) -> None:
     """RefundAdapter / Order\\Payment::refund (offline): the refund lands on the items, the order and the payment."""
-    by_id = {i["item_id"]: i for i in order.get("items", [])}
-    for line in cm["items"]:
-        item = by_id[line["order_item_id"]]
-        item["qty_refunded"] = r4(f(item.get("qty_refunded")) + line["qty"])
-        item["amount_refunded"] = r4(f(item.get("amount_refunded")) + line["row_total"])
-        item["base_amount_refunded"] = r4(f(item.get("base_amount_refunded")) + line["base_row_total"])
-        item["tax_refunded"] = r4(f(item.get("tax_refunded")) + line["tax_amount"])
-        item["discount_refunded"] = r4(f(item.get("discount_refunded")) + line["discount_amount"])
-        item["updated_at"] = cm["created_at"]
-    for target, source in _ORDER_SUMS:
-        order[target] = r4(f(order.get(target)) + cm[source])
+    accumulate(order, cm, _ITEM_REFUNDED, _ORDER_SUMS)
     pay = order.get("payment")
     if isinstance(pay, dict):
         pay["amount_refunded"] = r4(f(pay.get("amount_refunded")) + cm["grand_total"])

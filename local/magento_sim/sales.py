@@ -324,6 +324,20 @@ def touch(order: dict[str, Any]) -> None:
     state_check(order)
 
 
+def accumulate(order: dict[str, Any], doc: dict[str, Any], item_sums: tuple[tuple[str, str], ...],
+               order_sums: tuple[tuple[str, str], ...]) -> None:
+    """A saved invoice or credit memo adds its lines onto the order's items and its totals onto the order
+    (``(order field, document field)`` pairs), as the Order\\Invoice and Order\\Creditmemo registers do."""
+    by_id = {i["item_id"]: i for i in order.get("items", [])}
+    for line in doc["items"]:
+        item = by_id[line["order_item_id"]]
+        for target, source in item_sums:
+            item[target] = r4(f(item.get(target)) + line[source])
+        item["updated_at"] = doc["created_at"]
+    for target, source in order_sums:
+        order[target] = r4(f(order.get(target)) + doc[source])
+
+
 # -- MSI helpers -------------------------------------------------------------------------------------------------
 def add_reservation(state: State, sku: str, qty: float, event: str, order: dict[str, Any]) -> None:
     state.reservations.append({
