@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from acumatica_sim import pricing, returns
+from acumatica_sim import manual_tax, pricing, returns
 from acumatica_sim.config import (
     BRANCH,
     BRANCHES,
@@ -331,6 +331,7 @@ def _order_amounts(rec: Rec, body: Rec, errs: Errors) -> None:
             errs.add("TaxCalcMode", f"'{body['TaxCalcMode']}' is not a valid value for the 'Tax Calc. Mode' field.")
         else:
             rec["TaxCalcMode"] = body["TaxCalcMode"]
+    manual_tax.apply(rec, body, errs.add)  # DisableAutomaticTaxCalculation: the TaxDetails as given
     _order_discounts(rec, body.get("DiscountDetails"), errs)
 
 
@@ -689,6 +690,8 @@ def shipment_prepare_invoice(store: Store, s: Rec, params: Rec, now: datetime) -
             inv["FreightPrice"] += o["ShippingSettings"]["FreightPrice"]
             o["FreightBilled"] = True
         inv["CustomerOrder"] = inv["CustomerOrder"] or o.get("CustomerOrder")
+    orders = {(ln["OrderType"], ln["OrderNbr"]): store.orders[(ln["OrderType"], ln["OrderNbr"])] for ln in s["lines"]}
+    inv["taxes"] = manual_tax.invoice_taxes(orders, inv["lines"], lambda ln: store.line_amounts(ln)[2])
     store.invoices[(doc_type, nbr)] = inv
     s["invoice"], s["Status"] = (doc_type, nbr), "Invoiced"
 
@@ -697,6 +700,9 @@ def shipment_prepare_invoice(store: Store, s: Rec, params: Rec, now: datetime) -
 def invoice_release(store: Store, inv: Rec, params: Rec, now: datetime) -> None:
     if inv["Status"] != "Balanced":
         raise ActionRefused(f"The document cannot be released because it has the {inv['Status']} status.")
+    if inv.get("module") == "AR":  # an AR document (ar_documents.py) is released in AR301000 (ReleaseInvoice)
+        raise ActionRefused("The document was created in Accounts Receivable; release it on the Invoices and Memos "
+                            "form.")
     inv["released"], inv["Status"] = True, "Open"
     if inv["Type"] == "Credit Memo":
         returns.release_credit_memo_order(store, inv)

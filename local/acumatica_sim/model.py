@@ -287,9 +287,15 @@ class Store:
         return self.linked("shipments", "order", (o["OrderType"], o["OrderNbr"]))
 
     # -- invoices / payments -----------------------------------------------------------------------------------
+    def invoice_tax(self, inv: Rec) -> Decimal:
+        """The document's tax: the taxes it carries from orders whose taxes were entered as given
+        (``manual_tax.py``), else computed on its lines."""
+        if inv.get("taxes") is not None:
+            return sum((t["TaxAmount"] for t in inv["taxes"]), ZERO)
+        return self.tax_of([(ln.get("TaxCategory"), ln["Amount"]) for ln in inv["lines"]])
+
     def invoice_amount(self, inv: Rec) -> Decimal:
-        lines = [(ln.get("TaxCategory"), ln["Amount"]) for ln in inv["lines"]]
-        return sum((a for _, a in lines), ZERO) + inv.get("FreightPrice", ZERO) + self.tax_of(lines)
+        return sum((ln["Amount"] for ln in inv["lines"]), ZERO) + inv.get("FreightPrice", ZERO) + self.invoice_tax(inv)
 
     def paid_to(self, doc: tuple[str, str]) -> Decimal:
         """What payments have applied to document ``doc`` = (DocType, ReferenceNbr)."""
@@ -297,9 +303,8 @@ class Store:
                     if (d["DocType"], d["ReferenceNbr"]) == doc), ZERO)
 
     def invoice_totals(self, inv: Rec) -> dict[str, Decimal]:
-        lines = [(ln.get("TaxCategory"), ln["Amount"]) for ln in inv["lines"]]
-        detail = sum((a for _, a in lines), ZERO)
-        tax = self.tax_of(lines)
+        detail = sum((ln["Amount"] for ln in inv["lines"]), ZERO)
+        tax = self.invoice_tax(inv)
         amount = detail + inv.get("FreightPrice", ZERO) + tax
         paid = self.paid_to((inv["Type"], inv["ReferenceNbr"]))
         return {"DetailTotal": detail, "TaxTotal": tax, "Amount": amount, "PaymentTotal": paid,

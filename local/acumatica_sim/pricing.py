@@ -19,6 +19,7 @@ Modelled on SOOrderEntry (24.2) with the defaults of a fresh tenant:
   multiply) and ReciprocalRate come from the day's rate (``config.CURRENCY_RATES``).
 - OrderTotal = LineTotalAmount + MiscTotalAmount - DiscountTotal + Freight + PremiumFreight (+ TaxTotal unless
   Gross).
+- DisableAutomaticTaxCalculation: the TaxDetails are the ones given, not computed (``manual_tax.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from acumatica_sim import manual_tax
 from acumatica_sim.config import BASE_CURRENCY, CURRENCY_RATES, TAX_CATEGORIES, TAXES
 from acumatica_sim.values import money
 
@@ -90,8 +92,8 @@ def totals(o: Rec, amount_of: Callable[[Rec], Decimal]) -> dict[str, Any]:
     freight_cat = ss.get("FreightTaxCategory")
     if freight_cat and freight + premium:
         by_cat[freight_cat] = by_cat.get(freight_cat, ZERO) + freight + premium
-    details = []
-    for tax_id, rate in TAXES.items():
+    details = manual_tax.order_taxes(o) if manual_tax.is_manual(o) else []
+    for tax_id, rate in ({} if manual_tax.is_manual(o) else TAXES).items():
         parts = [(cat, base) for cat, base in by_cat.items() if tax_id in TAX_CATEGORIES.get(cat, ())]
         if not parts:
             continue
@@ -105,6 +107,7 @@ def totals(o: Rec, amount_of: Callable[[Rec], Decimal]) -> dict[str, Any]:
         details.append({"TaxID": tax_id, "TaxRate": rate, "TaxableAmount": taxable, "TaxAmount": tax,
                         "TaxType": "Sales"})
     tax_total = sum((d["TaxAmount"] for d in details), ZERO)
+    gross = gross and not manual_tax.is_manual(o)  # taxes as given are on top of the amounts (manual_tax.py)
     total = goods + misc - disc + freight + premium + (ZERO if gross else tax_total)
     return {"LineTotalAmount": goods, "MiscTotalAmount": misc, "DiscountTotal": disc, "Freight": freight,
             "PremiumFreight": premium, "TaxTotal": tax_total, "OrderTotal": total, "TaxDetails": details}

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from acumatica_sim import ar_documents, returns
 from acumatica_sim import documents as d
-from acumatica_sim import returns
 from acumatica_sim import views as v
 from acumatica_sim.model import Rec, Store
 
@@ -51,6 +51,9 @@ ENTITIES: dict[str, EntityDef] = {e.name: e for e in (
     EntityDef("SalesInvoice", "invoices", ("Type", "ReferenceNbr"), v.invoice_tree, returns.upsert_credit_memo, {
         "ReleaseSalesInvoice": d.invoice_release}, "PX.Objects.SO.SOInvoiceEntry/Document",
         stamp="LastModifiedDateTime"),
+    EntityDef("Invoice", "invoices", ("Type", "ReferenceNbr"), ar_documents.invoice_tree,
+              ar_documents.upsert_credit_memo, {"ReleaseInvoice": ar_documents.release},
+              "PX.Objects.AR.ARInvoiceEntry/Document", stamp="LastModifiedDateTime"),
     EntityDef("Payment", "payments", ("Type", "ReferenceNbr"), v.payment_tree, d.upsert_payment, {
         "ReleasePayment": d.payment_release}, "PX.Objects.AR.ARPaymentEntry/Document", stamp="LastModifiedDateTime"),
     EntityDef("TaxCategory", "taxcategories", ("TaxCategoryID",), v.tax_category_tree, None, {},

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from acumatica_sim import pricing
+from acumatica_sim import manual_tax, pricing
 from acumatica_sim.errors import ActionRefused
 from acumatica_sim.model import ZERO, Rec, Store, new_id
 from acumatica_sim.values import day, parse_datetime
@@ -119,6 +119,8 @@ def credit_memo_from_order(store: Store, o: Rec, now: datetime) -> Rec:
             "Amount": amount, "OrderType": o["OrderType"], "OrderNbr": o["OrderNbr"], "OrderLineNbr": ln["LineNbr"],
             "ShipmentNbr": None, "WarehouseID": ln["WarehouseID"], "Location": None,
             "TaxCategory": ln["TaxCategory"], "BranchID": o["Branch"]})
+    inv["taxes"] = manual_tax.invoice_taxes({(o["OrderType"], o["OrderNbr"]): o}, inv["lines"],
+                                            lambda ln: store.line_amounts(ln)[2])
     store.invoices[("Credit Memo", nbr)] = inv
     o["invoiced"], o["Status"] = True, "Invoiced"
     return inv

@@ -119,7 +119,8 @@ def _order_money(o: Rec, t: dict[str, Any]) -> Tree:
                  for d in o.get("discounts") or []]
     return {"BaseCurrencyID": BASE_CURRENCY, "CurrencyRate": rate,
             "ReciprocalRate": (1 / rate).quantize(Decimal("0.00000001")), "CurrencyRateTypeID": "SPOT",
-            "TaxCalcMode": o.get("TaxCalcMode") or "TaxSetting", "TaxDetails": taxes, "DiscountDetails": discounts}
+            "TaxCalcMode": o.get("TaxCalcMode") or "TaxSetting", "TaxDetails": taxes, "DiscountDetails": discounts,
+            "DisableAutomaticTaxCalculation": bool(o.get("DisableAutomaticTaxCalculation"))}
 
 
 def shipment_tree(store: Store, s: Rec) -> Tree:

@@ -199,7 +199,8 @@ _ORDER_ACCUMULATORS = (("total_invoiced", "grand_total"), ("base_total_invoiced"
 
 
 _ITEM_INVOICED = (("qty_invoiced", "qty"), ("row_invoiced", "row_total"), ("base_row_invoiced", "base_row_total"),
-                  ("tax_invoiced", "tax_amount"))
+                  ("tax_invoiced", "tax_amount"), ("base_tax_invoiced", "base_tax_amount"),
+                  ("discount_invoiced", "discount_amount"), ("base_discount_invoiced", "base_discount_amount"))
 
 
 def _register_invoice(order: dict[str, Any], invoice: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ route does not exist (404 "Request does not match any route.").
 from __future__ import annotations
 
 import copy
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from magento_sim import config as C
@@ -88,10 +89,40 @@ def _chosen(order: dict[str, Any], wanted: dict[int | None, float],
     return out
 
 
-def _line(item: dict[str, Any], qty: float) -> dict[str, Any]:
-    share = qty / (f(item.get("qty_ordered")) or 1.0)
+class _DeltaRound:
+    """``Creditmemo::roundPrice``: ``PriceCurrency::round`` (2 decimals, half away from zero) with the rounding
+    delta carried to the next amount of the same credit memo (``Calculator::deltaRound``; one delta per sign)."""
+
+    def __init__(self) -> None:
+        self.delta: dict[bool, float] = {}
+
+    def __call__(self, amount: float, negative: bool = False) -> float:
+        if not amount:
+            return amount
+        amount += self.delta.get(negative, 0.0)
+        rounded = float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        self.delta[negative] = amount - rounded
+        return rounded
+
+
+def _share(item: dict[str, Any], qty: float, invoiced: str, refunded: str, rnd: _DeltaRound,
+           negative: bool = False) -> float:
+    """Creditmemo\\Total\\Tax / Discount per item: what is invoiced and not refunded yet, all of it when the line
+    refunds the item's last units (``Creditmemo\\Item::isLast``), else its share rounded with the delta."""
+    qty_invoiced = f(item.get("qty_invoiced"))
+    if not qty_invoiced:
+        return 0.0
+    left = r4(f(item.get(invoiced)) - f(item.get(refunded)))
+    if qty == qty_to_refund(item):
+        return left
+    available = qty_invoiced - f(item.get("qty_refunded"))
+    return rnd(left / available * qty, negative) if available else 0.0
+
+
+def _line(item: dict[str, Any], qty: float, rnd: _DeltaRound, base_rnd: _DeltaRound) -> dict[str, Any]:
     price, base_price = f(item.get("price")), f(item.get("base_price", item.get("price")))
-    tax, base_tax = r4(f(item.get("tax_amount")) * share), r4(f(item.get("base_tax_amount")) * share)
+    tax = _share(item, qty, "tax_invoiced", "tax_refunded", rnd)
+    base_tax = _share(item, qty, "base_tax_invoiced", "base_tax_refunded", base_rnd)
     return {"order_item_id": item["item_id"], "sku": item.get("sku"), "name": item.get("name"),
             "product_id": item.get("product_id"), "qty": qty, "price": price, "base_price": base_price,
             "base_cost": f(item.get("base_cost")), "price_incl_tax": f(item.get("price_incl_tax")) or price,
@@ -99,8 +130,9 @@ def _line(item: dict[str, Any], qty: float) -> dict[str, Any]:
             "row_total": r4(price * qty), "base_row_total": r4(base_price * qty),
             "row_total_incl_tax": r4(price * qty + tax), "base_row_total_incl_tax": r4(base_price * qty + base_tax),
             "tax_amount": tax, "base_tax_amount": base_tax,
-            "discount_amount": r4(f(item.get("discount_amount")) * share),
-            "base_discount_amount": r4(f(item.get("base_discount_amount")) * share)}
+            "discount_amount": _share(item, qty, "discount_invoiced", "discount_refunded", rnd, True),
+            "base_discount_amount": _share(item, qty, "base_discount_invoiced", "base_discount_refunded", base_rnd,
+                                           True)}
 
 
 def _shipping(order: dict[str, Any], arguments: dict[str, Any]) -> float:
@@ -115,18 +147,51 @@ def _shipping(order: dict[str, Any], arguments: dict[str, Any]) -> float:
     return wanted
 
 
-def _totals(order: dict[str, Any], lines: list[dict[str, Any]], arguments: dict[str, Any]) -> dict[str, float]:
+def _shipping_tax(order: dict[str, Any], ship: float, rnd: _DeltaRound, base: str = "") -> tuple[float, bool]:
+    """Creditmemo\\Total\\Tax on shipping (refund from the order): the shipping tax in proportion to the shipping
+    refunded, what is left of it when the rest of the shipping is refunded; (tax, partly refunded)."""
+    def g(name: str) -> float:
+        return f(order.get(base + name, order.get(name)))
+
+    order_ship = g("shipping_amount")
+    delta = r4(order_ship - g("shipping_refunded"))
+    order_tax = g("shipping_tax_amount")
+    if delta > ship and order_ship:
+        part = ship / order_ship
+        return rnd(order_tax * part), part < 1 and order_tax > 0
+    if delta == ship:
+        return r4(order_tax - g("shipping_tax_refunded")), False
+    return 0.0, False
+
+
+def _totals(order: dict[str, Any], lines: list[dict[str, Any]], arguments: dict[str, Any], last: bool,
+            rnds: tuple[_DeltaRound, _DeltaRound]) -> dict[str, float]:
+    """The Creditmemo\\Total collectors: subtotal, discount, shipping, tax (items, then shipping; a credit memo
+    refunding everything left takes all the tax left, else no more than is left), adjustments, grand total."""
     ship = _shipping(order, arguments)
     pos, neg = r4(f(arguments.get("adjustment_positive"))), r4(f(arguments.get("adjustment_negative")))
-    sub = r4(sum(i["row_total"] for i in lines))
-    tax = r4(sum(i["tax_amount"] for i in lines))
-    disc = r4(sum(i["discount_amount"] for i in lines))
-    grand = r4(sub + tax + ship + pos - neg - disc)
-    t = {"subtotal": sub, "subtotal_incl_tax": r4(sub + tax), "tax_amount": tax, "discount_amount": -disc,
-         "shipping_amount": ship, "shipping_incl_tax": ship, "shipping_tax_amount": 0.0,
-         "adjustment_positive": pos, "adjustment_negative": neg, "adjustment": r4(pos - neg), "grand_total": grand}
-    t.update({"base_" + k: v for k, v in list(t.items())})
+    t: dict[str, float] = {}
+    for base, rnd in (("", rnds[0]), ("base_", rnds[1])):
+        sub = r4(sum(i[base + "row_total"] for i in lines))
+        ship_tax, partial = _shipping_tax(order, ship, rnd, base)
+        tax = r4(sum(i[base + "tax_amount"] for i in lines) + ship_tax)
+        allowed = r4(f(order.get(base + "tax_invoiced", order.get("tax_invoiced")))
+                     - f(order.get(base + "tax_refunded", order.get("tax_refunded"))))
+        tax = allowed if last and not partial else min(allowed, tax)
+        disc = r4(sum(i[base + "discount_amount"] for i in lines))
+        t.update({base + "subtotal": sub, base + "subtotal_incl_tax": r4(sub + tax), base + "tax_amount": tax,
+                  base + "discount_amount": -disc, base + "shipping_amount": ship,
+                  base + "shipping_incl_tax": r4(ship + ship_tax), base + "shipping_tax_amount": ship_tax,
+                  base + "adjustment_positive": pos, base + "adjustment_negative": neg,
+                  base + "adjustment": r4(pos - neg), base + "grand_total": r4(sub + tax + ship + pos - neg - disc)})
     return t
+
+
+def _refunds_all_left(order: dict[str, Any], chosen: list[tuple[dict[str, Any], float]]) -> bool:
+    """Creditmemo::isLast: every item's line refunds all that is left of it."""
+    qtys = {item["item_id"]: qty for item, qty in chosen}
+    return all(qtys.get(i["item_id"], 0.0) == qty_to_refund(i) for i in order.get("items", [])
+               if not i.get("parent_item_id"))
 
 
 def _messages(state: State, order: dict[str, Any], chosen: list[tuple[dict[str, Any], float]],
@@ -162,6 +227,8 @@ _ORDER_SUMS = (("total_refunded", "grand_total"), ("base_total_refunded", "base_
                ("subtotal_refunded", "subtotal"), ("base_subtotal_refunded", "base_subtotal"),
                ("tax_refunded", "tax_amount"), ("base_tax_refunded", "base_tax_amount"),
                ("shipping_refunded", "shipping_amount"), ("base_shipping_refunded", "base_shipping_amount"),
+               ("shipping_tax_refunded", "shipping_tax_amount"),
+               ("base_shipping_tax_refunded", "base_shipping_tax_amount"),
                ("discount_refunded", "discount_amount"), ("base_discount_refunded", "base_discount_amount"),
                ("adjustment_positive", "adjustment_positive"), ("base_adjustment_positive", "base_adjustment_positive"),
                ("adjustment_negative", "adjustment_negative"), ("base_adjustment_negative", "base_adjustment_negative"))
@@ -197,7 +264,8 @@ def _stock(state: State, order: dict[str, Any], cm: dict[str, Any], back_to_stoc
 
 
 _ITEM_REFUNDED = (("qty_refunded", "qty"), ("amount_refunded", "row_total"), ("base_amount_refunded", "base_row_total"),
-                  ("tax_refunded", "tax_amount"), ("discount_refunded", "discount_amount"))
+                  ("tax_refunded", "tax_amount"), ("base_tax_refunded", "base_tax_amount"),
+                  ("discount_refunded", "discount_amount"), ("base_discount_refunded", "base_discount_amount"))
 
 
 def _register(state: State, order: dict[str, Any], cm: dict[str, Any], back_to_stock: set[int]) -> None:
@@ -215,8 +283,9 @@ def _create(state: State, order: dict[str, Any], body: dict[str, Any], invoice: 
     arguments = body.get("arguments") if isinstance(body.get("arguments"), dict) else {}
     limits = _limits_of_invoice(state, invoice) if invoice is not None else None
     chosen = _chosen(order, _wanted(body.get("items")), limits)
-    lines = [_line(i, q) for i, q in chosen]
-    totals = _totals(order, lines, arguments)
+    rnds = (_DeltaRound(), _DeltaRound())  # Creditmemo::roundPrice, 'regular' and 'base'
+    lines = [_line(i, q, *rnds) for i, q in chosen]
+    totals = _totals(order, lines, arguments, _refunds_all_left(order, chosen), rnds)
     msgs = _messages(state, order, chosen, limits, totals["grand_total"])
     if msgs:
         raise MagentoError(400, CREDITMEMO_PREFIX + "\n".join(msgs))

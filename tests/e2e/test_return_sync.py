@@ -301,6 +301,32 @@ def test_an_adjustment_refund_and_fee_reach_the_return_order_to_the_cent(e2e: E2
     assert Decimal(str(val(full, "OrderTotal"))) == Decimal("22.00")
 
 
+def test_the_return_carries_the_tax_the_credit_memo_refunds_not_a_cent_recomputed(e2e: E2E) -> None:
+    # Given an order of 3 x MUG500 at 12.99 (TAXABLE: CASALES 8.25%): Acumatica's tax 38.97 x 8.25% = 3.22, which
+    # the connector put on the Magento item; the order Complete
+    _, order, _ = complete_order(e2e, [("MUG500", 3)])
+    [item] = [i for i in order["items"] if i["sku"] == "MUG500"]
+    assert Decimal(str(item["tax_amount"])) == Decimal("3.22")
+    # When 2 units are refunded in Magento: it refunds 3.22 x 2/3 = 2.1467 -> 2.15 of tax, 28.13 in all, while
+    # Acumatica would compute the returned lines' tax afresh: 25.98 x 8.25% = 2.1434 -> 2.14, 28.12
+    cm = refund(e2e, order, {"MUG500": 2}, shipping_amount=0)
+    assert (Decimal(str(cm["tax_amount"])), Decimal(str(cm["grand_total"]))) == (Decimal("2.15"), Decimal("28.13"))
+    poll(e2e)
+    # Then the RC order carries the refunded tax as given (CASALES 25.98 / 2.15): its total is the credit memo's
+    [rc] = returns_of(e2e, cm)
+    full = e2e.acu.order(str(val(rc, "OrderNbr")), "Totals,TaxDetails,Shipments", order_type="RC")
+    assert Decimal(str(val(full, "OrderTotal"))) == Decimal("28.13") and val(full, "Status") == "Completed"
+    assert [(val(t, "TaxID"), Decimal(str(val(t, "TaxableAmount"))), Decimal(str(val(t, "TaxAmount"))))
+            for t in full["TaxDetails"]] == [("CASALES", Decimal("25.98"), Decimal("2.15"))]
+    assert val(full, "DisableAutomaticTaxCalculation") is True
+    # and the credit memo Acumatica bills the received return with carries the same tax: 28.13
+    [receipt] = [s for s in full["Shipments"] if val(s, "ShipmentType") == "Receipt"]
+    memo = e2e.acu.prepare_invoice(str(val(receipt, "ShipmentNbr")))
+    acu_memo = e2e.acu.get("SalesInvoice", "Credit Memo", memo)
+    assert (Decimal(str(val(acu_memo, "TaxTotal"))), Decimal(str(val(acu_memo, "Amount")))) == (
+        Decimal("2.15"), Decimal("28.13"))
+
+
 # ============================================================================ Acumatica -> Magento
 def acumatica_return(e2e: E2E, invoice: str, units: int, price: str | None = None) -> str:
     """An Acumatica merchant's return (RC order from the invoice, received, credit memo released): its number."""
@@ -408,6 +434,52 @@ def test_a_credit_memo_entered_on_its_own_reaches_magento_through_its_original_i
     assert nbr
 
 
+def enter_ar_credit_memo(e2e: E2E, lines: list[dict[str, Any]], invoice: str | None) -> str:
+    """A credit memo entered in Accounts Receivable (AR301000, the Invoice entity), applied to ``invoice``, released."""
+    body: dict[str, Any] = {"Type": {"value": "Credit Memo"}, "Customer": {"value": "AACUSTOMER"},
+                            "Details": [{k: {"value": v} for k, v in ln.items()} for ln in lines]}
+    if invoice:
+        body["ApplicationsCreditMemo"] = [{"DocType": {"value": "Invoice"}, "ReferenceNbr": {"value": invoice}}]
+    r = e2e.acu.http.put(f"{e2e.acu.base}/Invoice", json=body)
+    assert r.status_code == 200, r.text
+    nbr = str(val(r.json(), "ReferenceNbr"))
+    e2e.acu.action("Invoice", "ReleaseInvoice", {"Type": "Credit Memo", "ReferenceNbr": nbr})
+    return nbr
+
+
+def test_an_ar_credit_memo_applied_to_the_invoice_becomes_one_magento_credit_memo_and_moves_no_stock(
+        e2e: E2E) -> None:
+    # Given the walkthrough's order, Complete in Magento, and its stock in RETAIL
+    nbr, order, invoice = complete_order(e2e)
+    stock = on_hand(e2e)
+    rcs_before = len(all_returns(e2e))
+    # When the merchant enters in AR a credit memo of 1 x WATER2809 and 2.50 goodwill (a line with no item),
+    # applied to the order's invoice, and releases it
+    memo = enter_ar_credit_memo(e2e, [{"InventoryID": "WATER2809", "Qty": 1, "UnitPrice": 20},
+                                      {"TransactionDescription": "Goodwill", "Amount": 2.5}], invoice)
+    e2e.settle()
+    # Then one offline Magento credit memo: the item refunded by quantity, the goodwill as an adjustment refund,
+    # its total Acumatica's to the cent; no stock moved on either side (AR moves no goods)
+    acu_memo = e2e.acu.get("Invoice", "Credit Memo", memo)
+    [cm] = creditmemos_of(e2e, order)
+    assert [(i["sku"], Decimal(str(i["qty"]))) for i in cm["items"]] == [("WATER2809", Decimal(1))]
+    assert Decimal(str(cm["adjustment_positive"])).quantize(Decimal("0.01")) == Decimal("2.50")
+    assert Decimal(str(cm["grand_total"])).quantize(Decimal("0.01")) == Decimal(str(val(acu_memo, "Amount"))) \
+        == Decimal("22.50")
+    assert on_hand(e2e) == stock and f"Credit Memo/{memo}" in str(cm["comments"])
+    rows = [r for r in e2e.rows(nbr) if r.group == Group.RETURN and r.action and r.action.value == "Create"]
+    assert [(r.result, r.entity_id) for r in rows] == [(Result.SUCCESS, str(cm["entity_id"]))]
+    # When the credit memo poll runs: the connector's own credit memo is not sent back (no RC order)
+    poll(e2e)
+    assert len(all_returns(e2e)) == rcs_before
+    # When an AR credit memo applied to no invoice is released: a Failure row says what to do, nothing in Magento
+    loose = enter_ar_credit_memo(e2e, [{"InventoryID": "WATER2809", "Qty": 1, "UnitPrice": 20}], None)
+    e2e.settle()
+    assert len(creditmemos_of(e2e, order)) == 1
+    failures = [r for r in e2e.rows(f"Credit Memo/{loose}") if r.result == Result.FAILURE]
+    assert failures and "apply it to the original invoice" in failures[-1].message
+
+
 def _sim_edition(e2e: E2E, edition: str) -> None:
     """Switch the Magento simulator's edition through its control API (``/_sim/config``)."""
     import httpx
@@ -464,5 +536,44 @@ def test_on_adobe_commerce_the_rma_drives_the_receipt_and_its_credit_memo_makes_
         assert val(rc2, "Status") != "Completed" and on_hand(e2e) == stock + 1
         [row] = [r for r in return_rows(e2e, second) if r.action and r.action.value == "Create"]
         assert row.result == Result.SUCCESS and "not received: RMA #" in row.message
+        # When the RMA receives the second unit later and the poll runs (twice)
+        _rma_save(e2e, rma, "received", 2, 2)
+        poll(e2e)
+        poll(e2e)
+        # Then the open RC order is received by the connector, once: +1, one Update row naming the RMA
+        [rc2] = returns_of(e2e, second)
+        assert val(rc2, "Status") == "Completed" and on_hand(e2e) == stock + 2
+        updates = [r for r in return_rows(e2e, second) if r.action and r.action.value == "Update"]
+        assert [r.result for r in updates] == [Result.SUCCESS] and "received the goods" in updates[0].message
+    finally:
+        _sim_edition(e2e, "open_source")
+
+
+def test_on_adobe_commerce_units_the_rma_receives_one_by_one_are_received_as_they_come(e2e: E2E) -> None:
+    # Given the walkthrough's order Complete on an Adobe Commerce store, its RMA for both units authorised, and
+    # both units refunded ahead of the goods: one RC order, open
+    _nbr, order, _invoice = complete_order(e2e)
+    _sim_edition(e2e, "adobe_commerce")
+    try:
+        stock = on_hand(e2e)
+        rma = _rma(e2e, order, 2)
+        _rma_save(e2e, rma, "authorized", 2, 0)
+        cm = refund(e2e, order, {"WATER2809": 2}, back_to_stock=False)
+        poll(e2e)
+        [rc] = returns_of(e2e, cm)
+        assert val(rc, "Status") == "Open" and on_hand(e2e) == stock
+        # When the RMA receives one unit and the poll runs: that unit is received, the RC order still open
+        _rma_save(e2e, rma, "received_on_item", 2, 1)
+        poll(e2e)
+        [rc] = returns_of(e2e, cm)
+        assert on_hand(e2e) == stock + 1 and val(rc, "Status") not in ("Completed", "Open")
+        # When the second unit arrives and the poll runs twice: received once, the RC order Completed
+        _rma_save(e2e, rma, "received", 2, 2)
+        poll(e2e)
+        poll(e2e)
+        [rc] = returns_of(e2e, cm)
+        assert on_hand(e2e) == stock + 2 and val(rc, "Status") == "Completed"
+        updates = [r for r in return_rows(e2e, cm) if r.action and r.action.value == "Update"]
+        assert [r.result for r in updates] == [Result.SUCCESS, Result.SUCCESS]
     finally:
         _sim_edition(e2e, "open_source")

@@ -74,6 +74,9 @@ class FakeBinder(FakeWatermarks):
 
 
 
+TAX_CATEGORIES = {"TAXABLE": ("CASALES",), "CITYTAX": ("CASALES", "CITYLOCAL"), "REDUCED": ("REDUCED",)}
+
+
 class FakeAcumatica:
     def __init__(self) -> None:
         self.docs: list[dict[str, Any]] = []
@@ -82,6 +85,7 @@ class FakeAcumatica:
         self.received: list[str] = []
         self.invoices: list[dict[str, Any]] = []
         self.fail_receive: list[Exception] = []
+        self.units: list[dict[str, Any]] = []
 
     def sales_order(self, order_type: str, order_nbr: str) -> dict[str, Any]:
         return ORDER
@@ -103,6 +107,29 @@ class FakeAcumatica:
         if self.fail_create:  # committed, answer lost
             raise self.fail_create.pop(0)
         return doc
+
+    def receive_return_units(self, order_type: str, order_nbr: str, units: Any) -> list[str]:
+        """A receipt of some units: each line's OpenQty drops by what it takes; all in: Completed."""
+        if self.fail_receive:
+            raise self.fail_receive.pop(0)
+        self.received.append(order_nbr)
+        self.units.append(dict(units))
+        for d in self.docs:
+            if d["OrderNbr"]["value"] == order_nbr:
+                left = dict(units)
+                for ln in d["Details"]:
+                    sku, ordered = ln["InventoryID"]["value"], ln["OrderQty"]["value"]
+                    open_qty = ln.get("OpenQty", {"value": ordered})["value"]
+                    take = min(left.get(sku, D(0)), open_qty)
+                    left[sku] = left.get(sku, D(0)) - take
+                    ln["OpenQty"] = {"value": open_qty - take}
+                if all(ln["OpenQty"]["value"] == 0 for ln in d["Details"]):
+                    d["Status"] = {"value": "Completed"}
+        return [f"{len(self.received):06d}"]
+
+    def tax_category(self, category_id: str) -> dict[str, Any]:
+        return {"TaxCategoryID": {"value": category_id},
+                "Details": [{"TaxID": {"value": t}} for t in TAX_CATEGORIES.get(category_id, ())]}
 
     def receive_return(self, order_type: str, order_nbr: str) -> list[str]:
         if self.fail_receive:
@@ -214,8 +241,8 @@ def test_a_held_lease_waits() -> None:
     (creditmemo(items=[{"sku": "JUICE100", "qty": D(1), "price": D(4.5), "row_total": D(4.5)}], grand_total=D(4.5)),
      "line JUICE100 is not on order SOT00024"),
     (creditmemo(grand_total=D("21.00")),
-     "amounts do not add up: lines 20.00 + shipping 0.00 + adjustment refund 0.00 - adjustment fee 0.00 != grand total "
-     "21.00"),
+     "amounts do not add up: lines 20.00 + tax 0.00 + shipping 0.00 + adjustment refund 0.00 - adjustment fee 0.00 != "
+     "grand total 21.00"),
     (creditmemo(adjustment_positive=D(2), grand_total=D(22)), "needs the return-sync preference adjustment_item"),
 ])
 def test_bad_data_is_a_failure_row_and_nothing_is_created(cm: dict[str, Any], reason: str) -> None:
@@ -369,8 +396,9 @@ def test_with_adobe_commerce_returns_the_credit_memo_drives_the_rc_and_the_rma_i
     p, rows = ports([creditmemo()])
     assert isinstance(p.magento, FakeMagento) and isinstance(p.acumatica, FakeAcumatica)
     p.magento.rmas = rmas
-    # When exported twice
-    assert R.export_return(p, req()) == "created" and R.export_return(p, req()) == "already"
+    # When exported twice (a duplicate of an RC left open for its RMA looks at the RMA again: still waiting)
+    assert R.export_return(p, req()) == "created"
+    assert R.export_return(p, req()) == ("already" if received else "waiting")
     # Then one RC order (the RMA and its credit memo never make two), received only as far as the RMA received
     assert len(p.acumatica.docs) == 1 and p.acumatica.received == received
     assert note in rows[-1].message
@@ -390,3 +418,146 @@ def test_units_an_rma_received_are_received_once_over_the_order_s_credit_memos()
     # Then its RC is made but not received: the RMA's one unit is not received a second time
     assert len(acu.docs) == 2 and acu.received == ["RC000001"]
     assert "not received: RMA #000000001" in rows[-1].message
+
+
+TAXED_ORDER = {
+    **ORDER, "ShippingSettings": {"FreightTaxCategory": {"value": "TAXABLE"}},
+    "Details": [{"InventoryID": {"value": "MUG500"}, "OrderQty": {"value": D(3)}, "TaxCategory": {"value": "CITYTAX"},
+                 "WarehouseID": {"value": "RETAIL"}},
+                {"InventoryID": {"value": "BOOK1"}, "OrderQty": {"value": D(1)}, "TaxCategory": {"value": "REDUCED"},
+                 "WarehouseID": {"value": "RETAIL"}}],
+    "TaxDetails": [{"TaxID": {"value": "CASALES"}, "TaxRate": {"value": D("8.25")}},
+                   {"TaxID": {"value": "CITYLOCAL"}, "TaxRate": {"value": D("1.5")}},
+                   {"TaxID": {"value": "REDUCED"}, "TaxRate": {"value": D("5")}}]}
+
+
+def taxed_memo(tax: str, shipping: str = "0", books: int = 0) -> dict[str, Any]:
+    items = [{"sku": "MUG500", "qty": D(2), "price": D("12.99"), "row_total": D("25.98"), "discount_amount": D(0)}]
+    if books:
+        items.append({"sku": "BOOK1", "qty": D(books), "price": D("10"), "row_total": D(10 * books)})
+    lines = sum((i["row_total"] for i in items), D(0))
+    return creditmemo(items=items, tax_amount=D(tax), shipping_amount=D(shipping),
+                      grand_total=lines + D(tax) + D(shipping))
+
+
+def categories() -> dict[str, Any]:
+    from amsync.models.acumatica import AcuTaxCategory
+
+    return {c: AcuTaxCategory.from_api(FakeAcumatica().tax_category(c)) for c in TAX_CATEGORIES}
+
+
+def test_the_refunded_tax_is_split_over_the_order_s_taxes_to_the_cent_by_what_each_covers() -> None:
+    # Given 2 x MUG500 (CITYTAX: CASALES 8.25% + CITYLOCAL 1.5%) and 1 x BOOK1 (REDUCED 5%) refunded with 5.00
+    # shipping (freight TAXABLE: CASALES), Magento refunding 3.55 of tax (its items' and shipping's shares)
+    cm = taxed_memo("3.55", shipping="5", books=1)
+    # When split
+    rows = R.refund_taxes(cm, TAXED_ORDER, categories())
+    got = [(r["TaxID"]["value"], r["TaxableAmount"]["value"], r["TaxAmount"]["value"]) for r in rows]
+    # Then each tax has the lines (and freight) it covers as taxable amount; the parts add up to 3.55 exactly,
+    # split by taxable x rate (30.98 x 8.25 : 25.98 x 1.5 : 10 x 5 = 255.585 : 38.97 : 50 -> 2.63, 0.40, 0.52)
+    assert got == [("CASALES", D("30.98"), D("2.63")), ("CITYLOCAL", D("25.98"), D("0.40")),
+                   ("REDUCED", D("10.00"), D("0.52"))]
+    assert sum((g[2] for g in got), D(0)) == D("3.55")
+    # and a refund of the mugs alone carries no REDUCED row, nor freight in CASALES (2.53 x 8.25/9.75 = 2.1408)
+    alone = R.refund_taxes(taxed_memo("2.53"), TAXED_ORDER, categories())
+    assert [(r["TaxID"]["value"], r["TaxableAmount"]["value"], r["TaxAmount"]["value"]) for r in alone] == [
+        ("CASALES", D("25.98"), D("2.14")), ("CITYLOCAL", D("25.98"), D("0.39"))]
+
+
+def test_the_return_order_is_made_with_the_credit_memo_s_tax_as_given() -> None:
+    # Given a credit memo refunding 2 x MUG500 with 2.15 tax (the item's share; Acumatica would compute 2.14)
+    acu = FakeAcumatica()
+    order = {**TAXED_ORDER, "Details": [{**TAXED_ORDER["Details"][0], "TaxCategory": {"value": "TAXABLE"}}],
+             "TaxDetails": TAXED_ORDER["TaxDetails"][:1]}
+    acu.sales_order = lambda order_type, order_nbr: order  # type: ignore[method-assign]
+    p, rows = ports([taxed_memo("2.15")], acu)
+    # When exported
+    assert R.export_return(p, req()) == "created"
+    # Then automatic tax calculation is off and the Taxes tab holds the refunded tax: the RC totals 28.13
+    doc = acu.docs[0]
+    assert doc["DisableAutomaticTaxCalculation"] == {"value": True}
+    assert doc["TaxDetails"] == [{"TaxID": {"value": "CASALES"}, "TaxableAmount": {"value": D("25.98")},
+                                  "TaxAmount": {"value": D("2.15")}}]
+
+
+def test_tax_refunded_that_no_tax_of_the_order_covers_is_refused() -> None:
+    # Given an order without taxes and a credit memo that refunds tax
+    # When mapped / Then refused naming the problem
+    with pytest.raises(R.ReturnRefused, match="refunds tax 1.00 but no tax of order SOT00024 covers"):
+        R.map_return(creditmemo(tax_amount=D(1), grand_total=D(21)), ORDER, ReturnSyncPreferences())
+
+
+def test_an_rc_left_open_for_its_rma_is_received_once_when_the_rma_receives_the_goods() -> None:
+    # Given a credit memo refunded ahead of the goods: its RC order made, left open, on the RMA watch
+    acu, binder = FakeAcumatica(), FakeBinder()
+    p, rows = ports([creditmemo()], acu, binder)
+    assert isinstance(p.magento, FakeMagento)
+    p.magento.rmas = [rma(0, "authorized")]
+    assert R.export_return(p, req()) == "created" and acu.received == []
+    assert binder.get(R.BIND_KIND, "creditmemo/401").extra["x_stage"] == "await-rma"  # type: ignore[union-attr]
+    published: list[SyncRequest] = []
+    poller = R.CreditmemoPollerPorts(p.magento, Prefs(), binder, published.extend, rows.extend)
+    binder.marks[R.WATERMARK] = "2026-12-07 01:00:00|401"  # the credit memo itself was handed on already
+    # When the poll runs while the RMA has received nothing more: nothing is queued
+    assert R.poll_creditmemos(poller).outcome == "nothing" and published == []
+    # When the RMA receives the unit and the poll runs: the credit memo is queued again, once
+    p.magento.rmas = [rma(1)]
+    assert R.poll_creditmemos(poller).published == [401] and [q.key for q in published] == ["401"]
+    assert R.poll_creditmemos(poller).outcome == "nothing"
+    # Then the return sync receives the RC order, once: an Update row names the RMA; the watch is empty
+    assert R.export_return(p, published[0]) == "received" and acu.received == ["RC000001"]
+    assert rows[-1].action == Action.UPDATE and "RMA #000000001 received the goods" in rows[-1].message
+    assert R.export_return(p, published[0]) == "already" and acu.received == ["RC000001"]
+    assert binder.marks[R.RMA_WATCH] == "{}"
+
+
+def test_a_unit_the_rma_received_that_another_return_took_back_keeps_the_rc_waiting() -> None:
+    # Given two credit memos of one unit each, both refunded ahead of the goods (both RC orders open, watched)
+    acu, binder = FakeAcumatica(), FakeBinder()
+    p, _ = ports([creditmemo(), creditmemo(402)], acu, binder)
+    assert isinstance(p.magento, FakeMagento)
+    p.magento.rmas = [rma(0, "authorized")]
+    assert R.export_return(p, req(401)) == "created" and R.export_return(p, req(402)) == "created"
+    # When the RMA receives one unit: the first RC takes it; the second finds it taken and keeps waiting
+    p.magento.rmas = [rma(1)]
+    assert R.export_return(p, req(401)) == "received" and R.export_return(p, req(402)) == "waiting"
+    assert acu.received == ["RC000001"] and list(R._watch(binder.marks[R.RMA_WATCH])) == ["402"]
+    # When the second unit arrives: the second RC is received
+    p.magento.rmas = [rma(2)]
+    assert R.export_return(p, req(402)) == "received" and acu.received == ["RC000001", "RC000002"]
+
+
+def test_units_an_rma_receives_little_by_little_are_received_as_they_come_each_once() -> None:
+    # Given a credit memo for both units refunded ahead of the goods: its RC order open, on the RMA watch
+    acu, binder = FakeAcumatica(), FakeBinder()
+    p, rows = ports([creditmemo(units=2)], acu, binder)
+    assert isinstance(p.magento, FakeMagento)
+    p.magento.rmas = [rma(0, "authorized")]
+    assert R.export_return(p, req()) == "created" and acu.received == []
+    # When the RMA receives one unit: that unit is received, the RC stays open and watched
+    p.magento.rmas = [rma(1, "received_on_item")]
+    assert R.export_return(p, req()) == "partly received" and acu.units == [{"WATER2809": D(1)}]
+    assert "received into stock: 1 x WATER2809" in rows[-1].message and "not received: RMA" in rows[-1].message
+    assert list(R._watch(binder.marks[R.RMA_WATCH])) == ["401"]
+    # and a duplicate receives nothing twice
+    assert R.export_return(p, req()) == "waiting" and len(acu.units) == 1
+    # When the second unit arrives: it is received, the RC Completed, off the watch; nothing more afterwards
+    p.magento.rmas = [rma(2)]
+    assert R.export_return(p, req()) == "received" and acu.units == [{"WATER2809": D(1)}, {"WATER2809": D(1)}]
+    assert acu.docs[0]["Status"] == {"value": "Completed"} and binder.marks[R.RMA_WATCH] == "{}"
+    assert R.export_return(p, req()) == "already" and len(acu.units) == 2
+
+
+def test_a_credit_memo_ahead_of_part_of_the_goods_receives_what_the_rma_has_and_waits_for_the_rest() -> None:
+    # Given the RMA has received 1 of the 2 units a credit memo refunds
+    acu, binder = FakeAcumatica(), FakeBinder()
+    p, rows = ports([creditmemo(units=2)], acu, binder)
+    assert isinstance(p.magento, FakeMagento)
+    p.magento.rmas = [rma(1, "received_on_item")]
+    # When exported
+    assert R.export_return(p, req()) == "created"
+    # Then the RC order is made, the received unit received at once, the rest waits on the RMA watch
+    assert acu.units == [{"WATER2809": D(1)}] and acu.docs[0]["Status"] == {"value": "Open"}
+    assert binder.get(R.BIND_KIND, "creditmemo/401").extra["x_stage"] == "await-rma"  # type: ignore[union-attr]
+    assert "received into stock: 1 x WATER2809" in rows[-1].message and list(R._watch(binder.marks[R.RMA_WATCH])) \
+        == ["401"]

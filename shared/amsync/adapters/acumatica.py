@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -374,6 +375,34 @@ class AcumaticaClient:
                 self.action("Shipment", "ConfirmShipment", {"ShipmentNbr": {"value": nbr}})
             done.append(nbr)
         return done
+
+    def receive_return_units(self, order_type: str, order_nbr: str, units: Mapping[str, Decimal]) -> list[str]:
+        """A receipt of some units of a return order (``units``: item -> quantity): its open receipt (an earlier
+        attempt's) or a new one (SalesOrderCreateReceipt, for every open quantity), its lines set to ``units``
+        (``ShippedQty`` by line id, the other lines removed: idempotent), then ConfirmShipment."""
+        def open_receipts() -> list[str]:
+            o = self.get("SalesOrder", order_type, order_nbr, expand="Shipments")
+            return [str((s.get("ShipmentNbr") or {}).get("value")) for s in o.get("Shipments") or []
+                    if (s.get("ShipmentType") or {}).get("value") == "Receipt"
+                    and (s.get("Status") or {}).get("value") == "Open"]
+        found = open_receipts()
+        if not found:
+            self.action("SalesOrder", "SalesOrderCreateReceipt",
+                        {"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}})
+            found = open_receipts()
+        for nbr in found:
+            left = {k.upper(): v for k, v in units.items()}
+            rows: list[dict[str, Any]] = []
+            for ln in self.get("Shipment", nbr, expand="Details").get("Details") or []:
+                sku = str((ln.get("InventoryID") or {}).get("value") or "").upper()
+                have = Decimal(str((ln.get("ShippedQty") or {}).get("value") or 0))
+                take = min(left.get(sku, Decimal(0)), have)
+                left[sku] = left.get(sku, Decimal(0)) - take
+                rows.append({"id": ln["id"], "ShippedQty": {"value": take}} if take > 0
+                            else {"id": ln["id"], "delete": True})
+            self.put("Shipment", {"ShipmentNbr": {"value": nbr}, "Details": rows})
+            self.action("Shipment", "ConfirmShipment", {"ShipmentNbr": {"value": nbr}})
+        return found
 
 
 def odata_text(value: str) -> str:

@@ -176,6 +176,10 @@ def sync_invoice(req: SyncRequest, ports: FulfilmentPorts) -> str:
     try:
         record = _read(ports, "SalesInvoice", doc_type, ref, expand="Details")
     except NotFound:
+        if doc_type == "Credit Memo":  # not a SO document: an AR credit memo (AR301000), services/refunds_a2m.py
+            from amsync.services.refunds_a2m import sync_ar_credit_memo
+
+            return sync_ar_credit_memo(req, ports)
         ports.log([_gone_row(Group.INVOICE, f"invoice {req.key}", req, started)])
         return "gone"
     if doc_type == "Credit Memo":  # a return's credit memo: services/refunds_a2m.py

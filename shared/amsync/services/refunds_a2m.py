@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from amsync.adapters.errors import NotFound
 from amsync.models.acumatica import to_decimal, unwrap
 from amsync.models.log import Action, Group, Result
 from amsync.models.messages import SyncRequest
@@ -65,10 +66,8 @@ def refund_body(marker: str, items: list[dict[str, Any]], record: Mapping[str, A
     for it in items:
         item = by_id[int(it["order_item_id"])]
         units = Decimal(str(it["qty"]))
-        share = units / (Decimal(str(item.get("qty_ordered") or 1)) or Decimal(1))
-        lines += (Decimal(str(item.get("price") or 0)) * units
-                  + Decimal(str(item.get("tax_amount") or 0)) * share
-                  - Decimal(str(item.get("discount_amount") or 0)) * share)
+        lines += (Decimal(str(item.get("price") or 0)) * units + _refunded_share(item, units, "tax")
+                  - _refunded_share(item, units, "discount"))
     shipping = _d(record.get("FreightPrice"))
     rest = _d(record.get("Amount")) - lines.quantize(CENT) - shipping
     arguments: dict[str, Any] = {"shipping_amount": shipping, "adjustment_positive": max(rest, Decimal(0)),
@@ -76,6 +75,21 @@ def refund_body(marker: str, items: list[dict[str, Any]], record: Mapping[str, A
                                  "extension_attributes": {"return_to_stock_items": []}}
     return {"items": items, "notify": False, "appendComment": True, "arguments": arguments,
             "comment": {"comment": marker, "is_visible_on_front": 0}}
+
+
+def _refunded_share(item: Mapping[str, Any], units: Decimal, what: str) -> Decimal:
+    """What Magento's credit memo takes of an item's tax / discount for ``units`` (Creditmemo\\Total\\Tax and
+    Discount): the invoiced amount not refunded yet, all of it for the item's last units, else its share."""
+    def d(name: str) -> Decimal:
+        return Decimal(str(item.get(name) or 0))
+
+    invoiced = d("qty_invoiced") if item.get("qty_invoiced") is not None else d("qty_ordered")
+    left_qty = invoiced - d("qty_refunded")
+    amount = d(f"{what}_invoiced") if item.get(f"{what}_invoiced") is not None else d(f"{what}_amount")
+    left = amount - d(f"{what}_refunded")
+    if units <= 0 or left_qty <= 0:
+        return Decimal(0)
+    return left if units >= left_qty else left * units / left_qty
 
 
 def sync_credit_memo(req: SyncRequest, record: Mapping[str, Any], ports: F.FulfilmentPorts) -> str:
@@ -89,6 +103,13 @@ def sync_credit_memo(req: SyncRequest, record: Mapping[str, Any], ports: F.Fulfi
         key = f"{F._s(ln, 'OrderType')}/{F._s(ln, 'OrderNbr')}"
         if key != "/" and key not in returns:
             returns[key] = ports.acumatica.get("SalesOrder", *key.split("/"), expand="Details")
+    if record.get("Details") and not any(F._s(ln, "OrderNbr") or F._s(ln, "OrigInvNbr")
+                                         for ln in record.get("Details") or []):
+        # no line names an order or an original invoice line: an AR credit memo (AR301000) is tied to the
+        # invoice through its applications instead; a SO credit memo without links has none (a Failure below)
+        ar = _read_ar(req, ports)
+        if ar is not None and _applications(ar):
+            return sync_ar_credit_memo(req, ports, ar)
     made = [k for k, rc in returns.items() if F._s(rc, "ExternalRef").startswith(RETURN_REF_PREFIX)]
     if made:
         ports.log([sync_row(Group.RETURN, Action.SKIP, Result.SKIPPED, notes=req.key, started=started,
@@ -101,7 +122,8 @@ def sync_credit_memo(req: SyncRequest, record: Mapping[str, Any], ports: F.Fulfi
         ports.log([sync_row(Group.RETURN, Action.CREATE, Result.FAILURE, notes=req.key, started=started,
                             message=f"{label}: {exc}; nothing was created in Magento. Add the return's lines from "
                             "the original invoice (Add Invoice on the return order, or Orig. Inv. Nbr. / Line Nbr. "
-                            "on a credit memo entered on its own) and release the credit memo again",
+                            "on a credit memo entered on its own; an AR credit memo: apply it to the original "
+                            "invoice on its Applications tab) and release the credit memo again",
                             correlation_id=req.correlation_id)])
         return "failed"
     outcomes = []
@@ -151,3 +173,71 @@ def _original_lines(record: Mapping[str, Any], returns: dict[str, dict[str, Any]
                        F._s(ln, "InventoryID"), units, F._s(ln, "UOM") or None)
         out.setdefault(f"{line.order_type}/{line.order_nbr}", []).append(line)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- AR credit memos
+AR_ENTITY = "Invoice"  # Invoices and Memos (AR301000) in the Default 24.200.001 endpoint
+
+
+def _read_ar(req: SyncRequest, ports: F.FulfilmentPorts) -> dict[str, Any] | None:
+    doc_type, _, ref = req.key.partition("/")
+    try:
+        return F._read(ports, AR_ENTITY, doc_type, ref, expand="Details,ApplicationsCreditMemo")
+    except NotFound:
+        return None
+
+
+def _applications(ar: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The documents an AR credit memo is applied to (its Applications tab), invoices only, each once."""
+    return list(dict.fromkeys((F._s(a, "DocType") or "Invoice", F._s(a, "ReferenceNbr"))
+                              for a in ar.get("ApplicationsCreditMemo") or []
+                              if F._s(a, "ReferenceNbr") and (F._s(a, "DocType") or "Invoice") == "Invoice"))
+
+
+def sync_ar_credit_memo(req: SyncRequest, ports: F.FulfilmentPorts, ar: dict[str, Any] | None = None) -> str:
+    """A released AR credit memo (AR301000, the ``Invoice`` entity) -> one offline Magento credit memo.
+
+    The contract's ``InvoiceDetail`` has no link to an original document line, so the credit memo is tied to the
+    Magento order through the invoice it is applied to (``ApplicationsCreditMemo``: DocType Invoice,
+    ReferenceNbr), whose lines name the sales order; a line whose InventoryID is an item of that invoice's order
+    refunds that item by quantity (no return to stock: AR moves no goods), any other line (no item, or an item
+    not on the order) is an amount: what the credit memo's total has beyond the items becomes the adjustment
+    refund (``refund_body``), so Magento's total is Acumatica's to the cent."""
+    started = now()
+    label = f"credit memo {req.key}"
+    ar = ar if ar is not None else _read_ar(req, ports)
+    if ar is None:
+        ports.log([F._gone_row(Group.RETURN, label, req, started)])
+        return "gone"
+    if F._s(ar, "Status") not in F.RELEASED:
+        return "not-released"
+    orders: dict[str, list[F._Line]] = {}
+    for doc_type, ref in _applications(ar):
+        invoice = F._read(ports, "SalesInvoice", doc_type, ref, expand="Details")
+        for ln in invoice.get("Details") or []:
+            if F._s(ln, "OrderNbr"):
+                orders.setdefault(f"{F._s(ln, 'OrderType') or 'SO'}/{F._s(ln, 'OrderNbr')}", []).append(
+                    F._Line(F._s(ln, "OrderType") or "SO", F._s(ln, "OrderNbr"),
+                            int(n) if (n := to_decimal(unwrap(ln.get("OrderLineNbr")))) is not None else None,
+                            F._s(ln, "InventoryID"), Decimal(0), F._s(ln, "UOM") or None))
+    if len(orders) != 1:
+        what = (f"is applied to invoices of {len(orders)} sales orders ({', '.join(sorted(orders))}): enter one "
+                "credit memo per order" if orders else "is not applied to an invoice of a sales order (Applications "
+                "tab): apply it to the original invoice")
+        ports.log([sync_row(Group.RETURN, Action.CREATE, Result.FAILURE, notes=req.key, started=started,
+                            message=f"AR {label} {what}; nothing was created in Magento",
+                            correlation_id=req.correlation_id)])
+        return "failed"
+    [(order_key, sold)] = orders.items()
+    lines: list[F._Line] = []
+    for ln in ar.get("Details") or []:
+        sku = F._s(ln, "InventoryID")
+        src = next((x for x in sold if sku and x.sku.upper() == sku.upper()), None)
+        units = to_decimal(unwrap(ln.get("Qty"))) or Decimal(0)
+        if src is not None and units > 0:  # an item of the order: refunded by quantity
+            lines.append(F._Line(src.order_type, src.order_nbr, src.order_line_nbr, src.sku, units, src.uom))
+    if not lines:  # amounts only: an adjustment refund with no item (quantity 0 keeps Magento from refunding all)
+        lines = [F._Line(sold[0].order_type, sold[0].order_nbr, sold[0].order_line_nbr, sold[0].sku, Decimal(0),
+                         sold[0].uom)]
+    doc = F._Doc(KIND, Group.RETURN, label, order_key, req.correlation_id)
+    return F._export(doc, lines, ar, ports, started, _RefundCalls())

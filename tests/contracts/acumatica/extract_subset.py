@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 ENTITIES = ("SalesOrder", "Customer", "StockItem", "Shipment", "SalesInvoice", "Payment", "ShipVia",
-            "InventorySummaryInquiry", "InventoryQuantityAvailable", "TaxCategory")
+            "InventorySummaryInquiry", "InventoryQuantityAvailable", "TaxCategory", "Invoice")
 ACTIONS = ("SalesOrderCreateShipment", "PrepareSalesInvoice", "CancelSalesOrder", "ReopenSalesOrder", "OpenSalesOrder",
            "ReleaseFromCreditHoldSalesOrder", "ConfirmShipment", "CorrectShipment", "PrepareInvoice", "UpdateIN",
-           "ReleaseSalesInvoice", "ReleasePayment", "SalesOrderCreateReceipt")
+           "ReleaseSalesInvoice", "ReleasePayment", "SalesOrderCreateReceipt", "ReleaseInvoice")
 EXTRA_SCHEMAS = ("HttpError",)
 OUT = Path(__file__).with_name("Default_24.200.001.subset.json")
 

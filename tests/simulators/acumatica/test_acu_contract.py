@@ -18,6 +18,7 @@ FULL = {
     "StockItem": "WarehouseDetails",
     "Shipment": "Details,Packages,Orders",
     "SalesInvoice": "Details",
+    "Invoice": "Details,ApplicationsCreditMemo",
     "Payment": "OrdersToApply,DocumentsToApply",
     "ShipVia": "",
 }
@@ -56,6 +57,8 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
                  "PaymentMethod": {"value": "CHECK"}, "PaymentAmount": {"value": 10}}),
     ("StockItem", {"InventoryID": {"value": "NEWITEM"}, "Description": {"value": "New"},
                    "DefaultPrice": {"value": 1.5}}),
+    ("Invoice", {"Type": {"value": "Credit Memo"}, "Customer": {"value": "AACUSTOMER"},
+                 "Details": [{"TransactionDescription": {"value": "Goodwill"}, "Amount": {"value": 5}}]}),
 ]
 
 

@@ -162,3 +162,90 @@ def test_a_credit_memo_entered_on_its_own_is_checked_against_its_original_invoic
     assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
                       {"Type": "Credit Memo", "ReferenceNbr": val(first.json(), "ReferenceNbr")}).status_code == 204
     assert _on_hand(client) == before + 1
+
+
+def test_taxes_entered_as_given_are_kept_on_the_return_and_its_credit_memo(client: httpx.Client) -> None:
+    # Given an invoiced order, and RC bodies with automatic tax calculation off and their Taxes tab filled
+    inv_nbr = _invoiced(client)
+
+    def rc(ref: str, taxes: list[dict[str, object]]) -> httpx.Response:
+        return client.put(f"{BASE}/SalesOrder", params={"$expand": "Details,TaxDetails"}, json={
+            "OrderType": {"value": "RC"}, "CustomerID": {"value": "AACUSTOMER"}, "ExternalRef": {"value": ref},
+            "DisableAutomaticTaxCalculation": {"value": True}, "TaxDetails": taxes,
+            "Details": [{"InventoryID": {"value": "WATER2809"}, "OrderQty": {"value": 1}, "UnitPrice": {"value": 20},
+                         "WarehouseID": {"value": "RETAIL"}, "InvoiceType": {"value": "Invoice"},
+                         "InvoiceNbr": {"value": inv_nbr}, "InvoiceLineNbr": {"value": 1}}]})
+
+    def tax(tax_id: str, taxable: str, amount: str) -> dict[str, object]:
+        return {"TaxID": {"value": tax_id}, "TaxableAmount": {"value": taxable}, "TaxAmount": {"value": amount}}
+
+    unknown = rc("CM7", [tax("NOSUCHTAX", "20", "1")])
+    negative = rc("CM8", [tax("CASALES", "20", "-1.65")])
+    # When the taxes name known taxes with amounts of their own (not what the engine would compute: 1.65 + 0.30)
+    ok = rc("CM9", [tax("CASALES", "20", "1.66"), tax("CITYLOCAL", "20", "0.29")])
+    # Then an unknown tax and a negative amount are refused on their fields, nothing created
+    assert unknown.status_code == 422 and "'Tax ID' cannot be found in the system." in unknown.text
+    assert negative.status_code == 422 and "The value must be greater than or equal to 0." in negative.text
+    # and the return keeps the taxes as given: TaxTotal their sum, OrderTotal lines + TaxTotal
+    assert ok.status_code == 200, ok.text
+    o = ok.json()
+    assert val(o, "DisableAutomaticTaxCalculation") is True
+    assert sorted((val(t, "TaxID"), val(t, "TaxAmount")) for t in o["TaxDetails"]) == [
+        ("CASALES", 1.66), ("CITYLOCAL", 0.29)]
+    assert (val(o, "TaxTotal"), val(o, "OrderTotal")) == (1.95, 21.95)
+    # When received and billed: its credit memo carries the same tax
+    nbr = val(o, "OrderNbr")
+    assert run_action(client, "SalesOrder", "SalesOrderCreateReceipt",
+                      {"OrderType": "RC", "OrderNbr": nbr}).status_code == 204
+    got = client.get(f"{BASE}/SalesOrder/RC/{nbr}", params={"$expand": "Shipments"}).json()
+    receipt_nbr = val(got["Shipments"][0], "ShipmentNbr")
+    assert run_action(client, "Shipment", "ConfirmShipment", {"ShipmentNbr": receipt_nbr}).status_code == 204
+    assert run_action(client, "Shipment", "PrepareInvoice", {"ShipmentNbr": receipt_nbr}).status_code == 204
+    s = client.get(f"{BASE}/Shipment/{receipt_nbr}", params={"$expand": "Orders"}).json()
+    memo = client.get(f"{BASE}/SalesInvoice/Credit Memo/{val(s['Orders'][0], 'InvoiceNbr')}").json()
+    assert (val(memo, "TaxTotal"), val(memo, "Amount")) == (1.95, 21.95)
+    found = client.get(f"{BASE}/SalesOrder", params={"$filter": "OrderType eq 'RC'"}).json()
+    assert [val(x, "ExternalRef") for x in found] == ["CM9"]
+
+
+def test_an_ar_credit_memo_is_applied_to_a_released_invoice_and_moves_no_stock(client: httpx.Client) -> None:
+    # Given an invoiced order, its invoice released, and the stock after the shipment
+    inv_nbr = _invoiced(client)
+    assert run_action(client, "SalesInvoice", "ReleaseSalesInvoice",
+                      {"Type": "Invoice", "ReferenceNbr": inv_nbr}).status_code == 204
+    before = _on_hand(client)
+
+    def memo(apply_to: str, amount: float | None = None, customer: str = "AACUSTOMER") -> httpx.Response:
+        app: dict[str, object] = {"DocType": {"value": "Invoice"}, "ReferenceNbr": {"value": apply_to}}
+        if amount is not None:
+            app["AmountPaid"] = {"value": amount}
+        return client.put(f"{BASE}/Invoice", params={"$expand": "Details,ApplicationsCreditMemo"}, json={
+            "Type": {"value": "Credit Memo"}, "Customer": {"value": customer},
+            "Details": [{"InventoryID": {"value": "WATER2809"}, "Qty": {"value": 1}, "UnitPrice": {"value": 20}},
+                        {"TransactionDescription": {"value": "Goodwill"}, "Amount": {"value": 2.5}}],
+            "ApplicationsCreditMemo": [app]})
+
+    # When applied to an unknown document, for more than the credit memo, and then as the merchant does
+    unknown = memo("AR999999")
+    too_much = memo(inv_nbr, 30)
+    r = memo(inv_nbr)
+    # Then the first two are refused on the application's fields; the third saves Balanced, applied 22.50
+    assert unknown.status_code == 422 and "'Reference Nbr.' cannot be found in the system." in unknown.text
+    assert too_much.status_code == 422 and "cannot exceed the balance" in too_much.text
+    assert r.status_code == 200, r.text
+    cm = r.json()
+    assert (val(cm, "Type"), val(cm, "Status"), val(cm, "Amount"), val(cm, "Customer")) == (
+        "Credit Memo", "Balanced", 22.5, "AACUSTOMER")
+    assert [(val(a, "DocType"), val(a, "ReferenceNbr"), val(a, "AmountPaid")) for a in cm["ApplicationsCreditMemo"]] \
+        == [("Invoice", inv_nbr, 22.5)]
+    assert [val(d, "InventoryID") for d in cm["Details"]] == ["WATER2809", None]
+    # When released (ReleaseInvoice; the SO form's release refuses an AR document)
+    nbr = val(cm, "ReferenceNbr")
+    so_release = run_action(client, "SalesInvoice", "ReleaseSalesInvoice", {"Type": "Credit Memo", "ReferenceNbr": nbr})
+    assert so_release.status_code in (400, 422, 500) and "Accounts Receivable" in so_release.text
+    assert run_action(client, "Invoice", "ReleaseInvoice", {"Type": "Credit Memo", "ReferenceNbr": nbr}).status_code \
+        == 204
+    # Then it is posted and fully applied (Closed); no goods moved
+    got = client.get(f"{BASE}/Invoice/Credit Memo/{nbr}").json()
+    assert (val(got, "Status"), val(got, "Balance")) == ("Closed", 0.0)
+    assert _on_hand(client) == before

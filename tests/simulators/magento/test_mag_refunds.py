@@ -170,3 +170,31 @@ def test_an_rma_moves_through_authorised_and_received_and_out_of_order_quantitie
     # And an Open Source store has no such route
     sim.configure(edition="open_source")
     assert save("received", qty_authorized=2, qty_returned=2).status_code == 404
+
+
+def test_credit_memo_tax_is_the_items_tax_share_rounded_to_the_cent_and_the_last_takes_what_is_left(api):
+    # Given a complete order of 3 x MUG500 at 12.99 whose item carries 3.22 tax, and 5.00 shipping with 0.41 tax
+    from mag_support import order_body
+
+    body = order_body([("MUG500", 3, 12.99)], shipping_tax_amount=0.41, base_shipping_tax_amount=0.41,
+                      tax_amount=3.63, base_tax_amount=3.63, grand_total=47.60, base_grand_total=47.60)
+    body["entity"]["items"][0].update(tax_amount=3.22, base_tax_amount=3.22, tax_percent=8.25)
+    created = api.put("/orders/create", body)
+    assert created.status_code == 200, created.text
+    oid, item_id = created.json()["entity_id"], created.json()["items"][0]["item_id"]
+    assert api.post(f"/order/{oid}/ship", {"items": []}).status_code == 200
+    assert api.post(f"/order/{oid}/invoice", {"capture": True}).status_code == 200
+    # When refunding 2 units with half the shipping (Creditmemo\Total\Tax: the share, rounded with the delta)
+    first = api.post(f"/order/{oid}/refund", {"items": [{"order_item_id": item_id, "qty": 2}],
+                                              "arguments": {"shipping_amount": 2.5}})
+    assert first.status_code == 200, first.text
+    cm = api.get(f"/creditmemo/{first.json()}").json()
+    # Then 3.22 x 2/3 = 2.1467 -> 2.15 on the item, 0.41 x 1/2 = 0.205 (- the 0.0033 delta) -> 0.20 on shipping
+    assert (cm["items"][0]["tax_amount"], cm["shipping_tax_amount"], cm["tax_amount"], cm["grand_total"]) == (
+        2.15, 0.2, 2.35, 30.83)
+    # When refunding the rest: the last unit takes the item's tax left, the shipping its tax left
+    rest = api.get(f"/creditmemo/{api.post(f'/order/{oid}/refund', {}).json()}").json()
+    assert (rest["items"][0]["tax_amount"], rest["shipping_tax_amount"], rest["tax_amount"], rest["grand_total"]) == (
+        1.07, 0.21, 1.28, 16.77)
+    got = api.get(f"/orders/{oid}").json()
+    assert (got["state"], got["tax_refunded"], got["total_refunded"]) == ("closed", 3.63, 47.6)
