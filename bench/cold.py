@@ -12,6 +12,11 @@ environment, ``repeat`` times (median):
   ``boto3.client("secretsmanager")`` for the same list.
 
 Interpreter start-up is outside both; the first invocation's own work and network calls are outside both.
+
+Both sides import as on Lambda: only the layer's distributions (shared/requirements.txt and what they require), the
+runtime's boto3 and the standard library. The project's virtualenv also holds the CLI's and the tests' packages, and
+a library may import one when it finds it (httpx imports its command line, and so rich, click and pygments, ~100 ms,
+only when they are installed): on Lambda that import fails at once, so it does here too (``NOT_SHIPPED``).
 """
 
 from __future__ import annotations
@@ -23,9 +28,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-FUNCTION_SIDE = """
+AS_ON_LAMBDA = """
+import sys
+class _NotShipped:  # a module of a distribution Lambda does not have: not found, as there
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _NotShipped())
+"""
+
+FUNCTION_SIDE = AS_ON_LAMBDA + """
 import json, time
 t0 = time.perf_counter()
 import importlib.util
@@ -44,7 +62,7 @@ if {secrets!r}:
 print(json.dumps({{"import_ms": (t1 - t0) * 1000, "total_ms": (time.perf_counter() - t0) * 1000}}))
 """
 
-BASELINE_SIDE = """
+BASELINE_SIDE = AS_ON_LAMBDA + """
 import json, time
 t0 = time.perf_counter()
 import boto3
@@ -56,6 +74,44 @@ if {secrets!r}:
     boto3.client("secretsmanager")
 print(json.dumps({{"total_ms": (time.perf_counter() - t0) * 1000}}))
 """
+
+
+ROOT = Path(__file__).resolve().parents[1]
+ON_LAMBDA = "boto3"  # the runtime's (the layer's own package, amsync, is shipped without its CLI's requirements)
+
+
+def _name(text: str) -> str:
+    return text.replace("_", "-").replace(".", "-").lower()
+
+
+@cache
+def not_shipped() -> frozenset[str]:
+    """Top-level modules installed here by a distribution the function's environment on Lambda does not have."""
+    from packaging.requirements import Requirement
+
+    todo = [_name(Requirement(line).name) for line in
+            (x.split("#")[0].strip() for x in (ROOT / "shared" / "requirements.txt").read_text().splitlines()) if line]
+    todo.append(ON_LAMBDA)
+    shipped: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in shipped:
+            continue
+        shipped.add(name)
+        try:
+            reqs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in reqs:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(_name(req.name))
+    shipped.add("amsync")
+    kept: set[str] = set()
+    dropped: set[str] = set()
+    for module, dists in metadata.packages_distributions().items():
+        (kept if any(_name(d) in shipped for d in dists) else dropped).add(module)
+    return frozenset(dropped - kept)
 
 
 class ClientLog:
@@ -104,8 +160,11 @@ def measure(world: Any, log: ClientLog, secrets_by_function: dict[str, bool], re
         secrets = bool(secrets_by_function.get(lid))
         env = {**os.environ, **fn.env}
         path = str(fn._path)
-        own, bare = _medians(FUNCTION_SIDE.format(path=path, clients=clients, tables=tables, secrets=secrets),
-                             BASELINE_SIDE.format(clients=clients, tables=tables, secrets=secrets), env, repeat)
+        blocked = sorted(not_shipped())
+        own, bare = _medians(FUNCTION_SIDE.format(path=path, clients=clients, tables=tables, secrets=secrets,
+                                                  blocked=blocked),
+                             BASELINE_SIDE.format(clients=clients, tables=tables, secrets=secrets, blocked=blocked),
+                             env, repeat)
         out[lid] = {"function_ms": round(own["total_ms"], 1), "of_which_import_ms": round(own["import_ms"], 1),
                     "baseline_ms": round(bare["total_ms"], 1), "ratio": round(own["total_ms"] / bare["total_ms"], 2),
                     "clients": clients, "tables": tables, "secrets_provider": secrets,

@@ -7,16 +7,25 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import fulfilment_ports, give_up, invocation_deadline, publish_requests, release_sessions
+from amsync.composition import (
+    fulfilment_ports,
+    give_up,
+    invocation_deadline,
+    log_writer,
+    publish_requests,
+    release_sessions,
+)
 from amsync.config import Settings
 from amsync.consumer import NotReady, consume
+from amsync.log_buffer import LogBuffer
 from amsync.models.messages import SyncRequest
 from amsync.observability import logger, metrics
 from amsync.services.fulfilment import handle_fulfilment
 
 settings = Settings.from_env()
 deadline = invocation_deadline(settings)  # this container's: its clients consult it, consume sets it
-ports = fulfilment_ports(settings, deadline)
+log = LogBuffer(log_writer(settings))  # one log write per invocation, the pushes' intake rows included
+ports = fulfilment_ports(settings, deadline, log=log)
 end_invocation = release_sessions(ports)
 to_dlq = give_up(settings, "FulfilmentDLQ")
 # A record still "not ready" (its order not in Magento yet) after this many receives is put back as a new message
@@ -27,12 +36,13 @@ REQUEUE_AFTER_RECEIVES = 4
 def _handle(record: SQSRecord) -> None:
     request = SyncRequest.model_validate_json(record.body)
     logger.append_keys(correlation_id=request.correlation_id)
+    log.carry([request])
     try:
         outcome = handle_fulfilment(request, ports)
     except NotReady:
         if int(record.attributes.approximate_receive_count) < REQUEUE_AFTER_RECEIVES:
             raise
-        publish_requests(settings, [request.model_copy(update={"attempt": request.attempt + 1})])
+        publish_requests(settings, [request.model_copy(update={"attempt": request.attempt + 1, "intake_log": []})])
         outcome = "requeued"
     metrics.add_metric(name=f"{request.kind.value.title()}{outcome.title().replace('-', '').replace(',', '')}",
                        unit="Count", value=1)
@@ -41,6 +51,6 @@ def _handle(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return consume(event, context, _handle, queue_url=settings.fulfilment_queue_url, fifo=True,
-                   retry_base_s=settings.retry_base_delay_s, after=end_invocation,
-                   give_up=to_dlq, deadline=deadline, record_s=settings.record_budget_s)
+    return log.run(lambda: consume(event, context, _handle, queue_url=settings.fulfilment_queue_url, fifo=True,
+                                   retry_base_s=settings.retry_base_delay_s, after=end_invocation,
+                                   give_up=to_dlq, deadline=deadline, record_s=settings.record_budget_s))

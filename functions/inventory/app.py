@@ -11,16 +11,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amsync.composition import give_up, inventory_ports, invocation_deadline, release_sessions
+from amsync.composition import give_up, inventory_ports, invocation_deadline, log_writer, release_sessions
 from amsync.config import Settings
 from amsync.consumer import consume
+from amsync.log_buffer import LogBuffer
 from amsync.models.messages import SyncRequest
 from amsync.observability import logger, metrics
 from amsync.services.inventory import sync_stock_batch
 
 settings = Settings.from_env()
 deadline = invocation_deadline(settings)  # this container's: its clients consult it, consume sets it
-ports = inventory_ports(settings, deadline)
+log = LogBuffer(log_writer(settings))  # one log write per invocation, the pushes' intake rows included
+ports = inventory_ports(settings, deadline, log=log)
 end_invocation = release_sessions(ports)
 to_dlq = give_up(settings, "InventoryDLQ")
 
@@ -28,6 +30,10 @@ to_dlq = give_up(settings, "InventoryDLQ")
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return log.run(lambda: _batch(event, context))
+
+
+def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     requests: dict[str, SyncRequest] = {}
     invalid: dict[str, BaseException | None] = {}
     for r in event.get("Records", []):
@@ -35,6 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             requests[r["messageId"]] = SyncRequest.model_validate_json(r["body"])
         except ValueError as exc:  # not ours to fix here: it fails until the DLQ keeps it
             invalid[r["messageId"]] = exc
+    log.carry(requests.values())
     with deadline.running(context):  # the batch's calls are bounded by the invocation's time left too
         outcomes = sync_stock_batch(requests, ports) | invalid
 

@@ -16,6 +16,11 @@
 4. A send reads only the attribute it needs. moto validated and stored each message by computing the queue's
    full attribute map several times, its approximate message counts included (three walks over every message
    in the queue per computation): a send's cost grew with the queue's depth.
+8. A FIFO queue drops a repeat of a deduplication id for five minutes after its first send, as SQS does, also
+   once the first message was received and deleted. moto compared the id only with the messages still in the
+   queue, so a repeat sent after its first was consumed was delivered again (the webhook's dedupe of Acumatica's
+   re-sends rests on this window: services/intake.py). The window is per queue, or per message group with
+   ``DeduplicationScope=messageGroup``; a message moved to a DLQ is no send and is not deduplicated.
 
 And two to its DynamoDB:
 
@@ -128,6 +133,45 @@ def patch_sqs() -> None:
     queue.pending_message_groups = property(pending_message_groups)
 
     _cheap_sends(sqs_models)
+    _dedupe_window(sqs_models)
+
+
+DEDUPLICATION_WINDOW_S = 300.0
+
+
+def _dedupe_window(sqs_models: Any) -> None:
+    """Repair 8: every send to a FIFO queue is checked against the ids sent in the last five minutes."""
+    sending = threading.local()
+    queue, backend = sqs_models.Queue, sqs_models.SQSBackend
+    original_add = queue.add_message
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup = getattr(message, "deduplication_id", None)
+        if self.fifo_queue and dedup and getattr(sending, "depth", 0):
+            window: dict[tuple[str | None, str], float] = self.__dict__.setdefault("_amsync_dedup", {})
+            scoped = message.group_id if getattr(self, "deduplication_scope", "queue") == "messageGroup" else None
+            now = float(message.sent_timestamp) / 1000.0
+            first = window.get((scoped, dedup))
+            if first is not None and now - first < DEDUPLICATION_WINDOW_S:
+                return  # accepted, not delivered (SQS answers a repeat with success)
+            if len(window) > 50_000:  # ids past the window are forgotten
+                for key in [k for k, t in window.items() if now - t >= DEDUPLICATION_WINDOW_S]:
+                    del window[key]
+            window[(scoped, dedup)] = now
+        original_add(self, message)
+
+    queue.add_message = add_message
+    method = backend.send_message
+
+    @functools.wraps(method)
+    def send_message(*args: Any, **kwargs: Any) -> Any:
+        sending.depth = getattr(sending, "depth", 0) + 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            sending.depth -= 1
+
+    backend.send_message = send_message
 
 
 def _cheap_sends(sqs_models: Any) -> None:

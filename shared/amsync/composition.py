@@ -24,9 +24,8 @@ from amsync.flood_sampler import FloodSampler
 from amsync.models.log import DIRECTION_A2M, DIRECTION_M2A, Group, LogEntry, Result, Side
 from amsync.models.messages import Kind, MagentoOrderWrite, SyncRequest, fifo_group
 from amsync.observability import echo_log_entry, logger, metrics, record_api_call
-from amsync.services.intake import LOG_GROUP, Rejection, WebhookSecret
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only (intake among them: the webhook's alone, no queue consumer loads it)
     from amsync.adapters.acumatica import AcumaticaClient
     from amsync.adapters.magento import MagentoClient
     from amsync.consumer import GiveUp
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from amsync.services.customer_poller import CustomerPollerPorts
     from amsync.services.customer_sync import CustomerSyncPorts
     from amsync.services.fulfilment import FulfilmentPorts
+    from amsync.services.intake import Rejection, WebhookSecret
     from amsync.services.inventory import InventoryPorts
     from amsync.services.order_sync import OrderSyncPorts
     from amsync.services.order_writer import WriterPorts
@@ -43,37 +43,25 @@ P = TypeVar("P")  # a poller's ports
 
 
 class AwsIntakePorts:
-    """Intake's ports over Secrets Manager, DynamoDB and SQS."""
+    """Intake's ports over Secrets Manager, the settings (both cached) and SQS: one SQS request per accepted post,
+    nothing written to DynamoDB (its log rows ride in the messages: services/intake.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.binder = Binder(settings.bindings_table)
         self.store = SettingsStore(settings.settings_table)
-        self.connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days,
-                                          settings.connector_log_detail_ttl_days)
-        self._secret: WebhookSecret | None = None
         self.rejections = FloodSampler()  # per container, like the ports
         self.drops = FloodSampler()
 
     def secret(self) -> WebhookSecret:
+        from amsync.services.intake import WebhookSecret
+
         return WebhookSecret.from_secret(get_json_secret(self.settings.webhook_secret_name))
 
     def query_kinds(self) -> Mapping[str, Kind]:
         return self.store.push_queries().queries
 
-    def claim_push(self, query: str, push_id: str) -> bool:
-        return self.binder.claim_push(query, push_id)
-
-    def forget_push(self, query: str, push_id: str) -> None:
-        self.binder.forget_push(query, push_id)
-
     def publish(self, requests: list[SyncRequest]) -> None:
         publish_requests(self.settings, requests)
-
-    def log(self, entries: list[LogEntry]) -> None:
-        self.connector_log.write_many(entries)
-        for e in entries:
-            echo_log_entry(e)
 
     def rejected(self, rejection: Rejection) -> None:
         """The ``WebhookRejected`` metric for every refused post (one series: the reason is no dimension), and a
@@ -106,7 +94,7 @@ def queue_for(settings: Settings, kind: Kind) -> str:
 
 
 def publish_requests(settings: Settings, requests: list[SyncRequest]) -> None:
-    """Send sync requests to their queues; FIFO group = the sales order, dedup = push id + record."""
+    """Send sync requests to their queues; FIFO group = the sales order, dedup = push id + record + half."""
     by_queue: dict[str, list[SyncRequest]] = {}
     for r in requests:
         by_queue.setdefault(queue_for(settings, r.kind), []).append(r)
@@ -115,7 +103,11 @@ def publish_requests(settings: Settings, requests: list[SyncRequest]) -> None:
 
 
 def _dedup_key(r: SyncRequest) -> str:
-    return f"{r.source}|{r.query}|{r.push_id or r.timestamp}|{r.kind}|{r.key}|{r.order_key}|{r.attempt}"
+    """The FIFO deduplication key: SQS drops a repeat within five minutes (Acumatica's re-send of a post whose
+    answer was lost). A push's Inserted half and its lone Deleted half (an update split over two posts, which may
+    share the Id) are two requests."""
+    half = "D" if r.deleted_only else "I"
+    return f"{r.source}|{r.query}|{r.push_id or r.timestamp}|{r.kind}|{r.key}|{r.order_key}|{r.attempt}|{half}"
 
 
 # ---------------------------------------------------------------------- API clients and service ports
@@ -207,8 +199,10 @@ def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
     return write
 
 
-_GROUPS = {**LOG_GROUP, Kind.PAYMENT: Group.PAYMENT, Kind.CUSTOMER: Group.CUSTOMER,
-           Kind.RETURN: Group.RETURN}  # a message's own kind
+# a message's own kind (intake's LOG_GROUP but for a payment, which intake logs under its order)
+_GROUPS = {Kind.ORDER: Group.ORDER, Kind.PAYMENT: Group.PAYMENT, Kind.SHIPMENT: Group.SHIPMENT,
+           Kind.INVOICE: Group.INVOICE, Kind.STOCK: Group.INVENTORY, Kind.CUSTOMER: Group.CUSTOMER,
+           Kind.RETURN: Group.RETURN}
 
 
 def give_up(settings: Settings, dlq: str) -> GiveUp:
@@ -235,7 +229,8 @@ def give_up(settings: Settings, dlq: str) -> GiveUp:
     return GiveUp(max_receives=settings.max_receive_count, dlq=dlq, record=record)
 
 
-def order_sync_ports(settings: Settings, deadline: Deadline | None = None) -> OrderSyncPorts:
+def order_sync_ports(settings: Settings, deadline: Deadline | None = None,
+                     log: Callable[[list[LogEntry]], None] | None = None) -> OrderSyncPorts:
     from amsync.services.order_sync import OrderSyncPorts
 
     def forward(msg: MagentoOrderWrite) -> None:
@@ -246,7 +241,7 @@ def order_sync_ports(settings: Settings, deadline: Deadline | None = None) -> Or
     return OrderSyncPorts(acumatica=acumatica_client(settings, deadline),
                           magento=magento_client(settings, deadline=deadline),
                           settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
-                          log=log_writer(settings), forward=forward)
+                          log=log or log_writer(settings), forward=forward)
 
 
 def writer_ports(settings: Settings, deadline: Deadline | None = None) -> WriterPorts:
@@ -261,13 +256,14 @@ def writer_ports(settings: Settings, deadline: Deadline | None = None) -> Writer
 
 # ---------------------------------------------------------------------- follow-ups (fulfilment, order updates, stock)
 
-def fulfilment_ports(settings: Settings, deadline: Deadline | None = None) -> FulfilmentPorts:
+def fulfilment_ports(settings: Settings, deadline: Deadline | None = None,
+                     log: Callable[[list[LogEntry]], None] | None = None) -> FulfilmentPorts:
     from amsync.services.fulfilment import FulfilmentPorts
 
     return FulfilmentPorts(acumatica=acumatica_client(settings, deadline),
                            magento=magento_client(settings, deadline=deadline),
                            settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
-                           log=log_writer(settings), create_lease_s=settings.create_lease_s)
+                           log=log or log_writer(settings), create_lease_s=settings.create_lease_s)
 
 
 def order_update_hook(settings: Settings,
@@ -292,12 +288,13 @@ def order_update_hook(settings: Settings,
     return on_update
 
 
-def inventory_ports(settings: Settings, deadline: Deadline | None = None) -> InventoryPorts:
+def inventory_ports(settings: Settings, deadline: Deadline | None = None,
+                    log: Callable[[list[LogEntry]], None] | None = None) -> InventoryPorts:
     from amsync.services.inventory import InventoryPorts
 
     return InventoryPorts(acumatica=acumatica_client(settings, deadline),
                           magento=magento_client(settings, deadline=deadline),
-                          settings=SettingsStore(settings.settings_table), log=log_writer(settings))
+                          settings=SettingsStore(settings.settings_table), log=log or log_writer(settings))
 
 
 class _AcumaticaChanges:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import time
+import uuid
 from decimal import Decimal
+from typing import Any
 
+import httpx
 from e2e_support import E2E
 
 from amsync.data.settings_store import CACHE_S
 from amsync.models.log import Group, Result
+from amsync_local.world import WEBHOOK_HEADER
 
 
 def test_walkthrough_steps_9_to_13_ship_invoice_and_the_magento_order_reads_complete(e2e: E2E) -> None:
@@ -115,3 +121,78 @@ def _available(e2e: E2E, warehouse: str) -> Decimal:
                          json={"InventoryID": {"value": "WATER2809"}, "WarehouseID": {"value": warehouse}})
     r.raise_for_status()
     return sum((Decimal(str(row["QtyAvailable"]["value"])) for row in r.json()["Results"]), Decimal(0))
+
+
+def _pushes_of(e2e: E2E, nbr: str) -> list[dict[str, Any]]:
+    """Every post Acumatica made about order ``nbr`` (its order, payment, shipment and invoice rows)."""
+    def about(row: dict[str, Any]) -> bool:
+        return any(str(row.get(c) or "").strip() == nbr for c in ("OrderNbr", "OrderID"))
+    return [copy.deepcopy(m) for m in list(e2e.world.acumatica.push.sent)
+            if any(about(r) for r in [*m["Inserted"], *m["Deleted"]])]
+
+
+def _repost(e2e: E2E, posts: list[dict[str, Any]]) -> int:
+    """Post each again to the webhook as Acumatica's destination does; returns how many were handed on."""
+    e2e.settle()
+    before = len(e2e.runtime.invocations)
+    published = 0
+    with httpx.Client(timeout=30) as client:
+        for p in posts:
+            r = client.post(e2e.runtime.webhook_url, content=json.dumps(p).encode(),
+                            headers={"Content-Type": "application/json", WEBHOOK_HEADER: e2e.world.webhook_secret})
+            assert r.status_code == 202, r.text
+            published += r.json()["published"]
+    e2e.settle()
+    ids = {p["Id"] for p in posts}
+    delivered = [b for i in list(e2e.runtime.invocations)[before:] if i.source != "url" for b in i.bodies
+                 if json.loads(b).get("push_id") in ids]
+    assert published > 0
+    return len(delivered)
+
+
+def test_pushes_sent_again_inside_and_after_the_fifo_window_leave_one_order_shipment_and_invoice(e2e: E2E) -> None:
+    # Given an order synced, shipped and invoiced: Magento reads Complete
+    nbr = e2e.acu.create_order()
+    e2e.acu.record_payment(nbr)
+    e2e.settle()
+    [order] = e2e.mag.orders_for(nbr)
+    shipment_nbr = e2e.acu.create_shipment(nbr)
+    e2e.acu.confirm_shipment(shipment_nbr)
+    e2e.acu.release_invoice(e2e.acu.prepare_invoice(shipment_nbr))
+    e2e.settle()
+    posts = _pushes_of(e2e, nbr)
+    assert {p["Query"] for p in posts} >= {"AMSync-SalesOrders", "AMSync-Payments", "AMSync-Shipments",
+                                           "AMSync-SalesInvoices"}
+    rows_before = len(e2e.rows(nbr))
+    # When Acumatica sends every one of them again within SQS's five-minute window (answers lost)
+    # Then the webhook accepts them and SQS drops every repeat: no consumer sees one, no log row is added
+    assert _repost(e2e, posts) == 0
+    assert len(e2e.rows(nbr)) == rows_before
+    # When they come again after the window (to SQS a new message each: a fresh push Id gives fresh deduplication ids)
+    for p in posts:
+        p["Id"] = str(uuid.uuid4())
+    # Then they reach the consumers, which find the work done: still one order, one shipment, one invoice, Complete,
+    # each consumer invocation writing the carried rows in its one log write (a no-op adds no write of its own)
+    writes: list[int] = []
+    modules = [m for fn in ("OrderSyncFunction", "FulfilmentFunction") for m in e2e.runtime.functions[fn].modules]
+    originals = [m.log._write for m in modules]
+
+    def counted(write: Any) -> Any:
+        return lambda rows: (writes.append(len(rows)), write(rows))[1]
+
+    for m, write in zip(modules, originals, strict=True):
+        m.log._write = counted(write)
+    before = len(e2e.runtime.invocations)
+    try:
+        assert _repost(e2e, posts) > 0
+    finally:
+        for m, write in zip(modules, originals, strict=True):
+            m.log._write = write
+    runs = [i for i in list(e2e.runtime.invocations)[before:] if i.function in ("OrderSyncFunction",
+                                                                                "FulfilmentFunction")]
+    assert runs and len(writes) == len(runs) and all(n >= 1 for n in writes)
+    assert [o["entity_id"] for o in e2e.mag.orders_for(nbr)] == [order["entity_id"]]
+    assert len(e2e.mag.shipments_of(order["entity_id"])) == 1 and len(e2e.mag.invoices_of(order["entity_id"])) == 1
+    assert e2e.world.magento.order(order["entity_id"])["state"] == "complete"
+    # and the repeats' raw rows and Publisher rows were written by their consumers (the webhook writes none)
+    assert len(e2e.rows(nbr)) > rows_before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,8 +63,7 @@ def test_the_indexes_hold_the_grid_columns_not_the_details_which_timeline_and_fa
         [item] = [i for i in items if i["sk"]["S"] == entry.log_id]
         assert "details" not in item, index
         assert set(item) == {"pk", "sk", "side", "start_time", "group", "action", "direction", "result",
-                             "entity_id", "entity_key", "failure_day", "notes", "message", "level",
-                             "action_type", "correlation_id", "expires_at"}, index
+                             "entity_id", "entity_key", "notes", "summary", "expires_at", key}, index
     # And the timeline and the day's failures still give the details (read from the rows by key)
     [row] = log.timeline("SOTIDX")
     assert row.details == details and row.correlation_id == "corr-idx" and row.message == "SOTIDX Failure"
@@ -159,7 +159,13 @@ def test_personal_details_are_kept_beside_the_row_for_less_time_written_in_the_s
     now = time.time()
     assert abs(int(detail["expires_at"]["N"]) - (now + 14 * 86400)) < 120
     assert abs(int(stored_row["expires_at"]["N"]) - (now + 30 * 86400)) < 120
-    assert all(leak not in json.dumps(stored_row) for leak in LEAKS)
+    assert all(leak not in _text(stored_row) for leak in LEAKS) and "SOTPII" in _text(stored_row)
+    assert all(leak in _text(detail) for leak in LEAKS)
+
+
+def _text(item: dict[str, Any]) -> str:
+    """A stored item (wire format) as text, its compressed attributes (``<name>_z``) decompressed."""
+    return json.dumps({k: zlib.decompress(v["B"]).decode() if k.endswith("_z") else v for k, v in item.items()})
 
 
 def test_once_the_details_expired_show_gives_the_masked_summary_even_before_ttl_deleted_them(
@@ -212,3 +218,85 @@ def test_a_raw_push_with_personal_data_keeps_only_its_head_on_the_row_and_the_wh
     # and the View gives the whole post back
     view = log.view(entry.log_id, Side.ACUMATICA)
     assert view is not None and view.entry.message == post
+
+
+def _index_items(rt: Any, index: str, key: str, value: str) -> list[dict[str, Any]]:
+    return rt.boto("dynamodb").query(
+        TableName=rt.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"], IndexName=index,
+        KeyConditionExpression="#k = :v", ExpressionAttributeNames={"#k": key},
+        ExpressionAttributeValues={":v": {"S": value}})["Items"]
+
+
+def test_rows_and_index_entries_stay_within_one_write_unit_the_message_whole_in_the_row(bare_runtime: Any) -> None:
+    from amsync_local.metering import item_size
+
+    # Given a raw push of 2,000 characters (nothing personal in it) and a failed create with a long message and
+    # the request and response of a 10-line order as its details (about 6 KB of JSON)
+    log = _log(bare_runtime)
+    post = json.dumps({"Inserted": [{"OrderNbr": "SOTKB", "OrderType": "SO", "Status": "Open", "Line": n,
+                                     "InventoryID": f"SKU{n:04d}", "Qty": n} for n in range(40)]})[:2000]
+    raw = log.write(LogEntry(side=Side.ACUMATICA, action_type="Order Sync", message=post, entity_key="SOTKB",
+                             correlation_id="SO/SOTKB"))
+    lines = [{"sku": f"SKU{n:04d}", "name": f"Bottled water {n}", "qty_ordered": n + 1, "price": f"{n}.50",
+              "row_total": f"{n * 2}.00", "tax_amount": "0.00", "product_type": "simple"} for n in range(10)]
+    message = "Magento refused the order: " + "The requested qty is not available. " * 40
+    failed = log.write(LogEntry(side=Side.MAGENTO, group=Group.ORDER, action=Action.CREATE, result=Result.FAILURE,
+                                notes="SOTKB", entity_key="SOTKB", message=message, correlation_id="SO/SOTKB",
+                                details={"request": {"entity": {"ext_order_id": "SO/SOTKB", "items": lines}},
+                                         "response": {"message": message, "parameters": lines}}))
+    assert len(json.dumps(failed.details)) > 4000
+    # Then each row is one write unit (the long texts compressed), and so is each index entry (the summary only)
+    ddb = bare_runtime.boto("dynamodb")
+    name = bare_runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"]
+    for e in (raw, failed):
+        stored = ddb.get_item(TableName=name, Key={"pk": {"S": f"{e.side.value}#{log_id_time(e.log_id):%Y-%m-%d}"},
+                                                   "sk": {"S": e.log_id}})["Item"]
+        assert item_size(stored) <= 1024, (e.side, item_size(stored))
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    entries = _index_items(bare_runtime, connector_log.ENTITY_INDEX, "entity_key", "SOTKB") + \
+        [i for i in _index_items(bare_runtime, connector_log.FAILURES_INDEX, "failure_day", today)
+         if i["sk"]["S"] == failed.log_id]
+    assert len(entries) == 3 and all(item_size(i) <= 1024 for i in entries)
+    assert {i["summary"]["S"] for i in entries} == {post[:connector_log.SUMMARY_CHARS],
+                                                   message[:connector_log.SUMMARY_CHARS]}
+    # And the readers give back what was written: whole in the timeline and by Log Id, the summary in a grid page
+    assert {(e.log_id, e.message) for e in log.timeline("SOTKB")} == {(raw.log_id, post), (failed.log_id, message)}
+    got = log.get(failed.log_id, Side.MAGENTO)
+    assert got is not None and got.details == failed.details and got.message == message
+    page = log.page(connector_log.LogQuery(side=Side.ACUMATICA, entity="SOTKB"))
+    assert [(e.log_id, e.message) for e in page.entries] == [(raw.log_id, post[:connector_log.SUMMARY_CHARS])]
+    grid = log.page(connector_log.LogQuery(side=Side.ACUMATICA))
+    assert [e.message for e in grid.entries if e.log_id == raw.log_id] == [post[:connector_log.SUMMARY_CHARS]]
+    # and what is not stored because it is the entry's default reads back as it was
+    [raw_back] = [e for e in log.timeline("SOTKB") if e.side is Side.ACUMATICA]
+    assert raw_back.model_dump() == raw.model_dump()
+
+
+def test_rows_written_before_the_summary_are_still_read_whole(bare_runtime: Any) -> None:
+    # Given a row and its details beside as the connector wrote them before (the whole message in ``message``,
+    # details and chunks as text) and its entry in the index (DynamoDB backfills a new index from the table)
+    name = bare_runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"]
+    entry = LogEntry(side=Side.MAGENTO, group=Group.ORDER, action=Action.CREATE, result=Result.FAILURE,
+                     notes="SOTOLDFMT", entity_key="SOTOLDFMT", message="Magento refused the order: " + "x" * 300)
+    expires = int(time.time()) + 86400
+    ddb = bare_runtime.boto("dynamodb")
+    ddb.put_item(TableName=name, Item={
+        "pk": {"S": f"M#{log_id_time(entry.log_id):%Y-%m-%d}"}, "sk": {"S": entry.log_id}, "side": {"S": "M"},
+        "start_time": {"S": entry.start_time.isoformat()}, "direction": {"S": entry.direction},
+        "notes": {"S": entry.notes}, "message": {"S": entry.message}, "level": {"S": "INFO"},
+        "action_type": {"S": ""}, "correlation_id": {"S": ""}, "details": {"S": "{}"},
+        "expires_at": {"N": str(expires)}, "group": {"S": "Order"}, "action": {"S": "Create"},
+        "result": {"S": "Failure"}, "entity_key": {"S": entry.entity_key},
+        "failure_day": {"S": f"{entry.start_time:%Y-%m-%d}"}, "details_beside": {"N": "1"},
+        "details_expires_at": {"N": str(expires)}, "details_ttl_days": {"N": "1"}})
+    ddb.put_item(TableName=name, Item={"pk": {"S": f"details#{entry.log_id}"}, "sk": {"S": "0000"},
+                                       "chunk": {"S": json.dumps({"details": {"sku": "OLD"}})},
+                                       "expires_at": {"N": str(expires)}})
+    log = _log(bare_runtime)
+    # Then the timeline, the View and a grid page through the index (which holds no message for it) all show it
+    [row] = log.timeline("SOTOLDFMT")
+    assert row.message == entry.message and row.level == "INFO"
+    view = log.view(entry.log_id, Side.MAGENTO)
+    assert view is not None and view.entry.details == {"sku": "OLD"} and view.entry.message == entry.message
+    page = log.page(connector_log.LogQuery(entity="SOTOLDFMT"))
+    assert [e.message for e in page.entries] == [entry.message[:connector_log.SUMMARY_CHARS]]

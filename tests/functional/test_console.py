@@ -176,8 +176,8 @@ def test_the_grid_pages_newest_first_by_index_never_scanning(web: tuple[TestClie
     assert {op for op, _ in every} == {"Query"}
     assert all(p["Limit"] <= 1000 and "details" not in p["ExpressionAttributeNames"].values() for _, p in every)
     assert all("IndexName" not in p for _, p in by_page)
-    assert {p.get("IndexName") for _, p in failure_calls} == {"failures-by-day-v2"}
-    assert {p.get("IndexName") for _, p in entity_calls} == {"by-entity-v2"}
+    assert {p.get("IndexName") for _, p in failure_calls} == {"failures-by-day-v3"}
+    assert {p.get("IndexName") for _, p in entity_calls} == {"by-entity-v3"}
 
 
 def test_a_rare_filter_stops_at_its_read_budget_and_goes_on_from_its_cursor(stack: StackContext,

@@ -169,6 +169,32 @@ def test_a_send_does_not_count_the_queue_and_content_deduplication_still_holds(b
         sqs_models.Queue.approximate_number_of_messages = count
 
 
+def test_a_fifo_repeat_is_dropped_for_five_minutes_even_after_the_first_was_consumed(
+        backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto.sqs.models as sqs_models
+
+    clock = [1_800_000_000_000.0]
+    monkeypatch.setattr(sqs_models, "unix_time_millis", lambda dt=None: clock[0])
+    # Given a FIFO message sent, received and deleted (its consumer is done with it)
+    name = f"window-{time.monotonic_ns()}.fifo"
+    backend.create_queue(name, FifoQueue="true", VisibilityTimeout="30")
+    backend.send_message(name, "push", group_id="g", deduplication_id="d1")
+    [first] = backend.receive_message(name, 10, 0, 30)
+    backend.delete_message(name, first.receipt_handle)
+    # When the same deduplication id is sent again 4 min 59 s later (alone, and in a batch)
+    clock[0] += 299_000
+    backend.send_message(name, "push", group_id="g", deduplication_id="d1")
+    backend.send_message_batch(name, {"0": {"Id": "0", "MessageBody": "push", "MessageGroupId": "g",
+                                             "MessageDeduplicationId": "d1", "MessageAttributes": {},
+                                             "DelaySeconds": None}})
+    # Then SQS drops it, as it does within its five-minute window
+    assert backend.receive_message(name, 10, 0, 30) == []
+    # and after the window (five minutes after the first send, not after the repeats) it is a new message
+    clock[0] += 1_000
+    backend.send_message(name, "push", group_id="g", deduplication_id="d1")
+    assert [m.body for m in backend.receive_message(name, 10, 0, 30)] == ["push"]
+
+
 def test_two_concurrent_conditional_puts_cannot_both_pass() -> None:
     import boto3
     from moto import mock_aws

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from amsync.data import settings_store
-from amsync.data.aws import table
+from amsync.data.aws import client, table
 from amsync.data.settings_store import CACHE_S, MAX_AGE_S, SettingsStore
 from amsync.models.settings import OrderSyncPreferences, ShipViaMapping
 
@@ -38,7 +38,8 @@ def env(bare_runtime: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Clock,
             calls[op] += 1
             return getattr(self.inner, op)
 
-    monkeypatch.setattr(settings_store, "table", lambda n: Counted(table(n)))
+    monkeypatch.setattr(settings_store, "table", lambda n: Counted(table(n)))  # writes
+    monkeypatch.setattr(settings_store, "client", lambda service: Counted(client(service)))  # reads
     return name, clock, calls
 
 

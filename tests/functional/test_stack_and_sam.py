@@ -26,7 +26,7 @@ def test_every_resource_of_the_transformed_template_is_created_in_moto(bare_runt
     assert '"maxReceiveCount":5' in attrs["RedrivePolicy"].replace(" ", "")
     ddb = bare_runtime.boto("dynamodb")
     desc = ddb.describe_table(TableName=stack.physical_ids["ConnectorLogTable"])["Table"]
-    assert {g["IndexName"] for g in desc["GlobalSecondaryIndexes"]} == {"by-entity-v2", "failures-by-day-v2"}
+    assert {g["IndexName"] for g in desc["GlobalSecondaryIndexes"]} == {"by-entity-v3", "failures-by-day-v3"}
     lam = bare_runtime.boto("lambda")
     esm = lam.list_event_source_mappings(FunctionName=stack.physical_ids["OrderSyncFunction"])["EventSourceMappings"]
     assert esm[0]["BatchSize"] == 10 and esm[0]["ScalingConfig"]["MaximumConcurrency"] == 2

@@ -3,8 +3,8 @@
 Every case of ``webhook_corpus.CASES`` goes through the real HTTP route of the local runtime: it gets its 4xx with
 a clear reason, the webhook runs without crashing, and it writes nothing: no item in any table, no message in any
 queue (the Function URL is public; junk must cost little). A flood of 1,000 of them changes no table or queue,
-counts each in the ``WebhookRejected`` metric and logs only a sample. Valid posts, by contrast, are accepted once
-and deduplicated after.
+counts each in the ``WebhookRejected`` metric and logs only a sample. Valid posts, by contrast, are one publish each
+(nothing written to DynamoDB: their log rows ride in the messages), and SQS FIFO drops their re-sends.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from amsync import observability
 from amsync.data.connector_log import ConnectorLog
 from amsync.flood_sampler import FloodSampler
 from amsync.models.log import LogEntry, Side, log_id_time
+from amsync.models.messages import SyncRequest
 from amsync_local.runtime import LocalRuntime
 
 PIPELINE = {"OrderQueue": "OrderSyncFunction", "FulfilmentQueue": "FulfilmentFunction",
@@ -291,12 +292,11 @@ VALID = [
 
 
 @pytest.mark.parametrize(("doc", "queue", "keys"), VALID)
-def test_a_valid_post_is_accepted_once_and_its_repeat_is_a_duplicate(
+def test_a_valid_post_is_one_publish_and_its_repeat_is_dropped_by_sqs(
         env: Env, doc: dict[str, Any], queue: str, keys: list[str]) -> None:
     env.settle({})
-    before = env.received()
+    before, items = env.received(), env.item_counts()
     raw = body(doc)
-    mark = log_mark()
     # When a valid post arrives
     resp = httpx.post(env.url, headers=GOOD, content=raw, timeout=30)
     # Then 202 and one message per record on the kind's queue, none elsewhere
@@ -308,21 +308,28 @@ def test_a_valid_post_is_accepted_once_and_its_repeat_is_a_duplicate(
     got = env.recorders[queue].seen()[before[queue]:]
     assert sorted(m["key"] for m in got) == keys
     assert {m["source"] for m in got} == {"push"}
-    # and the raw post is in the log with its JSON, without the secret
-    logged = env.logged_since(mark)
-    raw_entry = next(e for e in logged if e.side is Side.ACUMATICA)
+    # and the webhook wrote nothing to DynamoDB: the raw post's row rides in the first message, whole and without the
+    # secret (its consumer writes it), each message its Publisher row
+    assert env.item_counts() == items
+    carried = [LogEntry.model_validate(e) for m in got for e in m["intake_log"]]
+    [raw_entry] = [e for e in carried if e.side is Side.ACUMATICA]
     assert raw_entry.level == "INFO" and json.loads(raw_entry.message) == doc  # the whole post: no copy in details
-    assert raw_entry.message == raw.decode()
-    _no_secret(logged)
-    mark = log_mark()
-    # When the same post arrives again (Acumatica's resend)
+    assert raw_entry.message == raw.decode() and raw_entry.details == {}
+    assert [(e["action"], e["notes"]) for m in got for e in m["intake_log"] if e["side"] == Side.MAGENTO.value] == [
+        ("Publisher", SyncRequest.model_validate(m).notes) for m in got]
+    _no_secret(carried)
+    # When the same post arrives again (Acumatica's resend: its answer was lost)
     again = httpx.post(env.url, headers=GOOD, content=raw, timeout=30)
-    # Then 202 "duplicate" and nothing more is enqueued
-    assert again.status_code == 202 and again.json() == {"status": "duplicate", "published": 0}
+    # Then 202 "accepted" (the webhook reads nothing to tell), and a FIFO queue drops every message as a repeat of
+    # the first (same deduplication ids within five minutes); the standard InventoryQueue delivers it again, which
+    # its consumer absorbs (it writes absolute quantities)
+    assert again.status_code == 202 and again.json() == {"status": "accepted", "published": len(keys)}
+    repeats = len(keys) if queue == "InventoryQueue" else 0
+    env.settle({queue: after[queue] + repeats})
+    time.sleep(0.3)  # a repeat SQS did not drop would be on its way by now
     assert env.depths() == dict.fromkeys(PIPELINE, 0)
-    assert env.received() == after
-    [dup] = env.logged_since(mark)
-    assert dup.level == "INFO" and "duplicate" in dup.message
+    assert env.received() == {q: n + (repeats if q == queue else 0) for q, n in after.items()}
+    assert env.item_counts() == items
 
 
 def test_the_previous_secret_is_accepted_during_a_rotation(env: Env) -> None:

@@ -24,13 +24,12 @@ TICKS = 638780593445170000
 
 
 class FakePorts:
-    """IntakePorts in memory: what was published, logged, marked seen and refused."""
+    """IntakePorts in memory: what was published (with the log rows it carries) and refused."""
 
     def __init__(self, values: tuple[str, ...] = (CURRENT, PREVIOUS)) -> None:
         self._secret = WebhookSecret(HEADER, values)
         self.published: list[SyncRequest] = []
-        self.logged: list[LogEntry] = []
-        self.seen: set[tuple[str, str]] = set()
+        self.publishes = 0  # SQS requests (the webhook's only AWS request per accepted post)
         self.rejections: list[Rejection] = []
         self.drops: list[tuple[str, list[str]]] = []
         self.publish_error: Exception | None = None
@@ -41,22 +40,16 @@ class FakePorts:
     def query_kinds(self) -> Mapping[str, Kind]:
         return DEFAULT_QUERIES
 
-    def claim_push(self, query: str, push_id: str) -> bool:
-        if (query, push_id) in self.seen:
-            return False
-        self.seen.add((query, push_id))
-        return True
-
-    def forget_push(self, query: str, push_id: str) -> None:
-        self.seen.discard((query, push_id))
-
     def publish(self, requests: list[SyncRequest]) -> None:
+        self.publishes += 1
         if self.publish_error:
             raise self.publish_error
         self.published.extend(requests)
 
-    def log(self, entries: list[LogEntry]) -> None:
-        self.logged.extend(entries)
+    @property
+    def logged(self) -> list[LogEntry]:
+        """The log rows the published requests carry (their consumer writes them), in order."""
+        return [e for r in self.published for e in r.intake_log]
 
     def rejected(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
@@ -65,8 +58,8 @@ class FakePorts:
         self.drops.append((query, reasons))
 
     def wrote_nothing(self) -> bool:
-        """Nothing published, logged (the connector log is DynamoDB) or marked seen."""
-        return self.published == [] and self.logged == [] and self.seen == set()
+        """Nothing published (so nothing logged either: the rows ride in the requests)."""
+        return self.published == [] and self.publishes == 0
 
 
 def _push(inserted: list[dict[str, Any]] | None = None, deleted: list[dict[str, Any]] | None = None, *,
@@ -116,8 +109,11 @@ def test_a_real_format_post_with_several_rows_gives_one_request_per_record_with_
     assert first.source == "push" and first.push_id == doc["Id"] and first.query == "AMSync-SalesOrders"
     assert first.timestamp == TICKS and first.requested_at == NOW and first.correlation_id == "SO/SOT00024"
     assert not first.deleted_only and first.hint["OrderNbr"] == "SOT00024  "  # the row, as it came, is a hint
-    # and the push is marked seen on (Query, Id)
-    assert ports.seen == {("AMSync-SalesOrders", doc["Id"])}
+    # and all of it is one publish (one SQS request); the first request carries the raw row and its Publisher row,
+    # the second its Publisher row
+    assert ports.publishes == 1
+    assert [[(e.side, e.action) for e in r.intake_log] for r in ports.published] == [
+        [(Side.ACUMATICA, None), (Side.MAGENTO, Action.PUBLISHER)], [(Side.MAGENTO, Action.PUBLISHER)]]
 
 
 def test_the_walkthrough_variant_is_read_as_inserted_rows() -> None:
@@ -134,7 +130,6 @@ def test_the_walkthrough_variant_is_read_as_inserted_rows() -> None:
     [req] = ports.published
     assert (req.kind, req.key, req.push_id, req.timestamp) == (
         Kind.ORDER, "SO/SOT00024", "b5344897-027e-4d59-b5c3-1bd09f47b9f9", 133428739107273074)
-    assert ports.seen == {("SALESORDER STATUS", "b5344897-027e-4d59-b5c3-1bd09f47b9f9")}
 
 
 def test_an_update_pair_is_one_request_built_from_the_new_row() -> None:
@@ -192,47 +187,53 @@ def test_each_query_maps_to_its_kind_and_key(query: str, row: dict[str, Any], ki
     assert (req.kind, req.key, req.order_key) == (kind, key, order_key)
 
 
-def test_the_same_push_again_is_a_duplicate_and_publishes_nothing() -> None:
+def test_the_same_push_again_is_published_again_with_the_same_deduplication_ids() -> None:
+    from amsync.composition import _dedup_key
+
     ports = FakePorts()
-    doc = _push([_order("SOT00024")])
-    assert _post(ports, doc).body == {"status": "accepted", "published": 1}
-    logged = len(ports.logged)
-    # When Acumatica resends it (same Query and Id, even with the query's key padded)
+    doc = _push([_order("SOT00024"), _order("SOT00025")])
+    assert _post(ports, doc).body == {"status": "accepted", "published": 2}
+    first = list(ports.published)
+    # When Acumatica resends it (its answer was lost): the webhook cannot tell without a read, and reads nothing
     again = _post(ports, doc)
-    # Then 202 "duplicate", nothing more published, and the resend logged
-    assert again.status == 202 and again.body == {"status": "duplicate", "published": 0} and again.requests == []
-    assert len(ports.published) == 1
-    [dup] = ports.logged[logged:]
-    assert dup.level == "INFO" and "duplicate of an accepted push" in dup.message
-    # while the same Id under another query is another notification
-    assert _post(ports, {**doc, "Query": "AMSync-Shipments", "Inserted": [{"ShipmentNbr": "000123"}]}).body == {
-        "status": "accepted", "published": 1}
+    # Then it is accepted and published again, each request under the deduplication id of the first: SQS FIFO drops
+    # the repeat within five minutes (after that the idempotent consumers absorb it: tests/e2e/test_order_sync.py)
+    assert again.status == 202 and again.body == {"status": "accepted", "published": 2}
+    assert [_dedup_key(r) for r in again.requests] == [_dedup_key(r) for r in first]
+    # while the same Id under another query, or the lone Deleted half of the same record, is another message
+    other = _post(ports, {**doc, "Query": "AMSync-Shipments", "Inserted": [{"ShipmentNbr": "000123"}]}).requests
+    split = _post(ports, {**doc, "Inserted": [], "Deleted": [_order("SOT00024")]}).requests
+    assert split[0].key == first[0].key and split[0].deleted_only
+    assert {_dedup_key(other[0]), _dedup_key(split[0])}.isdisjoint(_dedup_key(r) for r in first)
 
 
-def test_a_failed_publish_is_not_marked_seen_so_the_resend_is_processed() -> None:
+def test_the_carried_rows_have_fixed_distinct_log_ids_in_the_order_of_the_post() -> None:
+    ports = FakePorts()
+    doc = _push([_order(f"SOT{n:05d}") for n in range(30)])
+    result = _post(ports, doc)
+    rows = [e for r in result.requests for e in r.intake_log]
+    publishers = [e for e in rows if e.side is Side.MAGENTO]
+    # Then each row's id starts with the time of receipt (the raw row first, then the requests in order) ...
+    received_us = int(round(NOW * 1_000_000))
+    assert [int(e.log_id[:16]) for e in rows if e.side is Side.ACUMATICA] == [received_us]
+    assert [int(e.log_id[:16]) for e in publishers] == list(range(received_us + 1, received_us + 31))
+    assert len({e.log_id for e in publishers}) == 30 and all(len(e.log_id) == 19 for e in rows)
+    # ... and is the same when the same post is handled again at the same time (a redelivered message rewrites its
+    # rows), but not for another push received in the same microsecond
+    assert [e.log_id for r in _post(FakePorts(), doc).requests for e in r.intake_log] == [e.log_id for e in rows]
+    other = _post(FakePorts(), {**doc, "Id": "0b6e3c1d-1111-4c55-9a3b-0c2e5d7f8a61"}).requests
+    assert [e.log_id for r in other for e in r.intake_log] != [e.log_id for e in rows]
+    # and every Publisher row is dated at the receipt
+    assert {e.start_time.timestamp() for e in rows} == {NOW}
+
+
+def test_a_failed_publish_raises_and_writes_nothing_so_the_resend_is_processed() -> None:
     ports = FakePorts()
     ports.publish_error = RuntimeError("SQS is down")
     with pytest.raises(RuntimeError):
         _post(ports, _push([_order("SOT00024")]))
-    assert ports.seen == set()
+    assert ports.published == []
     ports.publish_error = None
-    assert _post(ports, _push([_order("SOT00024")])).body == {"status": "accepted", "published": 1}
-
-
-def test_a_failed_log_write_forgets_the_claim_so_the_resend_is_processed() -> None:
-    class LogDown(FakePorts):
-        fail = True
-
-        def log(self, entries: list[LogEntry]) -> None:
-            if self.fail:
-                raise RuntimeError("DynamoDB is throttling")
-            super().log(entries)
-
-    ports = LogDown()
-    with pytest.raises(RuntimeError):
-        _post(ports, _push([_order("SOT00024")]))
-    assert ports.seen == set()
-    ports.fail = False
     assert _post(ports, _push([_order("SOT00024")])).body == {"status": "accepted", "published": 1}
 
 
@@ -252,7 +253,7 @@ def test_a_row_that_cannot_change_magento_is_dropped_at_the_edge_and_said_so(que
                                                                             why: str) -> None:
     ports = FakePorts()
     result = _post(ports, _push([row], query=query))
-    # Then answered 202 with nothing written at all (no marker, no log row, nothing published): the dropped port
+    # Then answered 202 with nothing written at all (no log row, nothing published): the dropped port
     # (a metric and a sampled line) says what was dropped and why
     assert result.status == 202 and result.body == {"status": "dropped", "published": 0, "dropped": 1}
     assert ports.wrote_nothing()
@@ -268,7 +269,7 @@ def test_a_post_mixing_a_no_op_row_and_a_live_one_hands_on_the_live_one_and_logs
     ready = {"ShipmentNbr": "000124", "OrderNbr": "SOT00025", "Status": "Confirmed"}
     result = _post(ports, _push([not_ready, ready], query="AMSync-Shipments"))
     assert result.body == {"status": "accepted", "published": 1, "dropped": 1}
-    assert [r.key for r in ports.published] == ["000124"] and ports.seen and ports.drops == []
+    assert [r.key for r in ports.published] == ["000124"] and ports.drops == []
     raw_entry = next(e for e in ports.logged if e.side is Side.ACUMATICA)
     assert "shipment Open" in raw_entry.details["dropped"][0]
 
@@ -301,6 +302,62 @@ def test_an_update_pair_from_open_to_confirmed_is_handed_on() -> None:
     old = {"ShipmentNbr": "000123", "OrderNbr": "SOT00024", "Status": "Open"}
     doc = _push([{**old, "Status": "Confirmed"}], [old], query="AMSync-Shipments")
     assert _post(ports, doc).body == {"status": "accepted", "published": 1}
+
+
+_SHIP = {"ShipmentNbr": "000123", "ShipmentType": "Shipment", "OrderType": "SO", "OrderNbr": "SOT00024"}
+_INV = {"Type": "Invoice", "ReferenceNbr": "AR012116", "OrderType": "SO", "OrderNbr": "SOT00024",
+        "ShipmentNbr": "000123"}
+_PAY = {"Type": "Payment", "ReferenceNbr": "AR005139", "OrderType": "SO", "OrderNbr": "SOT00024",
+        "AppliedToOrder": 40.0}
+
+
+@pytest.mark.parametrize(("query", "before", "after", "why"), [
+    ("AMSync-Shipments", {**_SHIP, "Status": "Confirmed"}, {**_SHIP, "Status": "Invoiced"},
+     "shipment Confirmed -> Invoiced: its confirmation was handed on already"),
+    ("AMSync-Shipments", {**_SHIP, "Status": "Invoiced"}, {**_SHIP, "Status": "Completed"},
+     "shipment Invoiced -> Completed"),
+    ("AMSync-Shipments", {**_SHIP, "Status": "Confirmed"}, {**_SHIP, "Status": "Completed "}, "shipment Confirmed"),
+    ("AMSync-SalesInvoices", {**_INV, "Status": "Open"}, {**_INV, "Status": "Closed"},
+     "invoice Open -> Closed: its release was handed on already"),
+    ("AMSync-Payments", {**_PAY, "Status": "Open"}, {**_PAY, "Status": "Closed", "AppliedToOrder": "40.00"},
+     "payment Open -> Closed, 40.00 applied to the order as before"),
+])
+def test_a_document_ready_before_its_update_is_dropped_at_the_edge(query: str, before: dict[str, Any],
+                                                                   after: dict[str, Any], why: str) -> None:
+    # Given an update pair whose Deleted half shows the document ready (confirmed, released) already: the push that
+    # made it so was handed on and synced
+    ports = FakePorts()
+    result = _post(ports, _push([after], [before], query=query))
+    # Then nothing is handed on and nothing written: the later status is no news to Magento
+    assert result.body == {"status": "dropped", "published": 0, "dropped": 1} and ports.wrote_nothing()
+    [(_, [reason])] = ports.drops
+    assert why in reason
+
+
+@pytest.mark.parametrize(("query", "inserted", "deleted"), [
+    # the Inserted half alone (its Deleted half in another post, or none): not known to have been ready
+    ("AMSync-Shipments", [{**_SHIP, "Status": "Completed"}], []),
+    ("AMSync-SalesInvoices", [{**_INV, "Status": "Closed"}], []),
+    ("AMSync-Payments", [{**_PAY, "Status": "Closed"}], []),
+    # not ready before: this push is the one that makes it so
+    ("AMSync-Shipments", [{**_SHIP, "Status": "Completed"}], [{**_SHIP, "Status": "Open"}]),
+    ("AMSync-SalesInvoices", [{**_INV, "Status": "Closed"}], [{**_INV, "Status": "Balanced"}]),
+    ("AMSync-Payments", [{**_PAY, "Status": "Open"}], [{**_PAY, "Status": "Balanced"}]),
+    # ready both times, but back to Confirmed (a correction), or a credit memo (its own consumer decides)
+    ("AMSync-Shipments", [{**_SHIP, "Status": "Confirmed"}], [{**_SHIP, "Status": "Completed"}]),
+    ("AMSync-SalesInvoices", [{**_INV, "Type": "Credit Memo", "Status": "Closed"}],
+     [{**_INV, "Type": "Credit Memo", "Status": "Open"}]),
+    # a payment closed with another amount applied to the order: the order's balance moved
+    ("AMSync-Payments", [{**_PAY, "Status": "Closed", "AppliedToOrder": 30.0}], [{**_PAY, "Status": "Open"}]),
+    # two payments of one order in one post, one of them live: the order's request goes on
+    ("AMSync-Payments", [{**_PAY, "Status": "Closed"}, {**_PAY, "ReferenceNbr": "AR005140", "Status": "Open"}],
+     [{**_PAY, "Status": "Open"}, {**_PAY, "ReferenceNbr": "AR005140", "Status": "Balanced"}]),
+])
+def test_an_update_that_may_change_magento_is_handed_on(query: str, inserted: list[dict[str, Any]],
+                                                        deleted: list[dict[str, Any]]) -> None:
+    ports = FakePorts()
+    assert _post(ports, _push(inserted, deleted, query=query)).body == {"status": "accepted", "published": 1}
+    assert not ports.published[0].deleted_only
 
 
 def test_the_edge_statuses_are_the_consumers() -> None:
@@ -532,10 +589,29 @@ def test_the_secret_is_checked_before_the_body() -> None:
     assert result.status == 401
 
 
-def test_a_large_valid_post_fits_the_queue_batches() -> None:
-    # Given 1000 rows at the row size limit: every request's message stays far below SQS's 256 KB batch limit
+@pytest.mark.parametrize("rows", [100, 250])
+def test_a_large_valid_post_fits_sqs_messages_and_batches(rows: int) -> None:
+    from amsync.data.queues import BATCH_BYTES, _batches, _entry
+
+    # Given a post of 100 or 250 rows of about 1 KB each (the second over the size a whole post rides along)
     ports = FakePorts()
-    rows = [_order(f"SOT{i:05d}", Note="n" * 900) for i in range(100)]
-    result = _post(ports, _push(rows), max_bytes=10**7)
-    assert result.status == 202 and result.body["published"] == 100
-    assert max(len(r.model_dump_json()) for r in ports.published) < 25_000
+    doc = _push([_order(f"SOT{i:05d}", Note="n" * 900) for i in range(rows)])
+    raw = json.dumps(doc).encode()
+    result = _post(ports, doc, max_bytes=10**7)
+    assert result.status == 202 and result.body["published"] == rows
+    # Then every message stays below SQS's 256 KiB, the first carrying the raw row: the whole post while it fits
+    # CARRIED_POST_MAX, else its head and its size
+    sizes = [len(r.model_dump_json().encode()) for r in ports.published]
+    assert max(sizes) < 256 * 1024 and max(sizes[1:]) < 5_000
+    raw_entry = ports.logged[0]
+    assert len(raw_entry.message) == intake.LOG_HEAD
+    if len(raw) <= intake.CARRIED_POST_MAX:
+        assert raw_entry.details == {"push": doc}
+    else:
+        assert raw_entry.details["push_bytes"] == len(raw) and "push" not in raw_entry.details
+    # and the SendMessageBatch calls hold at most 10 messages and 256 KiB each, all of them, in order
+    entries = [_entry("https://sqs/q.fifo", n, r, r.group_id, "d") for n, r in enumerate(ports.published)]
+    batches = _batches([dict(e) for e in entries])
+    assert [e["MessageBody"] for b in batches for e in b] == [e["MessageBody"] for e in entries]
+    assert all(len(b) <= 10 and sum(len(str(e["MessageBody"]).encode()) for e in b) <= BATCH_BYTES for b in batches)
+    assert all([e["Id"] for e in b] == [str(i) for i in range(len(b))] for b in batches)

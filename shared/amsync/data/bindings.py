@@ -1,10 +1,12 @@
-"""The binder: Acumatica record <-> Magento record, plus push dedupe markers and watermarks.
+"""The binder: Acumatica record <-> Magento record, plus the reconciler's markers and watermarks.
 
 Items (pk, sk):
 - ``("order#SO/SOT00024", "binding")``: magento_entity_id, magento_increment_id, synced_at, state
   (``creating`` while a create is in flight, ``bound`` after); gsi1pk ``"magento-order#1093"``;
 - ``("shipment#005139#SO/SOT00024", "binding")`` / ``("invoice#Invoice/AR012116#SO/SOT00024", "binding")``;
-- ``("push#<Query>#<Id>", "seen")`` with ``expires_at`` (Acumatica re-sends for up to two days);
+- ``("push#<stream>#<version>", "seen")`` with ``expires_at``: a record version the reconciler handed on (the
+  webhook keeps no marker: SQS FIFO deduplication drops a re-sent push within five minutes, the consumers are
+  idempotent after);
 - ``("watermark#<name>", "watermark")``;
 - ``("order#SO/SOT00024", "read")``: the last read of an order not in Magento whose create was forwarded:
   ``modified``, the LastModifiedOn of the push row whose handling read it, and ``read``, the order's LastModified
@@ -21,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from amsync.data.aws import client, table
@@ -31,6 +33,29 @@ __all__ = ["AlreadyBound", "Binder", "Binding", "LeaseHeld", "LeaseLost"]
 
 PUSH_MARKER_TTL_S = 3 * 86400
 READ_NOTE_TTL_S = 3600  # the pushes of one change come within seconds of each other
+
+
+# The hot paths (a binding's reads, its bookkeeping) go through the low-level client with the item typed here: the
+# resource layer's Table would walk the operation's whole shape to convert (and deep-copy) the same few attributes.
+_plain = TypeDeserializer().deserialize
+_typed = TypeSerializer().serialize
+
+
+def _item(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in raw.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _typed_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _typed(v) for k, v in item.items()}
+
+
+# the names a binding's conditions use ("state" is a DynamoDB reserved word)
+_NAMES = {"#pk": "pk", "#state": "state", "#until": "lease_until", "#token": "lease_token",
+          "#entity": "magento_entity_id"}
 
 
 def _conflict(exc: ClientError) -> bool:
@@ -60,17 +85,18 @@ class Binder:
         return table(self._name)
 
     def get(self, kind: str, acumatica_key: str) -> Binding | None:
-        item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"}, ConsistentRead=True).get("Item")
-        return _to_binding(item) if item else None
+        item = client("dynamodb").get_item(TableName=self._name, Key=_key(f"{kind}#{acumatica_key}", "binding"),
+                                           ConsistentRead=True).get("Item")
+        return _to_binding(_item(item)) if item else None
 
     def get_with_read(self, kind: str, acumatica_key: str) -> tuple[Binding | None, dict[str, str] | None]:
         """The binding and the note of the record's last read handed on (``note_read``: ``modified`` and ``read``;
         None: none live), in one strongly consistent request (a Query of the record's items)."""
-        resp = self._t.query(KeyConditionExpression="pk = :pk", ConsistentRead=True,
-                             ExpressionAttributeValues={":pk": f"{kind}#{acumatica_key}"})
+        resp = client("dynamodb").query(TableName=self._name, KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                                        ExpressionAttributeValues={":pk": {"S": f"{kind}#{acumatica_key}"}})
         binding: Binding | None = None
         note: dict[str, str] | None = None
-        for item in resp.get("Items", []):
+        for item in map(_item, resp.get("Items", [])):
             if item["sk"] == "binding":
                 binding = _to_binding(item)
             elif item["sk"] == "read" and int(item.get("expires_at", 0)) > time.time():
@@ -80,22 +106,23 @@ class Binder:
     def note_read(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
         """Note that the outcome of a read of the record (as last modified at ``read``), made while handling a push
         row stamped ``modified``, was handed on."""
-        self._t.put_item(Item={"pk": f"{kind}#{acumatica_key}", "sk": "read", "modified": modified, "read": read,
-                               "expires_at": int(time.time()) + READ_NOTE_TTL_S})
+        item = {"pk": f"{kind}#{acumatica_key}", "sk": "read", "modified": modified, "read": read,
+                "expires_at": int(time.time()) + READ_NOTE_TTL_S}
+        client("dynamodb").put_item(TableName=self._name, Item={k: _typed(v) for k, v in item.items()})
 
     def get_many(self, kind: str, acumatica_keys: Iterable[str]) -> dict[str, Binding]:
         """The bindings of many records by key (BatchGetItem, 100 keys a request; the keys DynamoDB leaves
         unprocessed are asked again). Eventually consistent: for reports (``amsync audit``), not for writers."""
         wanted = list(dict.fromkeys(acumatica_keys))
         found: dict[str, Binding] = {}
-        ddb, plain = client("dynamodb"), TypeDeserializer()
+        ddb = client("dynamodb")
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {self._name: {"Keys": [
                 {"pk": {"S": f"{kind}#{k}"}, "sk": {"S": "binding"}} for k in wanted[start:start + 100]]}}
             for attempt in range(8):
                 resp = ddb.batch_get_item(RequestItems=request)
                 for raw in resp.get("Responses", {}).get(self._name, []):
-                    binding = _to_binding({k: plain.deserialize(v) for k, v in raw.items()})
+                    binding = _to_binding(_item(raw))
                     found[binding.acumatica_key] = binding
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
@@ -119,17 +146,22 @@ class Binder:
         """
         now = time.time()
         token = uuid.uuid4().hex
+        ddb = client("dynamodb")
         try:
-            self._t.put_item(
-                Item={"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating", "lease_token": token,
-                      "updated_at": Decimal(str(round(now, 3))), "lease_until": Decimal(str(round(now + lease_s, 3)))},
-                ConditionExpression=Attr("pk").not_exists()
-                | (Attr("state").eq("creating") & Attr("lease_until").lt(Decimal(str(round(now, 3))))),
+            ddb.put_item(
+                TableName=self._name,
+                Item=_typed_item({"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating",
+                                  "lease_token": token, "updated_at": Decimal(str(round(now, 3))),
+                                  "lease_until": Decimal(str(round(now + lease_s, 3)))}),
+                ConditionExpression="attribute_not_exists(#pk) OR (#state = :creating AND #until < :now)",
+                ExpressionAttributeNames={k: _NAMES[k] for k in ("#pk", "#state", "#until")},
+                ExpressionAttributeValues={":creating": {"S": "creating"}, ":now": _typed(Decimal(str(round(now, 3))))},
             )
         except ClientError as exc:
             if _conflict(exc):
-                item = self._t.get_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
-                                        ConsistentRead=True).get("Item")
+                raw = ddb.get_item(TableName=self._name, Key=_key(f"{kind}#{acumatica_key}", "binding"),
+                                   ConsistentRead=True).get("Item")
+                item = _item(raw) if raw else None
                 existing = _to_binding(item) if item else None
                 if item is not None and existing is not None and existing.state == "creating":
                     if item.get("in_doubt"):
@@ -173,13 +205,16 @@ class Binder:
             item["magento_increment_id"] = increment_id
         for k, v in (extra or {}).items():
             item[f"x_{k}"] = v
+        values: dict[str, Any] = {":creating": {"S": "creating"}, ":entity": _typed(entity_id)}
         if lease is not None:
-            cond = (Attr("state").eq("creating") & Attr("lease_token").eq(lease)) \
-                | Attr("magento_entity_id").eq(entity_id)
+            cond = "(#state = :creating AND #token = :lease) OR #entity = :entity"
+            values[":lease"] = {"S": lease}
         else:
-            cond = Attr("pk").not_exists() | Attr("state").eq("creating") | Attr("magento_entity_id").eq(entity_id)
+            cond = "attribute_not_exists(#pk) OR #state = :creating OR #entity = :entity"
         try:
-            self._t.put_item(Item=item, ConditionExpression=cond)
+            client("dynamodb").put_item(TableName=self._name, Item=_typed_item(item), ConditionExpression=cond,
+                                        ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in cond},
+                                        ExpressionAttributeValues=values)
         except ClientError as exc:
             if _conflict(exc):
                 existing = self.get(kind, acumatica_key)
@@ -192,13 +227,13 @@ class Binder:
     def touch(self, kind: str, acumatica_key: str, **attrs: Any) -> None:
         """Update bookkeeping attributes of an existing binding (last status synced, last version...)."""
         names = {f"#a{i}": f"x_{k}" for i, k in enumerate(attrs)}
-        values = {f":v{i}": v for i, v in enumerate(attrs.values())}
+        values = {f":v{i}": _typed(v) for i, v in enumerate(attrs.values())}
         expr = ", ".join(f"#a{i} = :v{i}" for i in range(len(attrs)))
-        self._t.update_item(Key={"pk": f"{kind}#{acumatica_key}", "sk": "binding"},
-                            UpdateExpression=f"SET {expr}", ExpressionAttributeNames=names,
-                            ExpressionAttributeValues=values, ConditionExpression=Attr("pk").exists())
+        client("dynamodb").update_item(TableName=self._name, Key=_key(f"{kind}#{acumatica_key}", "binding"),
+                                       UpdateExpression=f"SET {expr}", ExpressionAttributeNames=names,
+                                       ExpressionAttributeValues=values, ConditionExpression="attribute_exists(pk)")
 
-    # ------------------------------------------------------------------ push dedupe
+    # ------------------------------------------------------------------ the reconciler's version markers
     def push_seen(self, query: str, push_id: str) -> bool:
         item = self._t.get_item(Key={"pk": f"push#{query}#{push_id}", "sk": "seen"}).get("Item")
         return bool(item) and int(item.get("expires_at", 0)) > time.time()
@@ -206,24 +241,6 @@ class Binder:
     def mark_push_seen(self, query: str, push_id: str) -> None:
         self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
                                "expires_at": int(time.time()) + PUSH_MARKER_TTL_S})
-
-    def claim_push(self, query: str, push_id: str) -> bool:
-        """Mark a push seen unless it is already (one conditional put, the webhook's dedupe): True when this call
-        marked it, False for a duplicate. A marker past its ``expires_at`` (TTL deletes lazily) counts as gone."""
-        now = int(time.time())
-        try:
-            self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
-                                   "expires_at": now + PUSH_MARKER_TTL_S},
-                             ConditionExpression=Attr("pk").not_exists() | Attr("expires_at").lte(now))
-        except ClientError as exc:
-            if _conflict(exc):
-                return False
-            raise
-        return True
-
-    def forget_push(self, query: str, push_id: str) -> None:
-        """Undo ``claim_push`` (the push could not be handed on: Acumatica's re-send must not be a duplicate)."""
-        self._t.delete_item(Key={"pk": f"push#{query}#{push_id}", "sk": "seen"})
 
     # ------------------------------------------------------------------ watermarks
     def watermark(self, name: str) -> str | None:

@@ -1,14 +1,18 @@
-"""The connector log in DynamoDB, mirrored to CloudWatch as one structured JSON line per entry.
+"""The connector log in DynamoDB, mirrored to CloudWatch as one compact JSON line per entry.
 
 Table design (pk, sk = log id, which sorts by time):
 - ``pk = "<side>#<yyyy-mm-dd>"``: newest first is a descending query of today's partition, then the day before;
-- GSI ``by-entity-v2`` (``entity_key``, sk): one entity's timeline across functions and both logs;
-- GSI ``failures-by-day-v2`` (``failure_day``, sk), sparse: failures in a time range;
-  both project the grid's columns only (``INDEX_ATTRIBUTES``), never a row's ``details``: a reader that needs them
-  (the timeline's hops, a DLQ reason) gets the base rows by key (``BatchGetItem``, 100 keys a request);
+- GSI ``by-entity-v3`` (``entity_key``, sk): one entity's timeline across functions and both logs;
+- GSI ``failures-by-day-v3`` (``failure_day``, sk), sparse: failures in a time range;
+  both project the grid's columns only (``INDEX_ATTRIBUTES``): the message's ``summary`` (its first
+  ``SUMMARY_CHARS``), never the rest of it nor the details, so an index entry stays under 1 KB (one write unit); a
+  reader that needs the whole row (the timeline's hops, a DLQ reason) gets the base rows by key (``BatchGetItem``);
 - one entry by Log Id: the id encodes its time, hence its partition;
 - the View details (``pk = "details#<log id>"``, ``sk = 0000, 0001, ...``): beside the row when they hold personal
   data (kept ``detail_ttl_days``, shorter than the row) or are too large for it. The row keeps a masked summary.
+A row stores the message as ``summary`` + ``message_rest``; a long text (the rest, the details, a chunk beside)
+is stored zlib-compressed as a binary ``<name>_z`` when that is smaller (JSON compresses 3-5x: a create's
+details fit one write unit instead of six). Values equal to the entry's defaults are not stored.
 Entries expire through TTL (``expires_at``); reads filter on it too because TTL deletes lazily (days later).
 """
 
@@ -18,6 +22,7 @@ import base64
 import binascii
 import json
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,23 +32,26 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from amsync.data.aws import table
-from amsync.models.log import LogEntry, LogView, Result, Side, log_id_time
+from amsync.models.log import DIRECTION_A2M, LogEntry, LogView, Result, Side, log_id_time
 from amsync.redact import mask_pii, mask_text, redact
 
 MAX_DETAILS_BYTES = 200_000  # of the row's summary + message, and of one detail chunk (an item holds 400 KB)
 DAY = 86400
 RAW_ROW_HEAD = 300  # characters of a raw push's (masked) message its row keeps when the whole post is kept beside
-# What a grid row shows: a page never reads the rows' details (up to 200 KB each) off the wire.
+SUMMARY_CHARS = 200  # the head of a message the grids show (the Acumatica grid cuts at 160), the indexes copy
+PACK_MIN = 200  # bytes: a longer text is stored compressed when that makes it smaller
+# What a grid row shows: a page never reads the rows' details (up to 200 KB each) off the wire. ``message``: rows
+# written before the summary (they hold the whole message; the indexes project the summary only).
 GRID_ATTRIBUTES = ("pk", "sk", "side", "start_time", "complete_time", "group", "action", "direction", "result",
-                   "entity_id", "entity_key", "failure_day", "notes", "message", "level", "action_type",
-                   "correlation_id", "latency_ms", "expires_at")
+                   "entity_id", "entity_key", "notes", "summary", "message", "level", "action_type", "expires_at")
+LEGACY_ATTRIBUTES = ("message",)
 # The indexes, and the grid columns each projects beyond its keys and the table's (template.yaml says the same;
 # tests/unit/test_template_rules.py holds them together). A projection cannot change in place: a new one is a new name.
-ENTITY_INDEX = "by-entity-v2"
-FAILURES_INDEX = "failures-by-day-v2"
+ENTITY_INDEX = "by-entity-v3"
+FAILURES_INDEX = "failures-by-day-v3"
 INDEX_ATTRIBUTES = {
-    ENTITY_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "entity_key")),
-    FAILURES_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "failure_day")),
+    ENTITY_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "entity_key", *LEGACY_ATTRIBUTES)),
+    FAILURES_INDEX: tuple(a for a in GRID_ATTRIBUTES if a not in ("pk", "sk", "failure_day", *LEGACY_ATTRIBUTES)),
 }
 
 
@@ -80,8 +88,8 @@ def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[st
     items beside it keep them whole for ``detail_ttl_days`` (or as long as the row when nothing was masked)."""
     now = int(time.time())
     expires = now + ttl_days * DAY
-    full = json.dumps(redact(entry.details), default=str)
-    summary = json.dumps(mask_pii(json.loads(full)))
+    full = json.dumps(redact(entry.details), default=str, separators=(",", ":"))
+    summary = json.dumps(mask_pii(json.loads(full)), separators=(",", ":"))
     message = mask_text(entry.message)
     personal = summary != full or message != entry.message
     fits = len(summary) + len(message) <= MAX_DETAILS_BYTES
@@ -89,45 +97,70 @@ def _items(entry: LogEntry, ttl_days: int, detail_ttl_days: int) -> list[dict[st
         return [_to_item(entry, message, full, expires)]
     kept_days = detail_ttl_days if personal else ttl_days
     kept_until = now + kept_days * DAY
-    payload = json.dumps({"details": json.loads(full), **({"message": entry.message} if personal else {})})
-    chunks = [payload[i:i + MAX_DETAILS_BYTES] for i in range(0, len(payload), MAX_DETAILS_BYTES)]
+    payload = json.dumps({"details": json.loads(full), **({"message": entry.message} if personal else {})},
+                         separators=(",", ":")).encode()
+    packed = zlib.compress(payload, 6)
+    chunks = [packed[i:i + MAX_DETAILS_BYTES] for i in range(0, len(packed), MAX_DETAILS_BYTES)]
     if personal and entry.side is Side.ACUMATICA and len(message) > RAW_ROW_HEAD:
-        # a raw push whose whole post goes beside anyway: the row (and its copy in the by-entity-v2 index) keeps the
-        # head a listing shows, as the walkthrough's Acumatica log cuts it, not a second masked copy of the post
+        # a raw push whose whole post goes beside anyway: the row keeps the head a listing shows, as the
+        # walkthrough's Acumatica log cuts it, not a second masked copy of the post
         message = message[:RAW_ROW_HEAD] + "..."
     row = _to_item(entry, message, summary if fits else "{}", expires)
     row.update(details_beside=len(chunks), details_expires_at=kept_until, details_ttl_days=kept_days)
-    beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk": c, "expires_at": kept_until}
+    beside = [{"pk": f"details#{entry.log_id}", "sk": f"{n:04d}", "chunk_z": c, "expires_at": kept_until}
               for n, c in enumerate(chunks)]
     return [row, *beside]
 
 
+def _pack(item: dict[str, Any], name: str, text: str) -> None:
+    """``text`` as ``name``, or zlib-compressed as the binary ``<name>_z`` when long and smaller so."""
+    if len(text) >= PACK_MIN:
+        packed = zlib.compress(text.encode(), 6)
+        if len(packed) < len(text.encode()) * 0.9:
+            item[f"{name}_z"] = packed
+            return
+    item[name] = text
+
+
+def _unpack(item: dict[str, Any], name: str) -> str | None:
+    if f"{name}_z" in item:
+        return zlib.decompress(_bytes(item[f"{name}_z"])).decode()
+    value = item.get(name)
+    return None if value is None else str(value)
+
+
+def _bytes(value: Any) -> bytes:
+    """A binary attribute as boto3 hands it back (``Binary``) or as written (``bytes``)."""
+    return bytes(getattr(value, "value", value))
+
+
 def _to_item(entry: LogEntry, message: str, details: str, expires: int) -> dict[str, Any]:
+    """The row, without what the entry holds by default (an empty note, an A row's direction, an M row's level)."""
     day = entry.start_time.strftime("%Y-%m-%d")
     item: dict[str, Any] = {
         "pk": f"{entry.side.value}#{log_id_time(entry.log_id).strftime('%Y-%m-%d')}",
         "sk": entry.log_id,
         "side": entry.side.value,
         "start_time": entry.start_time.isoformat(),
-        "direction": entry.direction,
-        "notes": entry.notes,
-        "message": message,
-        "level": entry.level,
-        "action_type": entry.action_type,
-        "correlation_id": entry.correlation_id,
-        "details": details,
+        "summary": message[:SUMMARY_CHARS],
         "expires_at": expires,
     }
+    if len(message) > SUMMARY_CHARS:
+        _pack(item, "message_rest", message[SUMMARY_CHARS:])
+    if details != "{}":
+        _pack(item, "details", details)
+    defaults = {"direction": DIRECTION_A2M if entry.side is Side.ACUMATICA else None,
+                "level": "INFO" if entry.side is Side.MAGENTO else None}
+    for name in ("direction", "notes", "level", "action_type", "correlation_id", "entity_id", "entity_key"):
+        value = getattr(entry, name)
+        if value and value != defaults.get(name):
+            item[name] = value
     for name in ("group", "action", "result"):
         value = getattr(entry, name)
         if value is not None:
             item[name] = value.value
     if entry.complete_time:
         item["complete_time"] = entry.complete_time.isoformat()
-    if entry.entity_id:
-        item["entity_id"] = entry.entity_id
-    if entry.entity_key:
-        item["entity_key"] = entry.entity_key
     if entry.latency_ms is not None:
         item["latency_ms"] = Decimal(str(entry.latency_ms))
     if entry.result == Result.FAILURE:
@@ -136,10 +169,13 @@ def _to_item(entry: LogEntry, message: str, details: str, expires: int) -> dict[
 
 
 def _from_item(item: dict[str, Any]) -> LogEntry:
+    """An entry from a row, an index entry or a grid projection (those hold the message's summary only)."""
     data = {k: v for k, v in item.items() if k in LogEntry.model_fields and v is not None}
     data["side"] = item["side"]
     data["log_id"] = item["sk"]
-    data["details"] = json.loads(item.get("details") or "{}")
+    data["details"] = json.loads(_unpack(item, "details") or "{}")
+    if "summary" in item:
+        data["message"] = str(item["summary"]) + (_unpack(item, "message_rest") or "")
     if "latency_ms" in item:
         data["latency_ms"] = float(item["latency_ms"])
     return LogEntry.model_validate(data)
@@ -183,14 +219,14 @@ class ConnectorLog:
             chunks = self._chunks(log_id, now)
             if len(chunks) < int(item["details_beside"]):
                 return LogView(entry=entry, details_expired_after_days=int(item["details_ttl_days"]))
-            payload = json.loads("".join(chunks))
+            payload = json.loads(_joined(chunks))
             entry.details = payload["details"]
             entry.message = payload.get("message", entry.message)
         elif "stored_beside" in entry.details:  # a row written before details had their own TTL
-            entry.details = json.loads("".join(self._chunks(log_id, now)))
+            entry.details = json.loads(_joined(self._chunks(log_id, now)))
         return LogView(entry=entry)
 
-    def _chunks(self, log_id: str, now: int) -> list[str]:
+    def _chunks(self, log_id: str, now: int) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"details#{log_id}"),
                                   "FilterExpression": Attr("expires_at").gt(now)}
         items: list[dict[str, Any]] = []
@@ -198,7 +234,7 @@ class ConnectorLog:
             resp = table(self._table_name).query(**kwargs)
             items.extend(resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
-                return [str(c["chunk"]) for c in sorted(items, key=lambda c: str(c["sk"]))]
+                return sorted(items, key=lambda c: str(c["sk"]))
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def newest(self, side: Side, limit: int = 100, days: int = 7) -> list[LogEntry]:
@@ -242,7 +278,7 @@ class ConnectorLog:
         return [rows.get(e.log_id, e) for e in found]
 
     def failure_count(self, day: str) -> int:
-        """How many sync actions failed on ``day`` (the sparse ``failures-by-day-v2`` index, counted server-side)."""
+        """How many sync actions failed on ``day`` (the sparse ``failures-by-day-v3`` index, counted server-side)."""
         kwargs: dict[str, Any] = {"IndexName": FAILURES_INDEX, "KeyConditionExpression": Key("failure_day").eq(day),
                                   "FilterExpression": Attr("expires_at").gt(int(time.time())), "Select": "COUNT"}
         count = 0
@@ -255,8 +291,8 @@ class ConnectorLog:
 
     def page(self, q: LogQuery, size: int = 50, cursor: str | None = None, max_reads: int = 8,
              default_days: int = 7) -> LogPage:
-        """One page of the grid, newest first, by index: an entity's rows through ``by-entity-v2``, failures through
-        ``failures-by-day-v2``, anything else through the side's day partitions; the time range is a key condition on
+        """One page of the grid, newest first, by index: an entity's rows through ``by-entity-v3``, failures through
+        ``failures-by-day-v3``, anything else through the side's day partitions; the time range is a key condition on
         the Log Id (it sorts by time). At most ``max_reads`` Query requests of a bounded size, whatever the table
         holds: a rare filter over many rows gives a short page and a cursor to go on from."""
         now = datetime.now(UTC)
@@ -270,20 +306,22 @@ class ConnectorLog:
             values = values[values.index(resume[0]):]
         bounds = Key("sk").between(_bound(start, "000") if start else "0" * 19, _bound(end, "999"))
         filtered = any((q.group, q.action, q.direction, q.result))
+        wanted = GRID_ATTRIBUTES if index is None else ("pk", "sk", hash_key, *INDEX_ATTRIBUTES[index])
         kwargs: dict[str, Any] = {"ScanIndexForward": False, "FilterExpression": _filters(q, index is not None),
-                                  "ProjectionExpression": ", ".join(f"#g{i}" for i in range(len(GRID_ATTRIBUTES))),
-                                  "ExpressionAttributeNames": {f"#g{i}": a for i, a in enumerate(GRID_ATTRIBUTES)},
+                                  "ProjectionExpression": ", ".join(f"#g{i}" for i in range(len(wanted))),
+                                  "ExpressionAttributeNames": {f"#g{i}": a for i, a in enumerate(wanted)},
                                   "Limit": min(1000, size * 8) if filtered else size}
         if index:
             kwargs["IndexName"] = index
         key_names = ("pk", "sk") if index is None else ("pk", "sk", hash_key)
         out: list[LogEntry] = []
+        legacy: list[LogEntry] = []  # index entries of rows written before the summary: their message is in the row
         reads = 0
         for n, value in enumerate(values):
             start_key = resume[1] if resume is not None and n == 0 else None
             while True:
                 if reads >= max_reads:
-                    return LogPage(out, _encode(value, start_key), reads, stopped_at=value)
+                    return self._summarised(LogPage(out, _encode(value, start_key), reads, stopped_at=value), legacy)
                 call = dict(kwargs, KeyConditionExpression=Key(hash_key).eq(value) & bounds,
                             ExpressionAttributeNames=dict(kwargs["ExpressionAttributeNames"]))
                 if start_key:
@@ -293,14 +331,22 @@ class ConnectorLog:
                 items = resp.get("Items", [])
                 for i, item in enumerate(items):
                     out.append(_from_item(item))
+                    if "summary" not in item and "message" not in item:
+                        legacy.append(out[-1])
                     if len(out) == size:
                         done = i == len(items) - 1 and "LastEvaluatedKey" not in resp and n == len(values) - 1
                         last = {k: str(item[k]) for k in key_names}
-                        return LogPage(out, None if done else _encode(value, last), reads)
+                        return self._summarised(LogPage(out, None if done else _encode(value, last), reads), legacy)
                 if "LastEvaluatedKey" not in resp:
                     break
                 start_key = resp["LastEvaluatedKey"]
-        return LogPage(out, None, reads)
+        return self._summarised(LogPage(out, None, reads), legacy)
+
+    def _summarised(self, page: LogPage, legacy: list[LogEntry]) -> LogPage:
+        """The page, its legacy index entries given their message's summary from their rows (one BatchGetItem)."""
+        for entry, whole in zip(legacy, self._whole(legacy), strict=True):
+            entry.message = whole.message[:SUMMARY_CHARS]
+        return page
 
     def _query(self, key_cond: Any, index: str | None, limit: int) -> Iterator[LogEntry]:
         kwargs: dict[str, Any] = {
@@ -321,6 +367,13 @@ class ConnectorLog:
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _joined(chunks: list[dict[str, Any]]) -> str:
+    """The text the detail items beside a row hold: compressed parts (``chunk_z``) or, written before, text."""
+    if chunks and "chunk_z" in chunks[0]:
+        return zlib.decompress(b"".join(_bytes(c["chunk_z"]) for c in chunks)).decode()
+    return "".join(str(c["chunk"]) for c in chunks)
 
 
 def _bound(at: datetime, tail: str) -> str:

@@ -33,26 +33,54 @@ def send(queue_url: str, message: BaseModel, *, group_id: str | None = None, ded
     return str(resp["MessageId"])
 
 
+BATCH_BYTES = 256 * 1024  # SQS: the sum of a SendMessageBatch's message sizes (bodies and attributes)
+
+
 def send_many(queue_url: str, items: Sequence[tuple[BaseModel, str | None, str | None]]) -> list[str]:
-    """Send (message, group_id, dedup_key) tuples in batches of 10; raise if any entry failed."""
+    """Send (message, group_id, dedup_key) tuples in batches of at most 10 messages and ``BATCH_BYTES``; raise if
+    any entry failed."""
     ids: list[str] = []
-    for start in range(0, len(items), 10):
-        entries = []
-        for n, (msg, group, dedup) in enumerate(items[start:start + 10]):
-            body = msg.model_dump_json()
-            entry: dict[str, object] = {"Id": str(n), "MessageBody": body}
-            corr = json.loads(body).get("correlation_id")
-            if corr:
-                entry["MessageAttributes"] = {"correlation_id": {"DataType": "String", "StringValue": corr}}
-            if queue_url.endswith(".fifo"):
-                entry["MessageGroupId"] = group or "default"
-                entry["MessageDeduplicationId"] = _dedup_id(dedup or body)
-            entries.append(entry)
+    for entries in _batches([_entry(queue_url, n, msg, group, dedup) for n, (msg, group, dedup) in enumerate(items)]):
         resp = client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
         if resp.get("Failed"):
             raise RuntimeError(f"SQS refused {len(resp['Failed'])} message(s): {resp['Failed'][0].get('Message')}")
         ids.extend(s["MessageId"] for s in resp.get("Successful", []))
     return ids
+
+
+def _entry(queue_url: str, n: int, msg: BaseModel, group: str | None, dedup: str | None) -> dict[str, object]:
+    body = msg.model_dump_json()
+    entry: dict[str, object] = {"Id": str(n), "MessageBody": body}
+    corr = json.loads(body).get("correlation_id")
+    if corr:
+        entry["MessageAttributes"] = {"correlation_id": {"DataType": "String", "StringValue": corr}}
+    if queue_url.endswith(".fifo"):
+        entry["MessageGroupId"] = group or "default"
+        entry["MessageDeduplicationId"] = _dedup_id(dedup or body)
+    return entry
+
+
+def _size(entry: Mapping[str, Any]) -> int:
+    """What SQS counts of a message: its body and each attribute's name, type and value."""
+    attrs = entry.get("MessageAttributes") or {}
+    return len(str(entry["MessageBody"]).encode()) + sum(
+        len(name.encode()) + len(str(a["DataType"]).encode()) + len(str(a.get("StringValue", "")).encode())
+        for name, a in attrs.items())
+
+
+def _batches(entries: list[dict[str, object]]) -> list[list[dict[str, object]]]:
+    """Entries in order, in batches of at most 10 and ``BATCH_BYTES`` (a message is never over it on its own)."""
+    out: list[list[dict[str, object]]] = []
+    size = 0
+    for entry in entries:
+        n = _size(entry)
+        if not out or len(out[-1]) == 10 or size + n > BATCH_BYTES:
+            out.append([])
+            size = 0
+        entry["Id"] = str(len(out[-1]))
+        out[-1].append(entry)
+        size += n
+    return out
 
 
 def resend(queue_url: str, records: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:

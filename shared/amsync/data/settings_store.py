@@ -14,10 +14,9 @@ import json
 import time
 from typing import Any, TypeVar
 
-from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel
 
-from amsync.data.aws import table
+from amsync.data.aws import client, table
 from amsync.models.settings import (
     CustomerClassMapping,
     CustomerSyncPreferences,
@@ -41,6 +40,8 @@ M = TypeVar("M", bound=BaseModel)
 CACHE_S = 5.0
 MAX_AGE_S = 300.0
 STAMP_KEY = {"pk": "stamp", "sk": "settings"}
+# the reads (every container, every few seconds) go through the low-level client: the items are small and plain
+_STAMP = {"pk": {"S": "stamp"}, "sk": {"S": "settings"}}
 
 
 class _Shared:
@@ -97,8 +98,8 @@ class SettingsStore:
         shared, at = self._shared, time.monotonic()
         if not force and at - shared.checked < CACHE_S:
             return
-        item = table(self._name).get_item(Key=STAMP_KEY, ConsistentRead=True).get("Item")
-        stamp = str(item.get("version", 0)) if item else "0"
+        item = client("dynamodb").get_item(TableName=self._name, Key=_STAMP, ConsistentRead=True).get("Item")
+        stamp = str(item["version"]["N"]) if item and "version" in item else "0"
         if stamp != shared.stamp:
             shared.values.clear()
             shared.stamp = stamp
@@ -128,8 +129,9 @@ class SettingsStore:
     # ------------------------------------------------------------------ preferences
     def _pref(self, sk: str, model: type[M], fresh: bool) -> M:
         def load() -> M:
-            item = table(self._name).get_item(Key={"pk": "pref", "sk": sk}, ConsistentRead=True).get("Item")
-            return model.model_validate(json.loads(item["value"])) if item else model()
+            item = client("dynamodb").get_item(TableName=self._name, Key={"pk": {"S": "pref"}, "sk": {"S": sk}},
+                                               ConsistentRead=True).get("Item")
+            return model.model_validate(json.loads(item["value"]["S"])) if item else model()
         result: M = self._cached(f"pref#{sk}", load, fresh)
         return result
 
@@ -158,10 +160,12 @@ class SettingsStore:
 
         def load() -> list[Any]:
             items: list[Any] = []
-            kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"map#{kind}"), "ConsistentRead": True}
+            kwargs: dict[str, Any] = {"TableName": self._name, "KeyConditionExpression": "pk = :pk",
+                                      "ExpressionAttributeValues": {":pk": {"S": f"map#{kind}"}},
+                                      "ConsistentRead": True}
             while True:
-                resp = table(self._name).query(**kwargs)
-                items.extend(model.model_validate(json.loads(i["value"])) for i in resp.get("Items", []))
+                resp = client("dynamodb").query(**kwargs)
+                items.extend(model.model_validate(json.loads(i["value"]["S"])) for i in resp.get("Items", []))
                 if "LastEvaluatedKey" not in resp:
                     return items
                 kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from amsync.jsonio import dumps, loads
+from amsync.models.log import LogEntry
 
 
 def fifo_group(key: str) -> str:
@@ -45,6 +46,10 @@ class SyncRequest(BaseModel):
     correlation_id: str  # the Acumatica key the log lines of every function carry
     attempt: int = 0  # how many times a "not ready yet" consumer has put this back
     requested_at: float = 0.0  # epoch seconds the push (or schedule) asked for it: latency metrics
+    # the push's intake rows, written by the consumer in its invocation's one log write (the webhook writes nothing
+    # to DynamoDB): this record's Publisher row, and on the push's first forwarded record the raw post's row; their
+    # log ids are fixed at intake, so a redelivered message rewrites the same rows (services/intake.py)
+    intake_log: list[LogEntry] = Field(default_factory=list)
 
     @property
     def notes(self) -> str:

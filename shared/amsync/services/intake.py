@@ -1,16 +1,22 @@
-"""Webhook intake: authenticate, parse, log, dedupe and publish Acumatica push notifications.
+"""Webhook intake: authenticate, parse and publish Acumatica push notifications (one SQS request per post).
 
 It answers fast (Acumatica re-sends on any non-2xx or timeout, up to five times): nothing here calls Acumatica
-or Magento. An accepted post is logged in the Acumatica connector log. A refused one writes nothing anywhere in
-DynamoDB or SQS (the Function URL is public: a flood of junk must cost little): it is answered 4xx with the
-reason and reported to the ``rejected`` port (a sampled CloudWatch line and a metric). A post whose every row
-cannot change Magento (``no_op``) is answered 202 and writes nothing either: no dedupe marker (a re-send is as
-harmless as the first), no log row, only the ``dropped`` port's metric and sampled line.
+or Magento, and nothing here touches DynamoDB. An accepted post is one ``publish`` (a SendMessageBatch): one
+request per record, each with a FIFO deduplication id of (query, push Id, record, Inserted or lone-Deleted half),
+so SQS drops Acumatica's re-send of a post within its five-minute window; a later repeat is absorbed by the
+idempotent consumers (docs/architecture.md, "Exactly once"). The post's connector-log rows (the raw post on the
+Acumatica side, a Publisher row per request on the Magento side) ride in the requests (``intake_log``) with log
+ids fixed here, and the consumer writes them in its invocation's one log write.
+
+A refused post writes nothing anywhere in DynamoDB or SQS (the Function URL is public: a flood of junk must cost
+little): it is answered 4xx with the reason and reported to the ``rejected`` port (a sampled CloudWatch line and a
+metric). A post whose every row cannot change Magento (``no_op``) is answered 202 and writes nothing either, only
+the ``dropped`` port's metric and sampled line.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import hmac
 import json
 import math
@@ -18,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -34,6 +41,9 @@ LOG_GROUP = {Kind.ORDER: Group.ORDER, Kind.PAYMENT: Group.ORDER, Kind.SHIPMENT: 
 MAX_DEPTH = 10  # object > row list > row is 3 deep; AdditionalInfo may nest a little, never more
 MAX_INT_DIGITS = 20
 LOG_HEAD = 2000  # characters of a raw post kept in the connector log
+# A post up to this size rides whole in its first request when its head was cut (the raw row's details); a larger
+# one keeps its head and its size only: an SQS message holds 256 KiB, and the request carries its push row too.
+CARRIED_POST_MAX = 128 * 1024
 # Acumatica key values (order, shipment and document numbers, types, inventory and warehouse IDs) once trimmed:
 # ASCII letters, digits, inner spaces and a little punctuation. "/" joins key parts; quotes, ";", "$", braces,
 # "<>", backslash, "|" and "%" only ever serve injection; anything outside ASCII cannot name an SQS FIFO group.
@@ -104,10 +114,7 @@ class Rejection:
 class IntakePorts(Protocol):
     def secret(self) -> WebhookSecret: ...
     def query_kinds(self) -> Mapping[str, Kind]: ...
-    def claim_push(self, query: str, push_id: str) -> bool: ...
-    def forget_push(self, query: str, push_id: str) -> None: ...
     def publish(self, requests: list[SyncRequest]) -> None: ...
-    def log(self, entries: list[LogEntry]) -> None: ...
     def rejected(self, rejection: Rejection) -> None: ...
     def dropped(self, query: str, reasons: list[str]) -> None: ...
 
@@ -157,32 +164,54 @@ def _key_of(kind: Kind, row: Row) -> tuple[str, str | None]:
     return f"{col('InventoryID')}/{col('WarehouseID', 'SiteID')}", None
 
 
-def _requests(push: PushNotification, kind: Kind, received: float) -> list[SyncRequest]:
+@dataclass
+class _Record:
+    """One request to publish, and the push rows it was made from: each Inserted row merged into it with its
+    Deleted half (None: none in this post); a lone Deleted row (a re-read) has no rows here."""
+
+    request: SyncRequest
+    rows: list[tuple[Row, Row | None]] = field(default_factory=list)
+
+
+def _keyed(push: PushNotification, kind: Kind, rows: list[Row], deleted: bool) -> list[tuple[Row, str, str | None]]:
+    """(row, record key, sales order key) of each row; PushRejected names the first bad one."""
+    out = []
+    for n, row in enumerate(rows):
+        side = "Deleted" if deleted else "Inserted"
+        try:
+            key, order_key = _key_of(kind, row)
+        except KeyError as exc:
+            raise PushRejected(422, f"{side}[{n}] has no {exc.args[0]} value (query {push.query!r})") from None
+        except BadKeyValue as exc:
+            raise PushRejected(422, f"{side}[{n}] {exc} (query {push.query!r})") from None
+        out.append((row, key, order_key))
+    return out
+
+
+def _records(push: PushNotification, kind: Kind, received: float) -> list[_Record]:
     """One request per changed record; an update's Deleted+Inserted pair is one record, a lone Deleted a re-read."""
-    out: dict[tuple[str, str | None], SyncRequest] = {}
-    for rows, deleted in ((push.inserted, False), (push.deleted, True)):
-        for n, row in enumerate(rows):
-            try:
-                key, order_key = _key_of(kind, row)
-            except KeyError as exc:
-                side = "Deleted" if deleted else "Inserted"
-                raise PushRejected(422, f"{side}[{n}] has no {exc.args[0]} value (query {push.query!r})") from None
-            except BadKeyValue as exc:
-                side = "Deleted" if deleted else "Inserted"
-                raise PushRejected(422, f"{side}[{n}] {exc} (query {push.query!r})") from None
+    inserted, deleted = _keyed(push, kind, push.inserted, False), _keyed(push, kind, push.deleted, True)
+    halves: dict[tuple[str, str | None], Row] = {}  # the record's own key (a payment's, not its order's) -> old row
+    for row, key, order_key in deleted:
+        halves.setdefault((key, order_key), row)
+    out: dict[tuple[str, str | None], _Record] = {}
+    for rows, lone in ((inserted, False), (deleted, True)):
+        for row, key, order_key in rows:
+            partner = None if lone else halves.get((key, order_key))
             req_kind = kind
             if kind is Kind.PAYMENT:
                 if order_key is None:
                     continue  # a payment applied to no order changes no order's eligibility
                 req_kind, key, order_key = Kind.ORDER, order_key, None
-            if (key, order_key) in out:
-                continue
-            out[(key, order_key)] = SyncRequest(
-                kind=req_kind, key=key, order_key=order_key, source="push", push_id=push.id, query=push.query,
-                timestamp=push.timestamp, deleted_only=deleted,
-                hint=dict(row) | ({"via": "payment"} if kind is Kind.PAYMENT else {}),
-                correlation_id=order_key or key, requested_at=received,
-            )
+            record = out.get((key, order_key))
+            if record is None:
+                record = out[(key, order_key)] = _Record(SyncRequest(
+                    kind=req_kind, key=key, order_key=order_key, source="push", push_id=push.id, query=push.query,
+                    timestamp=push.timestamp, deleted_only=lone,
+                    hint=dict(row) | ({"via": "payment"} if kind is Kind.PAYMENT else {}),
+                    correlation_id=order_key or key, requested_at=received))
+            if not lone:
+                record.rows.append((row, partner))
     return list(out.values())
 
 
@@ -312,55 +341,51 @@ def handle_push(headers: Mapping[str, str], raw: bytes, ports: IntakePorts, *, m
         if kind is None:
             raise PushRejected(422, f"unknown query {push.query!r}: map it to an entity kind in the push-queries "
                                     f"preference (known: {', '.join(sorted(ports.query_kinds()))})")
-        requests = _requests(push, kind, received)
+        records = _records(push, kind, received)
     except PushRejected as rej:
         reason = secret.scrub(rej.reason)
         ports.rejected(Rejection(rej.status, reason, secret.scrub(rej.note), len(raw),
                                  tuple(sorted({secret.scrub(k.lower()[:64]) for k in headers})[:50])))
         return IntakeResult(rej.status, {"error": reason})
 
-    dropped = {id(r): why for r in requests if (why := no_op(r))}
-    if requests and len(dropped) == len(requests):
-        # nothing to hand on: no DynamoDB work at all (a duplicate of a no-op is a no-op too)
-        ports.dropped(push.query, [secret.scrub(f"{r.kind.value} {r.key}: {dropped[id(r)]}") for r in requests])
+    dropped = {id(r): why for r in records if (why := no_op(kind, r.request, r.rows))}
+    if len(dropped) == len(records):
+        # nothing to hand on: nothing written anywhere (a re-send of a no-op is a no-op too)
+        ports.dropped(push.query, [secret.scrub(f"{r.request.kind.value} {r.request.key}: {dropped[id(r)]}")
+                                   for r in records] or ["no row names a record that is synced (a payment applied "
+                                                         "to no order)"])
         return IntakeResult(202, {"status": "dropped", "published": 0, "dropped": len(dropped)})
-    head = _head(raw, secret)
-    # the message is the raw post (as the walkthrough's Acumatica log shows it); its JSON goes to the details only
-    # when the message had to be cut (the row is written for every push: half its weight is not written twice)
-    # correlation id: the first record's key with its type (SO/SOT00024), which tells the timeline of SO/SOT00024
-    # from that of ST/SOT00024 without reading the post (the row may keep only its head)
-    raw_entry = LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind], message=head,
-                         entity_key=_entity(requests),
-                         correlation_id=requests[0].correlation_id if requests else "",
-                         details={} if len(raw) <= LOG_HEAD else {"push": data})
-    if not ports.claim_push(push.query, push.id):
-        raw_entry.message = f"duplicate of an accepted push (Query {push.query!r}, Id {push.id}); nothing published"
-        raw_entry.details = {"push": data}  # the message no longer is the post
-        _log(ports, secret, [raw_entry])
-        return IntakeResult(202, {"status": "duplicate", "published": 0})
+    live = [r.request for r in records if id(r) not in dropped]
+    raw_entry = _raw_entry(raw, data, secret, kind, [r.request for r in records], received)
     if dropped:
-        raw_entry.details["dropped"] = [f"{r.kind.value} {r.key}: {dropped[id(r)]}" for r in requests
-                                        if id(r) in dropped]
-    requests = [r for r in requests if id(r) not in dropped]
-    try:
-        _publish_and_log(ports, secret, kind, raw_entry, requests, received)
-    except Exception:
-        # not handed on (or not logged): the marker goes, so that Acumatica's re-send of this push is not taken
-        # for a duplicate (a crash between claim and publish is caught by the reconciler: docs/architecture.md);
-        # if even that fails, the first error is the one answered (and the reconciler still catches the change)
-        with contextlib.suppress(Exception):
-            ports.forget_push(push.query, push.id)
-        raise
+        raw_entry.details["dropped"] = [secret.scrub(f"{r.request.kind.value} {r.request.key}: {dropped[id(r)]}")
+                                        for r in records if id(r) in dropped]
+    requests = _carrying(push.id, kind, raw_entry, live, received, secret)
+    # one request to SQS (a SendMessageBatch per queue and ten records); if it fails the post is answered 5xx and
+    # Acumatica sends it again: what was sent meanwhile is dropped by SQS as a repeat (same deduplication ids)
+    ports.publish(requests)
+    # a re-send inside SQS's window is accepted here too (it cannot be told apart without a read): SQS drops it
     return IntakeResult(202, {"status": "accepted", "published": len(requests),
                               **({"dropped": len(dropped)} if dropped else {})}, requests)
 
 
-# Push rows that cannot change Magento, dropped at the edge (no queue message, no consumer invocation). The
-# fulfilment consumer would read them only to find them not ready (SHIPPABLE / RELEASED in services/fulfilment.py,
-# kept equal by tests/unit/test_intake.py); their confirmation / release is a later push of its own. A lone Deleted
-# row (a re-read request) is never dropped.
+# Push rows that cannot change Magento, dropped at the edge (no queue message, no consumer invocation), judged from
+# the post's own rows alone (no state read). Every rule is conservative: a lone Deleted row (a re-read request) and
+# a row without a Status column are always handed on, and so is an Inserted row whose rule needs its Deleted half
+# when that half is not in the same post. A change one of these rules drops wrongly (none known) would be a lost
+# push, which the reconciler catches as any other.
+# - Not ready: the fulfilment consumer would read the row only to find it not ready (SHIPPABLE / RELEASED in
+#   services/fulfilment.py, kept equal by tests/unit/test_intake.py); its confirmation / release is a later push.
+# - Ready already: a shipment that was Confirmed / Invoiced / Completed and now reads Invoiced / Completed, an
+#   invoice that was released (Open) and is now Closed: the push that made it ready was handed on and synced (the
+#   consumer would find its binding and do nothing); the later status is no news to Magento.
+# - A released payment (Open) now Closed with the same amount applied to the same order: the order's unpaid
+#   balance is unchanged by it (the application, not the payment's status, moves it; a change of the order's own
+#   row is a push of its own).
 SHIPMENT_READY = ("Confirmed", "Invoiced", "Completed")
+SHIPMENT_LATER = ("Invoiced", "Completed")  # statuses a shipment moves on to after its confirmation
 INVOICE_READY = ("Open", "Closed")
+PAYMENT_RELEASED = ("Open", "Closed")
 
 
 def _column(row: Mapping[str, Any], name: str) -> str:
@@ -371,41 +396,101 @@ def _column(row: Mapping[str, Any], name: str) -> str:
     return ""
 
 
-def no_op(r: SyncRequest) -> str | None:
-    """Why the request's push row cannot change Magento (None: it may, hand it on)."""
-    if r.source != "push" or r.deleted_only or not r.hint:
-        return None
-    status = _column(r.hint, "Status")
+def _amount(text: str) -> Decimal | str:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
+
+
+def no_op_row(kind: Kind, row: Row, before: Row | None) -> str | None:
+    """Why an Inserted push row (with its Deleted half, when in the post) cannot change Magento (None: it may)."""
+    status = _column(row, "Status")
     if not status:
         return None
-    if r.kind is Kind.SHIPMENT and status not in SHIPMENT_READY:
-        return f"shipment {status}: nothing goes to Magento before it is confirmed"
-    if r.kind is Kind.INVOICE and status not in INVOICE_READY \
-            and (_column(r.hint, "Type") or _column(r.hint, "DocType")) == "Invoice":
-        return f"invoice {status}: nothing goes to Magento before it is released"
+    was = _column(before, "Status") if before is not None else ""
+    if kind is Kind.SHIPMENT:
+        if status not in SHIPMENT_READY:
+            return f"shipment {status}: nothing goes to Magento before it is confirmed"
+        if status in SHIPMENT_LATER and was in SHIPMENT_READY:
+            return f"shipment {was} -> {status}: its confirmation was handed on already"
+        return None
+    if kind is Kind.INVOICE and (_column(row, "Type") or _column(row, "DocType")) == "Invoice":
+        if status not in INVOICE_READY:
+            return f"invoice {status}: nothing goes to Magento before it is released"
+        if status == "Closed" and was in INVOICE_READY:
+            return f"invoice {was} -> {status}: its release was handed on already"
+        return None
+    if kind is Kind.PAYMENT and before is not None and status == "Closed" and was in PAYMENT_RELEASED:
+        applied, applied_before = _column(row, "AppliedToOrder"), _column(before, "AppliedToOrder")
+        if applied and _amount(applied) == _amount(applied_before):
+            return f"payment {was} -> {status}, {applied} applied to the order as before: the order's balance " \
+                   "is unchanged"
     return None
 
 
-def _publish_and_log(ports: IntakePorts, secret: WebhookSecret, kind: Kind, raw_entry: LogEntry,
-                     requests: list[SyncRequest], received: float) -> None:
-    if requests:
-        ports.publish(requests)
+def no_op(kind: Kind, r: SyncRequest, rows: list[tuple[Row, Row | None]]) -> str | None:
+    """Why the request cannot change Magento (None: it may, hand it on): every push row merged into it is a no-op
+    (``no_op_row``). ``kind``: the push's (a payment's request is an order request)."""
+    if r.source != "push" or r.deleted_only or not rows:
+        return None
+    reasons = [no_op_row(kind, row, before) for row, before in rows]
+    if any(why is None for why in reasons):
+        return None
+    return "; ".join(dict.fromkeys(str(why) for why in reasons))
+
+
+def _raw_entry(raw: bytes, data: Any, secret: WebhookSecret, kind: Kind, requests: list[SyncRequest],
+               received: float) -> LogEntry:
+    """The Acumatica side's row of the post. The message is the raw post (as the walkthrough's Acumatica log shows
+    it); its JSON goes to the details only when the message had to be cut (half its weight is not written twice),
+    and only while it fits a queue message (``CARRIED_POST_MAX``). Correlation id: the first record's key with its
+    type (SO/SOT00024), which tells the timeline of SO/SOT00024 from that of ST/SOT00024 without reading the post."""
+    if len(raw) <= LOG_HEAD:
+        details: dict[str, Any] = {}
+    elif len(raw) <= CARRIED_POST_MAX:
+        details = {"push": _scrubbed(data, secret)}
+    else:
+        details = {"push_bytes": len(raw), "cut": f"the post was {len(raw)} bytes: its first {LOG_HEAD} characters "
+                                                  "are kept"}
     stamp = datetime.fromtimestamp(received, UTC)
-    publisher_rows = [
-        LogEntry(side=Side.MAGENTO, group=LOG_GROUP[kind], action=Action.PUBLISHER, result=Result.SUCCESS,
-                 start_time=stamp, complete_time=stamp, notes=r.notes, entity_key=r.notes,
-                 correlation_id=r.correlation_id,
-                 message="re-read requested (Deleted row without its Inserted half)" if r.deleted_only else "queued",
-                 details={"request": _published(r)})
-        for r in requests
-    ]
-    _log(ports, secret, [raw_entry, *publisher_rows])
+    return LogEntry(side=Side.ACUMATICA, level="INFO", action_type=ACTION_TYPE[kind], message=_head(raw, secret),
+                    start_time=stamp, entity_key=_entity(requests),
+                    correlation_id=requests[0].correlation_id if requests else "", details=details)
+
+
+def _carrying(push_id: str, kind: Kind, raw_entry: LogEntry, requests: list[SyncRequest], received: float,
+              secret: WebhookSecret) -> list[SyncRequest]:
+    """The requests with the post's log rows: each its Publisher row, the first the raw row too. Log ids: the
+    time of receipt in microseconds, plus 0 for the raw row and 1 + n for the n-th request (the grid's order as
+    before: the post, then its requests), then three digits of a hash of the push Id and the record (two posts
+    received in the same microsecond keep apart); fixed here, so a redelivered message rewrites its rows."""
+    micros = int(round(received * 1_000_000))
+    stamp = datetime.fromtimestamp(received, UTC)
+    raw_entry.log_id = _log_id(micros, push_id, "raw")
+    out = []
+    for n, r in enumerate(requests):
+        publisher = LogEntry(
+            side=Side.MAGENTO, group=LOG_GROUP[kind], action=Action.PUBLISHER, result=Result.SUCCESS,
+            log_id=_log_id(micros + 1 + n, push_id, f"{r.key}|{r.order_key}|{r.deleted_only}"),
+            start_time=stamp, complete_time=stamp, notes=r.notes, entity_key=r.notes,
+            correlation_id=r.correlation_id,
+            message="re-read requested (Deleted row without its Inserted half)" if r.deleted_only else "queued",
+            details={"request": _published(r)})
+        rows = [raw_entry, publisher] if n == 0 else [publisher]
+        out.append(r.model_copy(update={"intake_log": [_scrub(e, secret) for e in rows]}))
+    return out
+
+
+def _log_id(micros: int, push_id: str, record: str) -> str:
+    digest = hashlib.sha256(f"{push_id}|{record}".encode()).digest()
+    return f"{micros:016d}{int.from_bytes(digest[:4], 'big') % 1000:03d}"
 
 
 def _published(r: SyncRequest) -> dict[str, Any]:
     """What a Publisher row keeps of the request: all but the push row it was made from (the raw row beside it
     holds the whole post), except whether it came from a payment."""
-    request = r.model_dump(mode="json", exclude={"hint"})
+    request = r.model_dump(mode="json", exclude={"hint", "intake_log"})
     if "via" in r.hint:
         request["hint"] = {"via": r.hint["via"]}
     return request
@@ -421,10 +506,10 @@ def _head(raw: bytes, secret: WebhookSecret) -> str:
     return secret.scrub(raw[:LOG_HEAD * 4 + margin].decode("utf-8", "replace"))[:LOG_HEAD]
 
 
-def _log(ports: IntakePorts, secret: WebhookSecret, entries: list[LogEntry]) -> None:
-    """Log entries with every live secret value removed from their message and details (wherever it came from)."""
-    ports.log([e.model_copy(update={"message": secret.scrub(e.message), "details": _scrubbed(e.details, secret)})
-               for e in entries])
+def _scrub(entry: LogEntry, secret: WebhookSecret) -> LogEntry:
+    """An entry with every live secret value removed from its message and details (wherever it came from)."""
+    return entry.model_copy(update={"message": secret.scrub(entry.message),
+                                    "details": _scrubbed(entry.details, secret)})
 
 
 def _scrubbed(value: Any, secret: WebhookSecret) -> Any:
