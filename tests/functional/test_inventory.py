@@ -12,6 +12,7 @@ from world_support import WorldDriver, running_world
 
 from amsync.composition import publish_requests
 from amsync.config import Settings
+from amsync.data.settings_store import CACHE_S
 from amsync.models.log import LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import WarehouseMapping
@@ -76,12 +77,14 @@ def test_an_unmapped_warehouse_is_skipped_naming_the_mapping_and_a_sku_not_in_ma
     # Given the WHOLESALE warehouse has no source mapping
     assert w.store.delete_mapping("warehouse", "WHOLESALE")
     try:
+        time.sleep(CACHE_S + 0.5)  # warm containers see a settings change within the stamp interval, as in AWS
         before = w.world.magento.source_qty("MUG500", "default")
         # When MUG500's WHOLESALE stock changes
         w.world.acumatica.set_on_hand("MUG500", "WHOLESALE", 7)
         w.settle()
     finally:
         w.store.put_mapping("warehouse", WarehouseMapping(warehouse_id="WHOLESALE", source_code="retail_store"))
+        time.sleep(CACHE_S + 0.5)  # the next tests meet the mapping back
     # Then nothing is written for it, and a Skipped row names the mapping to add
     skipped = [r for r in w.rows("MUG500") if r.result == Result.SKIPPED]
     assert skipped and "warehouse WHOLESALE has no Magento source" in skipped[-1].message

@@ -30,7 +30,10 @@ class Fakes:
         return None
 
     def ports(self) -> FulfilmentPorts:
-        binder: Any = type("B", (), {"get": lambda _s, kind, key: self.binder_get(kind, key)})()
+        binder: Any = type("B", (), {
+            "get": lambda _s, kind, key: self.binder_get(kind, key),
+            "get_pair": lambda _s, a, b: (self.binder_get(*a), self.binder_get(*b)),
+        })()
         return FulfilmentPorts(acumatica=self, magento=None, settings=None, binder=binder,
                                log=self.logged.extend)
 

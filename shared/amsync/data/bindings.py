@@ -103,6 +103,23 @@ class Binder:
                 note = {k: str(item.get(k) or "") for k in ("modified", "read")}
         return binding, note
 
+    def get_pair(self, first: tuple[str, str], second: tuple[str, str]) -> tuple[Binding | None, Binding | None]:
+        """Two bindings ((kind, key) each) in one strongly consistent request (BatchGetItem), e.g. a document's and
+        its order's; a key DynamoDB leaves unprocessed is read on its own."""
+        keys = [first, second]
+        found: dict[str, Binding] = {}
+        request: dict[str, Any] = {self._name: {"ConsistentRead": True, "Keys": [
+            _key(f"{kind}#{key}", "binding") for kind, key in keys]}}
+        resp = client("dynamodb").batch_get_item(RequestItems=request)
+        for raw in resp.get("Responses", {}).get(self._name, []):
+            item = _item(raw)
+            found[item["pk"]] = _to_binding(item)
+        if resp.get("UnprocessedKeys"):
+            for kind, key in keys:
+                if f"{kind}#{key}" not in found and (b := self.get(kind, key)) is not None:
+                    found[f"{kind}#{key}"] = b
+        return found.get(f"{first[0]}#{first[1]}"), found.get(f"{second[0]}#{second[1]}")
+
     def note_read(self, kind: str, acumatica_key: str, modified: str, read: str) -> None:
         """Note that the outcome of a read of the record (as last modified at ``read``), made while handling a push
         row stamped ``modified``, was handed on."""

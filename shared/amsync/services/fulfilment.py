@@ -26,6 +26,7 @@ from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import OrderSyncPreferences, ProductMapping, ShipViaMapping
 from amsync.services.exporting import (
     AlreadyBound,
+    Binding,
     CreateBinder,
     LeaseHeld,
     NotReady,
@@ -64,12 +65,17 @@ class SettingsReads(Protocol):
     def mappings(self, kind: str, fresh: bool = False) -> list[Any]: ...
 
 
+class FulfilmentBinder(CreateBinder, Protocol):
+    def get_pair(self, first: tuple[str, str], second: tuple[str, str]) -> tuple[Binding | None, Binding | None]:
+        ...
+
+
 @dataclass
 class FulfilmentPorts:
     acumatica: AcumaticaReads
     magento: MagentoFulfilment
     settings: SettingsReads
-    binder: CreateBinder
+    binder: FulfilmentBinder
     log: Callable[[list[LogEntry]], None]
     create_lease_s: float = 60.0
 
@@ -146,7 +152,8 @@ def handle_fulfilment(req: SyncRequest, ports: FulfilmentPorts) -> str:
 def sync_shipment(req: SyncRequest, ports: FulfilmentPorts) -> str:
     """A confirmed Acumatica shipment -> one Magento shipment per sales order it covers."""
     started = now()
-    if _bound_already(ports, "shipment", req):
+    done, order_binding = _bound_already(ports, "shipment", req)
+    if done:
         return "duplicate"
     try:
         record = _read(ports, "Shipment", req.key, expand="Details,Packages,Orders")
@@ -163,14 +170,16 @@ def sync_shipment(req: SyncRequest, ports: FulfilmentPorts) -> str:
     for order_key in _orders_of(lines, req.order_key):
         doc = _Doc("shipment", Group.SHIPMENT, f"shipment {req.key}", order_key, req.correlation_id)
         outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _ShipCalls(),
-                                checked=order_key == req.order_key))
+                                checked=order_key == req.order_key,
+                                order_binding=order_binding if order_key == req.order_key else None))
     return outcomes[0] if len(outcomes) == 1 else ",".join(outcomes) or "no-lines"
 
 
 def sync_invoice(req: SyncRequest, ports: FulfilmentPorts) -> str:
     """A released Acumatica sales invoice -> one Magento invoice (capture, offline) per sales order it bills."""
     started = now()
-    if _bound_already(ports, "invoice", req):
+    done, order_binding = _bound_already(ports, "invoice", req)
+    if done:
         return "duplicate"
     doc_type, _, ref = req.key.partition("/")
     try:
@@ -198,17 +207,23 @@ def sync_invoice(req: SyncRequest, ports: FulfilmentPorts) -> str:
     for order_key in _orders_of(lines, req.order_key):
         doc = _Doc("invoice", Group.INVOICE, f"invoice {req.key}", order_key, req.correlation_id)
         outcomes.append(_export(doc, _for_order(lines, order_key), record, ports, started, _InvoiceCalls(),
-                                checked=order_key == req.order_key))
+                                checked=order_key == req.order_key,
+                                order_binding=order_binding if order_key == req.order_key else None))
     return outcomes[0] if len(outcomes) == 1 else ",".join(outcomes) or "no-lines"
 
 
-def _bound_already(ports: FulfilmentPorts, kind: str, req: SyncRequest) -> bool:
-    """A document of one known order bound already: done, without reading Acumatica (its later pushes: Invoiced,
-    Completed, Closed)."""
+def _bound_already(ports: FulfilmentPorts, kind: str, req: SyncRequest) -> tuple[bool, Binding | None]:
+    """(a document of one known order bound already: done, without reading Acumatica (its later pushes: Invoiced,
+    Completed, Closed); the order's binding when it is bound). Both bindings in one request: the order's is what
+    the export needs next (read again there only if it was not bound yet)."""
     if not req.order_key:
-        return False
-    bound = ports.binder.get(kind, f"{req.key}#{req.order_key}")
-    return bound is not None and bound.state == "bound"
+        return False, None
+    bound, order = ports.binder.get_pair((kind, f"{req.key}#{req.order_key}"), ("order", req.order_key))
+    return bound is not None and bound.state == "bound", order if _is_bound(order) else None
+
+
+def _is_bound(binding: Binding | None) -> bool:
+    return binding is not None and binding.state == "bound" and binding.magento_entity_id is not None
 
 
 def _read(ports: FulfilmentPorts, entity: str, *keys: str, expand: str) -> dict[str, Any]:
@@ -266,14 +281,16 @@ class _InvoiceCalls:
 
 
 def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: FulfilmentPorts, started: Any,
-            calls: _Calls, *, checked: bool = False) -> str:
+            calls: _Calls, *, checked: bool = False, order_binding: Binding | None = None) -> str:
     """``checked``: ``_bound_already`` read this document's binding already (not bound then; bound since, the
-    lease below says so: one read, not two)."""
+    lease below says so: one read, not two); ``order_binding``: the order's, read with it and bound then (an order
+    stays bound)."""
     if not checked:
         bound = ports.binder.get(doc.kind, doc.binder_key)
         if bound is not None and bound.state == "bound":
             return "duplicate"
-    order_binding = ports.binder.get("order", doc.order_key)
+    if order_binding is None:
+        order_binding = ports.binder.get("order", doc.order_key)
     if order_binding is None or order_binding.state != "bound" or order_binding.magento_entity_id is None:
         raise NotReady(f"{doc.label} waits for order {doc.order_key} to be in Magento")
     order_id = order_binding.magento_entity_id

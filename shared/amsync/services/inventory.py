@@ -69,7 +69,8 @@ def sync_stock_batch(requests: Mapping[str, SyncRequest], ports: InventoryPorts)
         products = ports.magento.products_by_skus(sorted(skus))
     except ApiError as exc:
         return dict.fromkeys(requests, exc)
-    mappings = ports.settings.mappings("warehouse", fresh=True)  # once per batch: a new mapping applies at once
+    # cached against the settings stamp: a new mapping applies within its interval (CACHE_S), no read per batch
+    mappings = ports.settings.mappings("warehouse")
     warehouses: dict[str, list[str]] = {}
     for m in mappings:
         sources = warehouses.setdefault(m.warehouse_id.strip().upper(), [])

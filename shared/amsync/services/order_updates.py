@@ -126,7 +126,9 @@ def _mapping(status: str, magento: Mapping[str, Any], ports: OrderUpdatePorts) -
     store_id = magento.get("store_id")
     view = store_view_of(None if store_id is None else int(store_id), ports.settings.order_sync(),
                          ports.settings.mappings("store"))
-    mappings = ports.settings.mappings("orderstatus", fresh=True)  # a rare event: a mapping edit applies at once
+    # cached against the settings stamp like every setting: a mapping edit applies within its interval (CACHE_S),
+    # not at the cost of a stamp read per order update
+    mappings = ports.settings.mappings("orderstatus")
     return status_mapping(status, mappings, view)
 
 
