@@ -8,6 +8,8 @@ document per credit memo; bad data leaves a Failure row and nothing created.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -510,12 +512,21 @@ def _rma_save(e2e: E2E, rma: dict[str, Any], status: str, authorized: int, retur
     assert r.status_code == 200, r.text
 
 
-def test_on_adobe_commerce_the_rma_drives_the_receipt_and_its_credit_memo_makes_one_return(e2e: E2E) -> None:
-    # Given the walkthrough's order Complete, on an Adobe Commerce store (detected: /V1/returns answers)
+@contextmanager
+def _walkthrough_order_on_adobe_commerce(e2e: E2E) -> Iterator[tuple[dict[str, Any], Decimal]]:
+    """The walkthrough's order Complete, on an Adobe Commerce store (detected: /V1/returns answers): (the Magento
+    order, the warehouse's stock then); the store is Open Source again afterwards."""
     _nbr, order, _invoice = complete_order(e2e)
     _sim_edition(e2e, "adobe_commerce")
     try:
-        stock = on_hand(e2e)
+        yield order, on_hand(e2e)
+    finally:
+        _sim_edition(e2e, "open_source")
+
+
+def test_on_adobe_commerce_the_rma_drives_the_receipt_and_its_credit_memo_makes_one_return(e2e: E2E) -> None:
+    # Given the walkthrough's order Complete, on an Adobe Commerce store (detected: /V1/returns answers),
+    with _walkthrough_order_on_adobe_commerce(e2e) as (order, stock):
         # and the customer's return of both units authorised, one unit received so far
         rma = _rma(e2e, order, 2)
         _rma_save(e2e, rma, "authorized", 2, 0)
@@ -545,17 +556,12 @@ def test_on_adobe_commerce_the_rma_drives_the_receipt_and_its_credit_memo_makes_
         assert val(rc2, "Status") == "Completed" and on_hand(e2e) == stock + 2
         updates = [r for r in return_rows(e2e, second) if r.action and r.action.value == "Update"]
         assert [r.result for r in updates] == [Result.SUCCESS] and "received the goods" in updates[0].message
-    finally:
-        _sim_edition(e2e, "open_source")
 
 
 def test_on_adobe_commerce_units_the_rma_receives_one_by_one_are_received_as_they_come(e2e: E2E) -> None:
     # Given the walkthrough's order Complete on an Adobe Commerce store, its RMA for both units authorised, and
     # both units refunded ahead of the goods: one RC order, open
-    _nbr, order, _invoice = complete_order(e2e)
-    _sim_edition(e2e, "adobe_commerce")
-    try:
-        stock = on_hand(e2e)
+    with _walkthrough_order_on_adobe_commerce(e2e) as (order, stock):
         rma = _rma(e2e, order, 2)
         _rma_save(e2e, rma, "authorized", 2, 0)
         cm = refund(e2e, order, {"WATER2809": 2}, back_to_stock=False)
@@ -575,5 +581,3 @@ def test_on_adobe_commerce_units_the_rma_receives_one_by_one_are_received_as_the
         assert on_hand(e2e) == stock + 2 and val(rc, "Status") == "Completed"
         updates = [r for r in return_rows(e2e, cm) if r.action and r.action.value == "Update"]
         assert [r.result for r in updates] == [Result.SUCCESS, Result.SUCCESS]
-    finally:
-        _sim_edition(e2e, "open_source")
