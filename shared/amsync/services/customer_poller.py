@@ -24,7 +24,6 @@ from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
 from amsync.services.customer_sync import entity_key
-from amsync.services.exporting import AlreadyBound, LeaseHeld
 from amsync.services.log_rows import now, sync_row
 from amsync.services.watermark_poll import (
     PollBinder,
@@ -33,6 +32,7 @@ from amsync.services.watermark_poll import (
     format_watermark,
     next_watermark,
     parse_watermark,
+    poll_lease,
 )
 
 __all__ = ["changed_customers", "format_watermark", "parse_watermark", "poll_customers"]
@@ -76,14 +76,8 @@ def changed_customers(magento: MagentoChanges, since: str, seen: set[int],
 
 def poll_customers(ports: CustomerPollerPorts) -> PollResult:
     """One scheduled run: publish what changed, then advance the watermark past it."""
-    try:
-        ports.binder.mark_creating(LEASE_KIND, LEASE_KEY, ports.lease_s)
-    except (LeaseHeld, AlreadyBound):
-        return PollResult("busy")
-    try:
-        return _poll(ports)
-    finally:
-        ports.binder.release_creating(LEASE_KIND, LEASE_KEY)
+    with poll_lease(ports.binder, LEASE_KIND, LEASE_KEY, ports.lease_s) as held:
+        return _poll(ports) if held else PollResult("busy")
 
 
 def _lag(capped: bool, watermark: str | None, initial: str) -> float:

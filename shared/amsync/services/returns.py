@@ -48,7 +48,14 @@ from amsync.services.exporting import (
 )
 from amsync.services.log_rows import now, sync_row
 from amsync.services.order_mapper import allocate
-from amsync.services.watermark_poll import PollBinder, changed_since, epoch, next_watermark, parse_watermark
+from amsync.services.watermark_poll import (
+    PollBinder,
+    changed_since,
+    epoch,
+    next_watermark,
+    parse_watermark,
+    poll_lease,
+)
 
 WATERMARK = "magento-creditmemos"
 LEASE_KIND, LEASE_KEY = "poll", "magento-creditmemos"
@@ -106,35 +113,33 @@ def changed_creditmemos(magento: CreditmemoSource, since: str, seen: set[int],
 
 def poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
     """One scheduled run: publish the credit memos changed since the watermark, then move it past them."""
-    try:
-        ports.binder.mark_creating(LEASE_KIND, LEASE_KEY, ports.lease_s)
-    except (LeaseHeld, AlreadyBound):
-        return CreditmemoPollResult("busy")
-    try:
-        prefs = ports.settings.return_sync(fresh=True)
-        previous = ports.binder.watermark(WATERMARK)
-        since, seen = parse_watermark(previous, prefs.initial_watermark)
-        started = now()
-        arrived = rma_arrivals(ports, started)  # RC orders waiting for their RMA's goods: re-queued if they came
-        rows = changed_creditmemos(ports.magento, since, seen, prefs)
-        if not rows:
-            return CreditmemoPollResult("published" if arrived else "nothing", arrived, watermark=previous)
-        requested = time.time()
-        requests = [SyncRequest(kind=Kind.RETURN, key=str(r["entity_id"]), source="reconciler",
-                                timestamp=epoch(str(r.get("updated_at") or "")), requested_at=requested,
-                                hint={"increment_id": r.get("increment_id"), "order_id": r.get("order_id")},
-                                correlation_id=f"creditmemo/{r['entity_id']}") for r in rows]
-        ports.publish(requests)
-        ports.log([sync_row(Group.RETURN, Action.PUBLISHER, Result.SUCCESS, notes=str(r.get("increment_id") or ""),
-                            started=started, message=f"queued (Magento updated_at {r.get('updated_at')})",
-                            entity_key=q.correlation_id, correlation_id=q.correlation_id, direction=DIRECTION_M2A)
-                   for r, q in zip(rows, requests, strict=True)])
-        value = next_watermark(since, seen, rows, "entity_id")
-        moved = not ports.binder.set_watermark(WATERMARK, value, previous)
-        return CreditmemoPollResult("moved" if moved else "published", arrived + [int(r["entity_id"]) for r in rows],
-                                    value)
-    finally:
-        ports.binder.release_creating(LEASE_KIND, LEASE_KEY)
+    with poll_lease(ports.binder, LEASE_KIND, LEASE_KEY, ports.lease_s) as held:
+        return _poll_creditmemos(ports) if held else CreditmemoPollResult("busy")
+
+
+def _poll_creditmemos(ports: CreditmemoPollerPorts) -> CreditmemoPollResult:
+    prefs = ports.settings.return_sync(fresh=True)
+    previous = ports.binder.watermark(WATERMARK)
+    since, seen = parse_watermark(previous, prefs.initial_watermark)
+    started = now()
+    arrived = rma_arrivals(ports, started)  # RC orders waiting for their RMA's goods: re-queued if they came
+    rows = changed_creditmemos(ports.magento, since, seen, prefs)
+    if not rows:
+        return CreditmemoPollResult("published" if arrived else "nothing", arrived, watermark=previous)
+    requested = time.time()
+    requests = [SyncRequest(kind=Kind.RETURN, key=str(r["entity_id"]), source="reconciler",
+                            timestamp=epoch(str(r.get("updated_at") or "")), requested_at=requested,
+                            hint={"increment_id": r.get("increment_id"), "order_id": r.get("order_id")},
+                            correlation_id=f"creditmemo/{r['entity_id']}") for r in rows]
+    ports.publish(requests)
+    ports.log([sync_row(Group.RETURN, Action.PUBLISHER, Result.SUCCESS, notes=str(r.get("increment_id") or ""),
+                        started=started, message=f"queued (Magento updated_at {r.get('updated_at')})",
+                        entity_key=q.correlation_id, correlation_id=q.correlation_id, direction=DIRECTION_M2A)
+               for r, q in zip(rows, requests, strict=True)])
+    value = next_watermark(since, seen, rows, "entity_id")
+    moved = not ports.binder.set_watermark(WATERMARK, value, previous)
+    return CreditmemoPollResult("moved" if moved else "published", arrived + [int(r["entity_id"]) for r in rows],
+                                value)
 
 
 # ==================================================================================================== RMA arrivals

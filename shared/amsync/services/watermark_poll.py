@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from calendar import timegm
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
-from amsync.services.exporting import Binding
+from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld
 
 Fetch = Callable[[str, int, int], list[dict[str, Any]]]  # (since, page_size, current_page) -> rows, oldest first
 
@@ -22,6 +23,20 @@ class PollBinder(Protocol):
     def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
     def mark_creating(self, kind: str, acumatica_key: str, lease_s: float = 60.0) -> Binding: ...
     def release_creating(self, kind: str, acumatica_key: str) -> None: ...
+
+
+@contextmanager
+def poll_lease(binder: PollBinder, kind: str, key: str, lease_s: float) -> Iterator[bool]:
+    """The poller's lease for the run (False: another run holds it, poll nothing); given back when the run ends."""
+    try:
+        binder.mark_creating(kind, key, lease_s)
+    except (LeaseHeld, AlreadyBound):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        binder.release_creating(kind, key)
 
 
 def parse_watermark(value: str | None, initial: str) -> tuple[str, set[int]]:
