@@ -78,7 +78,10 @@ async def numbering(request: Request) -> Response:
 async def destinations(request: Request) -> Response:
     sim: AcumaticaSimulator = request.app.state.sim
     if request.method == "PUT":
-        sim.set_push_destinations(await _json(request))
+        try:
+            sim.set_push_destinations(await _json(request))
+        except (ValueError, TypeError) as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
     return JSONResponse([d.__dict__ for d in sim.push.destinations])
 
 async def push_faults(request: Request) -> Response:

@@ -3,6 +3,10 @@
 Delivery is asynchronous (worker threads, commit order with one worker), at least once: up to ``max_attempts``
 POSTs per destination on a non-2xx answer, a timeout or a connection error, with ``backoff*attempt`` sleeps.
 Exhausted notifications go to the failed store (kept ``failed_retention_seconds`` of simulated time).
+Each destination lists the inquiries it is sent and, per inquiry, its tracked fields, as on SM302000's Generic
+Inquiries tab: *Track All Fields* (``None``, also every inquiry when a destination lists none) or a field list, and
+then an update fires only when a listed field changes (a row that appears or goes away always fires); the rows
+still carry every column. ``sent`` keeps what was built for each destination (every change when none is set).
 Chaos options (seeded): duplicate, drop (lost silently: neither delivered nor in the failed store), split an
 update's Deleted/Inserted halves into two POSTs, and shuffle (a new message may overtake queued ones).
 """
@@ -23,7 +27,7 @@ import httpx
 
 from acumatica_sim.clock import Clock, dotnet_ticks
 from acumatica_sim.config import TENANT, PushFaults, PushSettings
-from acumatica_sim.queries import PAD_WIDTH, QUERIES, Row
+from acumatica_sim.queries import PAD_WIDTH, QUERIES, QueryDef, Row
 from acumatica_sim.values import to_push_scalar
 
 
@@ -34,6 +38,35 @@ class Destination:
     header_name: str | None = None
     header_value: str | None = None
     active: bool = True
+    # inquiry name -> tracked fields (None: Track All Fields); None: every inquiry, all fields tracked
+    queries: dict[str, list[str] | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.queries is None:
+            return
+        known = {q.name: q for q in QUERIES}
+        for name, fields in self.queries.items():
+            if name not in known:
+                raise ValueError(f"destination {self.name!r}: unknown inquiry {name!r} (known: {', '.join(known)})")
+            unknown = [f for f in fields or [] if f not in known[name].columns]
+            if unknown:
+                raise ValueError(f"destination {self.name!r}: inquiry {name!r} has no column {', '.join(unknown)}")
+            if fields is not None and not fields:
+                raise ValueError(f"destination {self.name!r}: inquiry {name!r} tracks no field (None tracks all)")
+
+    def rows_for(self, q: QueryDef, inserted: list[Row], deleted: list[Row]) -> tuple[list[Row], list[Row]]:
+        """The diff this destination is sent for inquiry ``q``: nothing when it does not list it; with tracked
+        fields, the update pairs whose tracked fields are unchanged left out."""
+        if self.queries is None:
+            return inserted, deleted
+        if q.name not in self.queries:
+            return [], []
+        fields = self.queries[q.name]
+        if fields is None:
+            return inserted, deleted
+        before, after = q.keyed(deleted), q.keyed(inserted)
+        quiet = {k for k, row in after.items() if k in before and all(row.get(f) == before[k].get(f) for f in fields)}
+        return ([r for k, r in after.items() if k not in quiet], [r for k, r in before.items() if k not in quiet])
 
 
 @dataclass
@@ -126,25 +159,36 @@ class PushEmitter:
 
     # -- building ---------------------------------------------------------------------------------------------
     def publish(self, diffs: dict[str, tuple[list[Row], list[Row]]], commit_time: datetime) -> list[dict[str, Any]]:
-        """Queue one notification per changed query (called at commit, in commit order)."""
-        msgs = []
+        """Queue one notification per changed inquiry and destination (called at commit, in commit order); a
+        notification's Id is the transaction's, per inquiry (the same for every destination)."""
         ticks = dotnet_ticks(commit_time)
-        for q in QUERIES:
-            inserted, deleted = diffs.get(q.name, ([], []))
-            if not inserted and not deleted:
-                continue
-            msgs.append({"Inserted": [render_row(r, q.padded) for r in inserted],
-                         "Deleted": [render_row(r, q.padded) for r in deleted],
-                         "Query": q.name, "CompanyId": TENANT, "Id": str(uuid.uuid4()), "TimeStamp": ticks,
-                         "AdditionalInfo": {"PXPerformanceInfoStartTime": commit_time.strftime("%m/%d/%Y %H:%M:%S")}})
+        info = {"PXPerformanceInfoStartTime": commit_time.strftime("%m/%d/%Y %H:%M:%S")}
+        ids = {q.name: str(uuid.uuid4()) for q in QUERIES}
+
+        def message(q: QueryDef, inserted: list[Row], deleted: list[Row]) -> dict[str, Any]:
+            return {"Inserted": [render_row(r, q.padded) for r in inserted],
+                    "Deleted": [render_row(r, q.padded) for r in deleted],
+                    "Query": q.name, "CompanyId": TENANT, "Id": ids[q.name], "TimeStamp": ticks,
+                    "AdditionalInfo": dict(info)}
+
+        built: list[dict[str, Any]] = []
         with self._cond:
-            for m in msgs:
-                self.sent.append(m)
-                for d in self.destinations:
-                    if d.active:
+            active = [d for d in self.destinations if d.active]
+            for q in QUERIES:
+                inserted, deleted = diffs.get(q.name, ([], []))
+                if not inserted and not deleted:
+                    continue
+                if not active:
+                    built.append(message(q, inserted, deleted))
+                for d in active:
+                    ins, dels = d.rows_for(q, inserted, deleted)
+                    if ins or dels:
+                        m = message(q, ins, dels)
+                        built.append(m)
                         self._enqueue_with_faults(m, d)
+            self.sent.extend(built)
             self._cond.notify_all()
-        return msgs
+        return built
 
     def _enqueue_with_faults(self, msg: dict[str, Any], dest: Destination) -> None:
         f = self.faults

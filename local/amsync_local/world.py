@@ -28,6 +28,17 @@ WEBHOOK_HEADER = "X-AMSync-Key"
 SECRET_NAMES = {"acumatica": "amsync/acumatica", "magento": "amsync/magento", "webhook": "amsync/webhook"}
 
 
+# The push notification of docs/acumatica-setup.md (section 2): the inquiries and the fields whose change fires a
+# notification (tests/functional/test_push_setup.py keeps the two in step). AMSync-Payments is not in it: a payment
+# applied or released changes its order's UnpaidBalance, which the order's own row carries.
+PUSH_QUERIES: dict[str, tuple[str, ...] | None] = {
+    "AMSync-SalesOrders": ("Status", "UnpaidBalance", "OrderTotal", "isB2B", "isStaffCustomer"),
+    "AMSync-Shipments": ("Status",),
+    "AMSync-SalesInvoices": ("Status",),
+    "AMSync-StockAvailability": ("QtyAvailable", "QtyOnHand"),
+}
+
+
 @dataclass
 class WorldOptions:
     host: str = "127.0.0.1"
@@ -55,6 +66,9 @@ class WorldOptions:
     # each simulator in a process of its own (long runs: the world's Python then uses more than one core); tests
     # keep them in-process, where they can reach into the simulators' state
     sims_in_processes: bool = False
+    # the inquiries the push notification sends and their tracked fields (SM302000), as docs/acumatica-setup.md
+    # section 2 sets them up; None: every inquiry with Track All Fields
+    push_queries: dict[str, tuple[str, ...] | None] | None = field(default_factory=lambda: dict(PUSH_QUERIES))
 
 
 class LocalWorld:
@@ -119,7 +133,9 @@ class LocalWorld:
             seed_connector_settings(self.runtime.functions["OrderSyncFunction"].env["SETTINGS_TABLE"])
         self.acumatica.set_push_destinations([{
             "name": "amsync", "url": self.runtime.webhook_url, "header_name": WEBHOOK_HEADER,
-            "header_value": self.webhook_secret, "active": True}])
+            "header_value": self.webhook_secret, "active": True,
+            "queries": None if o.push_queries is None else {k: None if v is None else list(v)
+                                                            for k, v in o.push_queries.items()}}])
         return self
 
     def _route_function_logs(self, path: Path) -> None:

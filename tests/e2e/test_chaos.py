@@ -13,7 +13,9 @@ from amsync_local.chaos import run
 def test_orders_through_a_bad_day_end_exactly_right() -> None:
     # Given 50 orders (44 of them eligible with seed 11) with payments, shipments and invoices, under every
     # fault the connector handles
-    report = run(orders=50, seed=11, quiet=True)
+    # (crashes at 5% of records: the push notification tracks fields, so 50 orders make fewer invocations than
+    # before, and at make chaos's 2% this seed's run can go without one)
+    report = run(orders=50, seed=11, crash_rate=0.05, quiet=True)
     # Then the faults really happened
     assert report.duplicates > 0 and report.lost > 0 and report.faults > 0 and report.crashes > 0
     assert report.retries > 0

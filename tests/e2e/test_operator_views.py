@@ -74,7 +74,9 @@ def test_timeline_of_a_synced_order_merges_its_rows_with_both_systems_now(e2e: E
     assert [s["log_id"] for s in steps] == sorted(r.log_id for r in e2e.rows(nbr)) == sorted(
         s["log_id"] for s in steps)
     labels = [s["label"] for s in steps]
-    for expected in ("push received (Order Sync)", "order queued", "skipped", "payment queued", "created in Magento",
+    # (the payment reaches the connector as the order's own post: its UnpaidBalance is tracked, payments are not)
+    assert labels.count("order queued") >= 2
+    for expected in ("push received (Order Sync)", "order queued", "skipped", "created in Magento",
                      "shipment queued", "shipment created", "invoice queued", "invoice created"):
         assert expected in labels, (expected, labels)
     assert labels.index("skipped") < labels.index("created in Magento") < labels.index("shipment created") \

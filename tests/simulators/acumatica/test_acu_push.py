@@ -175,3 +175,48 @@ def test_unchanged_put_emits_nothing(acu: AcumaticaSimulator, receiver: Receiver
     acu.wait_push_idle(5)
     # Then no notification (PUT skips equal values; nothing was committed)
     assert receiver.calls == []
+
+
+def test_tracked_fields_fire_only_on_their_change_and_unlisted_inquiries_are_not_sent(
+        acu: AcumaticaSimulator, receiver: Receiver, client: httpx.Client) -> None:
+    # Given a destination that tracks only the order's Status and UnpaidBalance and the shipment's Status, and is
+    # not sent payments or stock (SM302000: a field list per inquiry)
+    acu.set_push_destinations([{"name": "amsync", "url": receiver.url, "header_name": "X-AMSync-Key",
+                                "header_value": "s3cret", "active": True,
+                                "queries": {"AMSync-SalesOrders": ["Status", "UnpaidBalance"],
+                                            "AMSync-Shipments": ["Status"]}}])
+    create_order(client)
+    acu.wait_push_idle(5)
+    # Then a new row fires (it appears in the inquiry), with every column
+    [created] = receiver.bodies("AMSync-SalesOrders")
+    assert created["Deleted"] == [] and {"LastModifiedOn", "OrderTotal", "Email"} <= set(created["Inserted"][0])
+    receiver.clear()
+    built = len(acu.push.sent)
+    # When a save changes only untracked fields (the description and so LastModifiedOn)
+    r = client.put(f"{BASE}/SalesOrder", json={"OrderNbr": {"value": "SOT00024"},
+                                                "Description": {"value": "changed, nothing tracked"}})
+    assert r.status_code == 200
+    acu.wait_push_idle(5)
+    # Then nothing is sent, though the commit changed the order's row
+    assert receiver.calls == []
+    assert acu.push.sent[built:] == []
+    # When the order is paid (UnpaidBalance) and shipped (a new shipment, then Status)
+    pay(client, "SOT00024", 40.0)
+    nbr = ship(client, "SOT00024")
+    run_action(client, "Shipment", "ConfirmShipment", {"ShipmentNbr": nbr})
+    acu.wait_push_idle(5)
+    # Then only tracked changes fire: each order post changes Status or UnpaidBalance, none is a payment or stock
+    assert {c["body"]["Query"] for c in receiver.calls} == {"AMSync-SalesOrders", "AMSync-Shipments"}
+    for body in receiver.bodies("AMSync-SalesOrders"):
+        [new], [old] = body["Inserted"], body["Deleted"]
+        assert (new["Status"], new["UnpaidBalance"]) != (old["Status"], old["UnpaidBalance"])
+    assert [b["Inserted"][0]["Status"] for b in receiver.bodies("AMSync-Shipments")] == ["Open", "Confirmed"]
+
+
+def test_a_destination_naming_an_unknown_inquiry_or_column_is_refused(acu: AcumaticaSimulator) -> None:
+    for queries, why in (({"AMSync-Orders": None}, "unknown inquiry"),
+                         ({"AMSync-SalesOrders": ["Stat"]}, "has no column Stat"),
+                         ({"AMSync-SalesOrders": []}, "tracks no field")):
+        r = httpx.put(acu.url + "/_sim/push/destinations",
+                      json=[{"name": "d", "url": "http://127.0.0.1:9/", "queries": queries}])
+        assert r.status_code == 400 and why in r.json()["error"]
