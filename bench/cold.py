@@ -11,6 +11,11 @@ environment, ``repeat`` times (median):
 - baseline: ``import boto3``, then ``boto3.client(service)`` / ``boto3.resource("dynamodb").Table(name)`` /
   ``boto3.client("secretsmanager")`` for the same list.
 
+A function the run did not invoke (the credit memo poller and the return sync see no credit memo in the bench) is
+measured with the clients recorded for the function whose ports are built the same way (``BUILT_LIKE``), on both
+sides: otherwise its side would be its import alone against a bare ``import boto3``, a ratio of nothing it does.
+The entry says so (``clients_of``).
+
 Interpreter start-up is outside both; the first invocation's own work and network calls are outside both.
 
 Both sides import as on Lambda: only the layer's distributions (shared/requirements.txt and what they require), the
@@ -151,13 +156,33 @@ class ClientLog:
         return recorded
 
 
+# A function -> the one whose first invocation creates the same boto3 clients: ports of the same stores and APIs
+# (amsync.composition_returns): the credit memo poller's are composition.poller_ports, as the customer poller's
+# (Magento's token, settings, binder, its queue, the connector log); the return sync's are the customer sync's
+# (Magento, Acumatica and its seat pool, settings, binder, the connector log), behind the same queue consumer.
+BUILT_LIKE = {"CreditMemoPollerFunction": "CustomerPollerFunction", "ReturnSyncFunction": "CustomerSyncFunction"}
+
+
+def invoked(lid: str, log: ClientLog, secrets_by_function: dict[str, bool]) -> bool:
+    return lid in log.clients or lid in log.tables or bool(secrets_by_function.get(lid))
+
+
+def clients_for(lid: str, log: ClientLog,
+                secrets_by_function: dict[str, bool]) -> tuple[str, list[str], list[str], bool]:
+    """The function whose recorded clients ``lid`` is measured with (itself, or per ``BUILT_LIKE`` when the run did
+    not invoke it), and those clients: services, tables, a Secrets Manager read."""
+    like = BUILT_LIKE.get(lid)
+    source = (like if like and not invoked(lid, log, secrets_by_function) and invoked(like, log, secrets_by_function)
+              else lid)
+    return (source, sorted(log.clients.get(source, set())), sorted(log.tables.get(source, set())),
+            bool(secrets_by_function.get(source)))
+
+
 def measure(world: Any, log: ClientLog, secrets_by_function: dict[str, bool], repeat: int) -> dict[str, Any]:
     """Per function: its side, the baseline's, the ratio, and the clients both created."""
     out: dict[str, Any] = {}
     for lid, fn in world.runtime.functions.items():
-        clients = sorted(log.clients.get(lid, set()))
-        tables = sorted(log.tables.get(lid, set()))
-        secrets = bool(secrets_by_function.get(lid))
+        source, clients, tables, secrets = clients_for(lid, log, secrets_by_function)
         env = {**os.environ, **fn.env}
         path = str(fn._path)
         blocked = sorted(not_shipped())
@@ -168,7 +193,8 @@ def measure(world: Any, log: ClientLog, secrets_by_function: dict[str, bool], re
         out[lid] = {"function_ms": round(own["total_ms"], 1), "of_which_import_ms": round(own["import_ms"], 1),
                     "baseline_ms": round(bare["total_ms"], 1), "ratio": round(own["total_ms"] / bare["total_ms"], 2),
                     "clients": clients, "tables": tables, "secrets_provider": secrets,
-                    "invoked": lid in log.clients or lid in log.tables or secrets}
+                    "invoked": invoked(lid, log, secrets_by_function),
+                    **({"clients_of": source} if source != lid else {})}
     return out
 
 

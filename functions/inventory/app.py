@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The batch utilities before pydantic (amsync.config): imported once pydantic is, Powertools builds its parser's
+# record models (~30 ms of cold start), which the consumer never uses.
+import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

@@ -1,7 +1,8 @@
 """Wiring: the concrete ports each service gets, built once per container from the Settings.
 
-Each function imports only what its own builder needs (cold start): the API clients, the consumer and every
-service are imported inside the builders that use them, so the webhook never loads httpx or the services, and
+Each function imports only what its own builder needs (cold start): the API clients, the consumer, every
+service and the stores only some functions use (bindings, connector log, seat pool) are imported inside the
+builders that use them, so the webhook never loads httpx, the services, the binder or the connector log, and
 order sync never loads the reconciler or the customer sync."""
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from amsync.adapters.errors import OutOfTime, RateLimited
 from amsync.config import Settings
 from amsync.data import queues
-from amsync.data.bindings import Binder
-from amsync.data.connector_log import ConnectorLog
-from amsync.data.seats import NoSeat, SeatPool
 from amsync.data.secrets import get_json_secret
 from amsync.data.settings_store import SettingsStore
 from amsync.deadline import Deadline
@@ -29,7 +27,8 @@ if TYPE_CHECKING:  # annotations only (intake among them: the webhook's alone, n
     from amsync.adapters.acumatica import AcumaticaClient
     from amsync.adapters.magento import MagentoClient
     from amsync.consumer import GiveUp
-    from amsync.data.bindings import Binding
+    from amsync.data.bindings import Binder, Binding
+    from amsync.data.seats import SeatPool
     from amsync.services.customer_poller import CustomerPollerPorts
     from amsync.services.customer_sync import CustomerSyncPorts
     from amsync.services.fulfilment import FulfilmentPorts
@@ -120,6 +119,8 @@ class _Seats:
         self.pool = pool
 
     def acquire(self) -> None:
+        from amsync.data.seats import NoSeat
+
         try:
             self.pool.acquire()
         except NoSeat as exc:
@@ -142,6 +143,7 @@ def invocation_deadline(settings: Settings) -> Deadline:
 def acumatica_client(settings: Settings, deadline: Deadline | None = None) -> AcumaticaClient:
     """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
     from amsync.adapters.acumatica import AcumaticaClient
+    from amsync.data.seats import SeatPool
 
     keep = settings.acumatica_session_policy == "keep"
     seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
@@ -188,7 +190,15 @@ def magento_client(settings: Settings, store_code: str = "default",
                          timeout=settings.http_timeout, on_call=record_api_call, deadline=deadline)
 
 
+def binder(settings: Settings) -> Binder:
+    from amsync.data.bindings import Binder
+
+    return Binder(settings.bindings_table)
+
+
 def log_writer(settings: Settings) -> Callable[[list[LogEntry]], None]:
+    from amsync.data.connector_log import ConnectorLog
+
     connector_log = ConnectorLog(settings.connector_log_table, settings.connector_log_ttl_days,
                                  settings.connector_log_detail_ttl_days)
 
@@ -240,7 +250,7 @@ def order_sync_ports(settings: Settings, deadline: Deadline | None = None,
 
     return OrderSyncPorts(acumatica=acumatica_client(settings, deadline),
                           magento=magento_client(settings, deadline=deadline),
-                          settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                          settings=SettingsStore(settings.settings_table), binder=binder(settings),
                           log=log or log_writer(settings), forward=forward)
 
 
@@ -249,7 +259,7 @@ def writer_ports(settings: Settings, deadline: Deadline | None = None) -> Writer
 
     return WriterPorts(magento=magento_client(settings, deadline=deadline),
                        acumatica=acumatica_client(settings, deadline),
-                       binder=Binder(settings.bindings_table), log=log_writer(settings),
+                       binder=binder(settings), log=log_writer(settings),
                        create_lease_s=settings.create_lease_s,
                        on_double=lambda: metrics.add_metric(name="OrderDoublesFound", unit="Count", value=1))
 
@@ -262,7 +272,7 @@ def fulfilment_ports(settings: Settings, deadline: Deadline | None = None,
 
     return FulfilmentPorts(acumatica=acumatica_client(settings, deadline),
                            magento=magento_client(settings, deadline=deadline),
-                           settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                           settings=SettingsStore(settings.settings_table), binder=binder(settings),
                            log=log or log_writer(settings), create_lease_s=settings.create_lease_s)
 
 
@@ -280,7 +290,7 @@ def order_update_hook(settings: Settings,
     magento = writer.magento if writer and isinstance(writer.magento, MagentoClient) else None
     ports = OrderUpdatePorts(acumatica=acumatica or acumatica_client(settings),
                              magento=magento or magento_client(settings),
-                             settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                             settings=SettingsStore(settings.settings_table), binder=binder(settings),
                              log=log_writer(settings))
 
     def on_update(msg: MagentoOrderWrite, binding: Binding) -> None:
@@ -320,7 +330,7 @@ def reconciler_ports(settings: Settings) -> ReconcilerPorts:
 
     store = SettingsStore(settings.settings_table)
     return ReconcilerPorts(
-        acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=Binder(settings.bindings_table),
+        acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=binder(settings),
         publish=lambda reqs: publish_requests(settings, reqs), log=log_writer(settings),
         warehouses=lambda: list(dict.fromkeys(m.warehouse_id for m in store.mappings("warehouse"))),  # once each
         magento=magento_client(settings), preferences=store.order_sync,
@@ -342,7 +352,7 @@ def poller_ports(ports: Callable[..., P], settings: Settings, queue_url: str) ->
     """A Magento poller's ports (customers, credit memos): Magento, the settings, the binder (watermark and poll
     lease), a publisher onto its queue and the connector log."""
     return ports(magento=magento_client(settings), settings=SettingsStore(settings.settings_table),
-                 binder=Binder(settings.bindings_table), publish=lambda reqs: publish_standard(queue_url, reqs),
+                 binder=binder(settings), publish=lambda reqs: publish_standard(queue_url, reqs),
                  log=log_writer(settings))
 
 
@@ -357,5 +367,5 @@ def customer_sync_ports(settings: Settings, deadline: Deadline | None = None) ->
 
     return CustomerSyncPorts(magento=magento_client(settings, deadline=deadline),
                              acumatica=acumatica_client(settings, deadline),
-                             settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
+                             settings=SettingsStore(settings.settings_table), binder=binder(settings),
                              log=log_writer(settings), create_lease_s=settings.create_lease_s)

@@ -1,18 +1,24 @@
-"""Wiring of the two return functions (Magento credit memos -> Acumatica return orders), and only theirs."""
+"""Wiring of the two return functions (Magento credit memos -> Acumatica return orders), and only theirs.
+
+As in amsync.composition, each builder imports what only it needs: the credit memo poller never loads the queue
+consumer (and Powertools' batch utilities), which only the return sync's give-up step uses."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from amsync.composition import acumatica_client, log_writer, magento_client, poller_ports
 from amsync.config import Settings
-from amsync.consumer import GiveUp
 from amsync.data.bindings import Binder
 from amsync.data.settings_store import SettingsStore
 from amsync.deadline import Deadline
 from amsync.models.log import DIRECTION_M2A, Group, LogEntry, Result, Side
 from amsync.services.returns import CreditmemoPollerPorts, ReturnPorts
+
+if TYPE_CHECKING:
+    from amsync.consumer import GiveUp
 
 
 def credit_memo_poller_ports(settings: Settings) -> CreditmemoPollerPorts:
@@ -29,6 +35,8 @@ def return_sync_ports(settings: Settings, deadline: Deadline | None = None) -> R
 
 def give_up_returns(settings: Settings) -> GiveUp:
     """The last receive of a return request before ReturnDLQ: a Failure row naming the credit memo to replay."""
+    from amsync.consumer import GiveUp
+
     write = log_writer(settings)
 
     def record(body: str, what: str) -> None:

@@ -83,7 +83,8 @@ def _int(record: Mapping[str, Any], name: str) -> int | None:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # built on first use: most functions load the Acumatica client, few read a sales order (cold start)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class AcuAddress(_Frozen):

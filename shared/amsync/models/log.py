@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 DIRECTION_A2M = "Acumatica to Magento"
 DIRECTION_M2A = "Magento to Acumatica"
@@ -79,6 +79,8 @@ class LogEntry(BaseModel):
 class LogView(BaseModel):
     """One entry as `amsync logs show` reads it: its View details while they are kept, then the row's masked
     summary (``details_expired_after_days`` says so)."""
+
+    model_config = ConfigDict(defer_build=True)  # the CLI's: no function reads the log back (cold start)
 
     entry: LogEntry
     details_expired_after_days: int | None = None

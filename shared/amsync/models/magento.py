@@ -18,7 +18,7 @@ def _text(value: Any) -> str | None:
 class MagentoAddress(BaseModel):
     """`customer-data-address-interface`: one address of a customer's address book."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (cold start)
 
     id: int | None = None
     firstname: str | None = None
@@ -57,7 +57,7 @@ class MagentoAddress(BaseModel):
 class MagentoCustomer(BaseModel):
     """`customer-data-customer-interface` as GET /V1/customers/{id} and customers/search return it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (cold start)
 
     id: int
     email: str | None = None
@@ -113,7 +113,7 @@ class MagentoCustomer(BaseModel):
 class MagentoOrderItemRef(BaseModel):
     """An order item's ids: which Acumatica line it came from (``ext_order_item_id``) and its parent item."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (cold start)
 
     item_id: int
     ext_order_item_id: str | None = None
@@ -123,7 +123,7 @@ class MagentoOrderItemRef(BaseModel):
 class MagentoOrderSummary(BaseModel):
     """`sales-data-order-interface`: what the reconciler's sweep reads of an order in GET /V1/orders."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (cold start)
 
     entity_id: int
     increment_id: str | None = None
@@ -164,7 +164,7 @@ class MagentoOrderSummary(BaseModel):
 class MagentoOrderPage(BaseModel):
     """One page of a GET /V1/orders search and the count of all that match."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use (cold start)
 
     items: list[MagentoOrderSummary] = Field(default_factory=list)
     total_count: int = 0

@@ -67,7 +67,7 @@ class SyncRequest(BaseModel):
 class MagentoOrderWrite(BaseModel):
     """Order sync -> Magento writer: a mapped order, ready to create (or update) in Magento."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # two functions of ten use it: built on first use
 
     order_key: str  # "SO/SOT00024"
     order_nbr: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from amsync.models.messages import Kind
 
@@ -19,13 +19,20 @@ DEFAULT_QUERIES: dict[str, Kind] = {
 }
 
 
-class PushQueries(BaseModel):
+class _Setting(BaseModel):
+    """Each function reads a few of these tables (the webhook its push queries, a poller its preferences): each
+    model's validator is built on its first use, not for every model at every cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class PushQueries(_Setting):
     """Which Acumatica push query (generic inquiry name) feeds which entity kind."""
 
     queries: dict[str, Kind] = Field(default_factory=lambda: dict(DEFAULT_QUERIES))
 
 
-class OrderSyncPreferences(BaseModel):
+class OrderSyncPreferences(_Setting):
     """The A->M order sync preferences: what syncs, and the three conditions (any one suffices)."""
 
     order_types: list[str] = Field(default_factory=lambda: ["SO"])
@@ -63,7 +70,7 @@ class OrderSyncPreferences(BaseModel):
     double_action: Literal["cancel", "hold"] = "cancel"
 
 
-class ShipViaMapping(BaseModel):
+class ShipViaMapping(_Setting):
     ship_via: str
     store_view: str = "all"  # "all" = All Store Views, or a store view code
     carrier_code: str  # flatrate, tablerate, freeshipping, ups...
@@ -72,12 +79,12 @@ class ShipViaMapping(BaseModel):
     tracking_carrier_code: str = "custom"  # carrier code on shipment tracks (ups, usps, fedex, dhl, custom)
 
 
-class PaymentMapping(BaseModel):
+class PaymentMapping(_Setting):
     acumatica_method: str  # Acumatica PaymentMethod id (CHECK, CASH, ...), "*" = default
     magento_method: str  # an offline Magento method: checkmo, purchaseorder, banktransfer, cashondelivery, free
 
 
-class OrderStatusMapping(BaseModel):
+class OrderStatusMapping(_Setting):
     acumatica_status: str
     store_view: str = "all"
     magento_status: str | None = None  # status label to set through a comment; None = leave the status alone
@@ -85,7 +92,7 @@ class OrderStatusMapping(BaseModel):
     comment: str = ""
 
 
-class WarehouseMapping(BaseModel):
+class WarehouseMapping(_Setting):
     """Acumatica warehouse -> Magento MSI source. A warehouse feeding the stocks of several websites has one row per
     website (``website_id``), each with that website's source; ``None`` = the source serves every website."""
 
@@ -99,7 +106,7 @@ class WarehouseMapping(BaseModel):
         return None if isinstance(v, str) and v.strip() in ("", "*", "all") else v
 
 
-class StoreMapping(BaseModel):
+class StoreMapping(_Setting):
     """Acumatica branch / order type / customer class (None = any) -> the Magento website and store view an order
     goes to. The most specific row wins: one naming the branch beats one that does not, then the order type, then
     the customer class (services/stores.py); no row matching: the preferences' website_id / store_id / store_view."""
@@ -136,7 +143,7 @@ class StoreMapping(BaseModel):
         return v
 
 
-class CustomerSyncPreferences(BaseModel):
+class CustomerSyncPreferences(_Setting):
     """The M->A customer sync preferences (docs/customers.md)."""
 
     # New Acumatica CustomerID = prefix + the Magento customer id zero-padded to `customer_id_digits`
@@ -157,7 +164,7 @@ class CustomerSyncPreferences(BaseModel):
     website_ids: list[int] = Field(default_factory=list)
 
 
-class ReturnSyncPreferences(BaseModel):
+class ReturnSyncPreferences(_Setting):
     """The M->A return preferences: Magento credit memos -> Acumatica return orders (docs/returns.md)."""
 
     # The Acumatica order type of the return document (RC: the RMA order type of a default tenant).
@@ -179,7 +186,7 @@ class ReturnSyncPreferences(BaseModel):
     poll_max_creditmemos: int = Field(default=1000, ge=1)
 
 
-class CustomerClassMapping(BaseModel):
+class CustomerClassMapping(_Setting):
     """Magento customer group and/or website -> Acumatica customer class (None = any)."""
 
     magento_group_id: int | None = None
@@ -187,7 +194,7 @@ class CustomerClassMapping(BaseModel):
     customer_class: str
 
 
-class ProductMapping(BaseModel):
+class ProductMapping(_Setting):
     """Acumatica InventoryID (+ the line's UOM) -> the Magento product(s) an order line becomes (configuration.md).
 
     No row for an item: the Magento SKU is the InventoryID and one Acumatica unit is one Magento unit, whatever the
@@ -212,7 +219,7 @@ class ProductMapping(BaseModel):
         return out
 
 
-class OrderMappingPreferences(BaseModel):
+class OrderMappingPreferences(_Setting):
     """How an Acumatica order's amounts become a Magento order's (docs/configuration.md, "Order amounts")."""
 
     # Magento's base currency (Stores > Currency Setup, Base Currency) and the currencies its store views allow.

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
-from amsync.services.customer_sync import entity_key
+from amsync.services.log_rows import customer_entity_key as entity_key
 from amsync.services.log_rows import now, sync_row
 from amsync.services.watermark_poll import (
     PollBinder,

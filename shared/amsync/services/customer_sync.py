@@ -23,7 +23,7 @@ from amsync.models.magento import MagentoAddress, MagentoCustomer
 from amsync.models.messages import SyncRequest
 from amsync.models.settings import CustomerClassMapping, CustomerSyncPreferences, OrderSyncPreferences
 from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, NotReady
-from amsync.services.log_rows import now, sync_row
+from amsync.services.log_rows import customer_entity_key, now, sync_row
 from amsync.services.order_writer import OrderBinder
 
 KIND = "customer"
@@ -237,9 +237,7 @@ class _Job:
                         direction=DIRECTION_M2A)
 
 
-def entity_key(magento_id: int) -> str:
-    """The connector log timeline of one Magento customer (its e-mail may change, its id does not)."""
-    return f"magento-customer-{magento_id}"
+entity_key = customer_entity_key  # one Magento customer's log timeline (services/log_rows.py)
 
 
 def sync_customer(req: SyncRequest, ports: CustomerSyncPorts) -> str:

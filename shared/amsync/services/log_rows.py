@@ -19,3 +19,9 @@ def sync_row(group: Group, action: Action, result: Result, *, notes: str, starte
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def customer_entity_key(magento_id: int) -> str:
+    """The connector log timeline of one Magento customer (its e-mail may change, its id does not): the customer
+    sync's and the customer poller's rows (here, so the poller does not load the customer sync)."""
+    return f"magento-customer-{magento_id}"
