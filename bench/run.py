@@ -42,7 +42,7 @@ FUNCTION_LOG = ROOT / ".local" / "logs" / "bench-functions.log"
 
 
 def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed: int, hop_samples: int,
-        cold_repeat: int, sink: ByteSink) -> dict[str, Any]:
+        cold_repeat: int, sink: ByteSink, create_rate: float = 3.0) -> dict[str, Any]:
     started, t0 = dt.datetime.now(dt.UTC), time.monotonic()
     clients = cold_init.ClientLog()
     clients.install()  # before the world loads the functions: their modules import the recording factories
@@ -71,8 +71,11 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
             workload.in_parallel(workers, functools.partial(step, user), warm)
             settle()
         snaps = [inst.snapshot()]
-        for _, step in steps:
-            workload.in_parallel(workers, functools.partial(step, user), plans)
+        for name, step in steps:
+            if name == "create":  # payments at a steady rate (a burst measures the queue, not the path)
+                workload.paced(workers, create_rate, functools.partial(step, user), plans)
+            else:
+                workload.in_parallel(workers, functools.partial(step, user), plans)
             settle()
             snaps.append(inst.snapshot())
         phases = [inst.phase(name, a, b) for (name, _), a, b in zip(steps, snaps[:-1], snaps[1:], strict=True)]
@@ -95,7 +98,7 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
     meta = {"commit": _commit(), "machine": _machine(), "started_at": started.isoformat(timespec="seconds"),
             "wall_s": round(time.monotonic() - t0, 1), "acumatica_login_latency_ms": login_latency_ms,
             "session_policy": options.acumatica_session_policy,
-            "workload": {"workers": workers, "seed": seed, "warmup_orders": len(warm),
+            "workload": {"workers": workers, "seed": seed, "create_rate_per_s": create_rate, "warmup_orders": len(warm),
                          "cold_orders": sum(p.cold for p in plans), "partial_orders": sum(p.partial for p in plans),
                          "lines_per_order": round(sum(len(p.lines) for p in plans) / len(plans), 2),
                          "shipments": sum(len(p.shipments) for p in plans), "hop_samples": hop_samples,
@@ -221,6 +224,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=50, help="per Acumatica and Magento call")
     parser.add_argument("--login-latency-ms", type=int, default=600, help="per Acumatica login (token or cookie)")
     parser.add_argument("--workers", type=int, default=4, help="people entering, paying and shipping at once")
+    parser.add_argument("--create-rate", type=float, default=3.0,
+                        help="payments per second in the create phase (entry and fulfilment run flat out)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hop-samples", type=int, default=20, help="messages timed through each SQS hop")
     parser.add_argument("--cold-repeat", type=int, default=3, help="fresh interpreters per cold init measure")
@@ -233,7 +238,7 @@ def main() -> int:
     sink = ByteSink(tee=FUNCTION_LOG)
     with contextlib.redirect_stdout(sink):  # EMF lines (stdout on Lambda) are CloudWatch bytes too
         result = run(args.orders, args.latency_ms, args.login_latency_ms, args.workers, args.seed, args.hop_samples,
-                     args.cold_repeat, sink)
+                     args.cold_repeat, sink, args.create_rate)
     sink.close()
     problems = check_schema(result)
     if problems:

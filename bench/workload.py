@@ -12,6 +12,7 @@ draw from customers and products the warm-up has already taken through the conne
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -117,6 +118,20 @@ def set_up_catalogue(world: Any, user: AcumaticaUser, plans: Iterable[OrderPlan]
 def in_parallel(workers: int, fn: Callable[[OrderPlan], T], plans: list[OrderPlan]) -> list[T]:
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(fn, plans))
+
+
+def paced(workers: int, rate: float, fn: Callable[[OrderPlan], T], plans: list[OrderPlan]) -> list[T]:
+    """``fn`` for each plan, the i-th started no earlier than i / ``rate`` seconds after the first (at most
+    ``workers`` at once): orders arriving at a steady rate rather than in one burst."""
+    t0 = time.monotonic()
+
+    def at_its_time(item: tuple[int, OrderPlan]) -> T:
+        i, p = item
+        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        return fn(p)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(at_its_time, enumerate(plans)))
 
 
 def enter(user: AcumaticaUser, p: OrderPlan) -> None:

@@ -103,6 +103,9 @@ class ChaosReport:
     dlq_reasons: list[str] = field(default_factory=list)  # each message DLQ'd under the faults: entity, last error
     wall_s: float = 0.0
     cpu_s: float = 0.0  # CPU of this process and of moto's (the whole local world)
+    # wall seconds of each stage: orders entered and fulfilled under the faults (until Acumatica's pushes are
+    # delivered), the drain (held writes land, reconciler, queues, DLQ replay), the refunds, the checks
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -116,6 +119,7 @@ class ChaosReport:
                 ("late commits past the hold", self.late_past_hold), ("refunds", self.refunds),
                 ("doubles cancelled", len(self.doubles_cancelled)), ("wrong", len(self.wrong)),
                 ("missing", len(self.missing)), ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
+                *((f"  {name} (s)", round(secs, 1)) for name, secs in self.phases.items()),
                 ("wall time (s)", round(self.wall_s, 1)), ("CPU time (s)", round(self.cpu_s, 1)),
                 ("wall s per order", round(self.wall_s / max(self.orders, 1), 2))]
 
@@ -450,6 +454,14 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         user = AcumaticaUser.from_endpoints(world.endpoints(), PatientTransport())
         counter: Counter[str] = Counter()
         originals = _inject(world, rng, counter, crash_rate, orders)
+        mark = time.monotonic()
+
+        def phase(name: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            report.phases[name] = now - mark
+            mark = now
+
         try:
             plans: list[OrderPlan] = []
             for start in range(0, orders, WAVE):  # a day's orders arrive in waves, not all before the first ships
@@ -459,14 +471,18 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
             world.acumatica.wait_push_idle(timeout=max(120.0, orders * 1.0))
         finally:
             _calm(world, originals)
+        phase("orders under faults")
         _drain(world, report, timeout=max(120.0, orders * 1.0))
+        phase("drain")
         from amsync_local import chaos_refunds
 
         refunds = chaos_refunds.refund_some(world, plans, random.Random(seed * 7 + 5))
         chaos_refunds.sync_under_faults(world, refunds, timeout=max(120.0, orders * 1.0))
         report.refunds = len(refunds)
+        phase("refunds")
         _verify(world, plans, report)
         chaos_refunds.verify(world, refunds, report)
+        phase("checks")
         assert world.runtime is not None
         deliveries = world.acumatica.push.log_view()
         report.pushes = len(world.acumatica.push.sent)
