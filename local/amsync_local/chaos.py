@@ -389,11 +389,23 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     from amsync.services.operations import DLQ_SOURCES, message_group
 
     assert world.runtime is not None
+    mark = time.monotonic()
+
+    def step(name: str) -> None:  # each step's wall time, under "drain: " in the report's stages
+        nonlocal mark
+        now = time.monotonic()
+        report.phases[f"drain: {name}"] = report.phases.get(f"drain: {name}", 0.0) + now - mark
+        mark = now
+
     _late_commits_landed(world, timeout)
+    step("held writes land")
     world.wait_settled(timeout)
+    step("queues settle")
     for _ in range(2):
         _reconcile(world)
+        step("reconciler runs")
         world.wait_settled(timeout)
+        step("queues settle")
     ids = world.runtime.stack.physical_ids  # type: ignore[union-attr]
     for dlq, source in DLQ_SOURCES.items():
         if dlq in ids:
@@ -403,15 +415,21 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
                 report.dlq_reasons += _dlq_reasons(world, dlq, queues.peek(ids[dlq], 50))
                 report.replayed += queues.move_messages(ids[dlq], ids[source], group_of=message_group)
     world.wait_settled(timeout)
+    step("DLQ replay")
     _reconcile(world)
+    step("reconciler runs")
     world.wait_settled(timeout)
+    step("queues settle")
     # The sweep must have run once after the last late commit landed and its create lease ran out (a double whose
     # Acumatica order is still being created is left for the next run).
     last = _late_commits_landed(world, timeout)
     if last is not None and _last_reconcile.get(world, 0.0) < last + world.options.create_lease_s:
         time.sleep(max(0.0, last + world.options.create_lease_s - time.monotonic()))
+        step("held writes land")
         _reconcile(world)
+        step("reconciler runs")
         world.wait_settled(timeout)
+        step("queues settle")
     for dlq in DLQ_SOURCES:
         if dlq in ids:
             for m in queues.peek(ids[dlq], 50):
