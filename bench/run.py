@@ -151,7 +151,9 @@ def _commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + (" + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # the previous run's results.json (which this run overwrites) is not a change to what is measured
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results.json")
+    return head + (" + uncommitted changes" if dirty else "")
 
 
 def _machine() -> str:
