@@ -106,6 +106,9 @@ class ChaosReport:
     # wall seconds of each stage: orders entered and fulfilled under the faults (until Acumatica's pushes are
     # delivered), the drain (held writes land, reconciler, queues, DLQ replay), the refunds, the checks
     phases: dict[str, float] = field(default_factory=dict)
+    # per function: invocations, records, busy seconds (the sum of the invocations' wall time) and CPU seconds:
+    # where the run's time goes (busy / wall above 2 means its two containers were always at work)
+    functions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -509,6 +512,13 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         report.faults = sum(world.magento.faults.stats.values()) + sum(world.acumatica.faults.stats.values())
         report.crashes = counter["crash"]
         report.retries = sum(len(i.failed_ids) for i in world.runtime.invocations)
+        for inv in list(world.runtime.invocations):
+            f = report.functions.setdefault(inv.function, {"invocations": 0, "records": 0, "busy_s": 0.0,
+                                                           "cpu_s": 0.0})
+            f["invocations"] += 1
+            f["records"] += inv.records
+            f["busy_s"] += inv.duration_ms / 1000
+            f["cpu_s"] += inv.cpu_ms / 1000
         report.eligible = sum(p.eligible for p in plans)
         report.st_orders = sum(p.order_type == "ST" for p in plans)
         creates = [e for e in world.magento.faults.late_commits_view() if e["path"].endswith("/V1/orders/create")]
@@ -554,6 +564,14 @@ def print_report(report: ChaosReport) -> None:
         table.add_row(k, str(v))
     console = Console(file=sys.__stdout__)
     console.print(table)
+    if report.functions:
+        per_fn = Table(title="where the functions' time went")
+        for column in ("function", "invocations", "records", "busy (s)", "busy / wall", "CPU (s)"):
+            per_fn.add_column(column, justify="left" if column == "function" else "right")
+        for name, f in sorted(report.functions.items(), key=lambda kv: -kv[1]["busy_s"]):
+            per_fn.add_row(name, str(int(f["invocations"])), str(int(f["records"])), f"{f['busy_s']:.1f}",
+                           f"{f['busy_s'] / max(report.wall_s, 1e-9):.2f}", f"{f['cpu_s']:.1f}")
+        console.print(per_fn)
     for label, items in (("wrong", report.wrong), ("missing", report.missing), ("doubled", report.doubled),
                          ("in a DLQ", report.dlq_left), ("double cancelled", report.doubles_cancelled)):
         for item in items[:20]:
