@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -386,6 +387,20 @@ def _late_commits_landed(world: LocalWorld, timeout: float) -> float | None:
     return max(landed) if landed else None
 
 
+def _laps(into: dict[str, float], prefix: str = "") -> Callable[[str], None]:
+    """A stopwatch: each call adds the wall time since the previous one (or since it was made) to ``into`` under
+    ``prefix + name``."""
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        into[prefix + name] = into.get(prefix + name, 0.0) + now - mark
+        mark = now
+
+    return lap
+
+
 def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     """Faults are off: let the held writes land, reconcile (lost pushes, and the sweep of the second Magento orders
     late commits made), settle, replay whatever sits in a DLQ, settle again."""
@@ -393,14 +408,7 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     from amsync.services.operations import DLQ_SOURCES, message_group
 
     assert world.runtime is not None
-    mark = time.monotonic()
-
-    def step(name: str) -> None:  # each step's wall time, under "drain: " in the report's stages
-        nonlocal mark
-        now = time.monotonic()
-        report.phases[f"drain: {name}"] = report.phases.get(f"drain: {name}", 0.0) + now - mark
-        mark = now
-
+    step = _laps(report.phases, "drain: ")  # each step's wall time among the report's stages
     _late_commits_landed(world, timeout)
     step("held writes land")
     world.wait_settled(timeout)
@@ -476,14 +484,7 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         user = AcumaticaUser.from_endpoints(world.endpoints(), PatientTransport())
         counter: Counter[str] = Counter()
         originals = _inject(world, rng, counter, crash_rate, orders)
-        mark = time.monotonic()
-
-        def phase(name: str) -> None:
-            nonlocal mark
-            now = time.monotonic()
-            report.phases[name] = now - mark
-            mark = now
-
+        phase = _laps(report.phases)
         try:
             plans: list[OrderPlan] = []
             for start in range(0, orders, WAVE):  # a day's orders arrive in waves, not all before the first ships

@@ -26,3 +26,8 @@ def test_orders_through_a_bad_day_end_exactly_right() -> None:
     # chaos_refunds.verify: quantities and total to the cent, none missing or doubled)
     assert report.refunds > 0
     assert report.eligible == 44  # the unpaid orders stayed out of Magento, each with a Skipped row and its reason
+    # and the report says where the time went: each stage (the drain's steps among them), each function
+    assert {"orders under faults", "drain", "refunds", "checks", "drain: queues settle",
+            "drain: reconciler runs"} <= set(report.phases) and all(t >= 0 for t in report.phases.values())
+    sync = report.functions["OrderSyncFunction"]
+    assert sync["invocations"] > 0 and sync["records"] >= sync["invocations"] and sync["busy_s"] > 0

@@ -17,7 +17,8 @@ from amsync.data.bindings import Binder
 from amsync.models.log import DIRECTION_M2A, Action, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
-from amsync.services.customer_sync import customer_id_for, entity_key
+from amsync.services.customer_sync import customer_id_for
+from amsync.services.log_rows import customer_entity_key
 from amsync_local.walkthrough import val
 
 EXPAND = "MainContact/Address,BillingContact/Address,ShippingContact/Address"
@@ -63,7 +64,7 @@ def poll(e2e: E2E) -> dict[str, Any]:
 
 
 def rows(e2e: E2E, magento_id: int) -> list[LogEntry]:
-    return sorted(e2e.log.timeline(entity_key(magento_id)), key=lambda e: e.log_id)
+    return sorted(e2e.log.timeline(customer_entity_key(magento_id)), key=lambda e: e.log_id)
 
 
 def acu_customers_by_email(e2e: E2E, email: str) -> list[dict[str, Any]]:
@@ -148,7 +149,7 @@ def test_repoll_and_redelivery_create_nothing(e2e: E2E) -> None:
     assert poll(e2e)["outcome"] == "nothing"
     settings = Settings.from_env(e2e.runtime.functions["CustomerPollerFunction"].env)
     again = SyncRequest(kind=Kind.CUSTOMER, key=str(shopper["id"]), source="replay",
-                        correlation_id=entity_key(shopper["id"]))
+                        correlation_id=customer_entity_key(shopper["id"]))
     publish_customer_requests(settings, [again, again])
     e2e.settle()
     # Then there is still one customer and no new log row

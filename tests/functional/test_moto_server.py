@@ -246,3 +246,37 @@ def test_two_concurrent_conditional_puts_cannot_both_pass() -> None:
         assert outcomes == {"first": "taken", "second": "refused"}
         item = ddb.get_item(TableName="leases", Key={"pk": {"S": "order#SO/1"}})["Item"]
         assert item["by"]["S"] == "first"
+
+
+def test_the_server_keeps_a_connection_open_across_requests_as_aws_does() -> None:
+    import http.client
+
+    from amsync_local.runtime import start_moto, stop_moto
+
+    # Given the local world's moto server
+    proc, port = start_moto("127.0.0.1")
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        url = f"http://127.0.0.1:{port}/"
+        request = AWSRequest("POST", url, data=b"{}", headers={"Content-Type": "application/x-amz-json-1.0",
+                                                                "X-Amz-Target": "DynamoDB_20120810.ListTables"})
+        SigV4Auth(Credentials("testing", "testing"), "dynamodb", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+        # When a client sends two requests on one connection (botocore's pool keeps its connections)
+        answers = []
+        for _ in range(2):
+            conn.request("POST", "/", body=b"{}", headers=headers)
+            r = conn.getresponse()
+            r.read()
+            answers.append((r.status, r.getheader("Connection")))
+            # Then the server answers without closing: the same socket carries the next request
+            assert conn.sock is not None
+        assert [status for status, _ in answers] == [200, 200]
+        assert all((c or "").lower() != "close" for _, c in answers)
+        conn.close()
+    finally:
+        stop_moto(proc)

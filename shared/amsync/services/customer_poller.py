@@ -23,8 +23,7 @@ from typing import Any, Protocol
 from amsync.models.log import DIRECTION_M2A, Action, Group, LogEntry, Result
 from amsync.models.messages import Kind, SyncRequest
 from amsync.models.settings import CustomerSyncPreferences
-from amsync.services.log_rows import customer_entity_key as entity_key
-from amsync.services.log_rows import now, sync_row
+from amsync.services.log_rows import customer_entity_key, now, sync_row
 from amsync.services.watermark_poll import (
     PollBinder,
     changed_since,
@@ -112,11 +111,11 @@ def _publish(ports: CustomerPollerPorts, handed: list[dict[str, Any]], started: 
     requests = [SyncRequest(kind=Kind.CUSTOMER, key=str(i["id"]), source="reconciler",
                             timestamp=epoch(str(i.get("updated_at") or "")),
                             hint={"updated_at": i.get("updated_at"), "website_id": i.get("website_id")},
-                            correlation_id=entity_key(int(i["id"])), requested_at=requested)
+                            correlation_id=customer_entity_key(int(i["id"])), requested_at=requested)
                 for i in handed]
     ports.publish(requests)
     ports.log([sync_row(Group.CUSTOMER, Action.PUBLISHER, Result.SUCCESS, notes=str(i.get("email") or f"#{i['id']}"),
                         started=started, message=f"queued (Magento updated_at {i.get('updated_at')})",
-                        details={"request": r.model_dump(mode="json")}, entity_key=entity_key(int(i["id"])),
+                        details={"request": r.model_dump(mode="json")}, entity_key=customer_entity_key(int(i["id"])),
                         correlation_id=r.correlation_id, direction=DIRECTION_M2A)
                for i, r in zip(handed, requests, strict=True)])

@@ -233,11 +233,9 @@ class _Job:
             details: dict[str, Any] | None = None) -> LogEntry:
         return sync_row(Group.CUSTOMER, action, result, notes=self.customer.email or f"#{self.customer.id}",
                         started=self.started, entity_id=entity_id, message=message, details=details,
-                        entity_key=entity_key(self.customer.id), correlation_id=self.req.correlation_id,
+                        entity_key=customer_entity_key(self.customer.id), correlation_id=self.req.correlation_id,
                         direction=DIRECTION_M2A)
 
-
-entity_key = customer_entity_key  # one Magento customer's log timeline (services/log_rows.py)
 
 
 def sync_customer(req: SyncRequest, ports: CustomerSyncPorts) -> str:
@@ -249,7 +247,7 @@ def sync_customer(req: SyncRequest, ports: CustomerSyncPorts) -> str:
     except NotFound:
         ports.log([sync_row(Group.CUSTOMER, Action.UPDATE, Result.SKIPPED, notes=f"#{magento_id}", started=started,
                             message=f"Magento customer {magento_id} no longer exists", direction=DIRECTION_M2A,
-                            entity_key=entity_key(magento_id), correlation_id=req.correlation_id)])
+                            entity_key=customer_entity_key(magento_id), correlation_id=req.correlation_id)])
         return "gone"
     job = _Job(req, customer, ports.settings.customer_sync(fresh=True), ports, started,
                ports.settings.order_sync().account_share_scope == "website")
