@@ -495,6 +495,9 @@ class LocalRuntime:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY: the headers and the body are two writes; with Nagle on, the body of each answer on a
+            # kept-alive connection waited ~40 ms for the client's delayed ACK (a Function URL answers at once)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return

@@ -15,8 +15,12 @@ class ServerThread:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "sim") -> None:
         # Bound here and handed to uvicorn: a free port looked up first and bound later could be taken meanwhile.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on accepted sockets whose proto says
+        # TCP, and with Nagle on, each answer on a kept-alive connection waited ~40 ms for the client's delayed ACK.
+        # NODELAY on the listener too (Linux hands it on to the sockets it accepts).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port, self.name = host, int(self._socket.getsockname()[1]), name
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off",
