@@ -233,6 +233,19 @@ def get_list(ctx: Ctx, ed: EntityDef) -> Response:
             recs = candidates
             if not recs:
                 return JSONResponse([])
+        narrowed = _stored_equals(recs, q.get("$filter"))
+        if narrowed is not None and len(narrowed) < len(recs):
+            # the filter is applied in full to the trees of the records it can match, plus one tree for the names
+            # it may use (an unknown name is still refused); refused on those, it is tried on every record's tree
+            sample = narrowed if narrowed else recs[:1]
+            trees = [(r, ed.tree(ctx.sim.store, r)) for r in sample]
+            try:
+                pred = odata.compile_filter(q.get("$filter"), odata.field_checker(_field_names([t for _, t in trees])))
+                hits = [r for r, t in trees if narrowed and (pred is None or pred(t))]
+                hits = hits[skip:skip + top if top is not None else None]
+                return JSONResponse([ctx.shape(ed, r, i + 1) for i, r in enumerate(hits)])
+            except odata.FilterError:
+                pass
         trees = [(r, ed.tree(ctx.sim.store, r)) for r in recs]
         if not trees:  # field names are learnt from the records; an empty table answers an empty list
             return JSONResponse([])
@@ -241,6 +254,30 @@ def get_list(ctx: Ctx, ed: EntityDef) -> Response:
         hits = [r for r, t in trees if pred is None or pred(t)]
         hits = hits[skip:skip + top if top is not None else None]
         return JSONResponse([ctx.shape(ed, r, i + 1) for i, r in enumerate(hits)])
+
+
+# Fields every entity keeps verbatim at the top of its stored record under the name its tree shows (never derived):
+# an equality on one of them can pick the records worth building a tree for.
+STORED_VERBATIM = frozenset({"OrderType", "OrderNbr", "CustomerOrder", "ExternalRef", "CustomerID"})
+_EQUALS = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$")
+
+
+def _stored_equals(recs: list[Rec], text: str | None) -> list[Rec] | None:
+    """For a filter that is a conjunction ("and" only, no parentheses) with at least one "<field> eq '<text>'" on a
+    field kept verbatim, the records whose stored field equals the text: the only ones the filter can match (so a
+    list of returns by ExternalRef builds a handful of trees, not the whole table's). None when it cannot tell."""
+    if not text or "(" in text or re.search(r"\s(or|not)\s", text, re.IGNORECASE):
+        return None
+    wanted = []
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        m = _EQUALS.match(clause)
+        if m and m.group(1) in STORED_VERBATIM:
+            wanted.append((m.group(1), m.group(2).replace("''", "'")))
+    if not wanted:
+        return None
+    norm = [(name, value.rstrip().lower()) for name, value in wanted]  # as odata.compare: case and trailing blanks
+    return [r for r in recs if all(name not in r or (r[name] is not None and str(r[name]).rstrip().lower() == value)
+                                   for name, value in norm)]
 
 
 _CHANGED_SINCE = re.compile(r"^\s*(\w+)\s+(gt|ge)\s+datetimeoffset'([^']*)'\s*$", re.IGNORECASE)

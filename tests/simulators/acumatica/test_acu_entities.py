@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from acu_sim_helpers import BASE, order_body, val
 
-from acumatica_sim import AcumaticaSimulator
+from acumatica_sim import AcumaticaSimulator, routes
 
 
 def test_expand_is_required_for_details_and_linked(client: httpx.Client) -> None:
@@ -56,6 +57,37 @@ def test_filter_on_unknown_field_is_rejected(client: httpx.Client) -> None:
     r = client.get(f"{BASE}/SalesOrder", params={"$filter": "Nope eq 'x'"})
     # Then a 400 error, not a silent empty list
     assert r.status_code == 400
+
+
+def test_equality_on_a_stored_field_answers_what_a_full_scan_answers(client: httpx.Client,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given orders with and without a customer order and an external ref (one with trailing blanks, other case)
+    for ref, customer_order in (("CM100", "000000123"), ("cm100  ", None), (None, "000000123"), ("CM101", "X")):
+        body = order_body()
+        body["ExternalRef"], body["CustomerOrder"] = {"value": ref}, {"value": customer_order}
+        assert client.put(f"{BASE}/SalesOrder", json=body).status_code == 200
+    filters = ["ExternalRef eq 'CM100'", "ExternalRef eq 'CM100' and OrderType eq 'SO'",
+               "CustomerOrder eq '000000123' and OrderType eq 'SO'", "OrderType eq 'RC'", "ExternalRef eq 'none'",
+               "OrderType eq 'SO' and Status eq 'Open'", "ExternalRef eq 'CM100' or ExternalRef eq 'CM101'",
+               "CustomerID eq 'AACUSTOMER' and OrderNbr eq 'SOT00023'"]
+
+    def answers() -> list[tuple[int, list[str]]]:
+        out = []
+        for f in filters:
+            r = client.get(f"{BASE}/SalesOrder", params={"$filter": f, "$select": "OrderType,OrderNbr"})
+            out.append((r.status_code, [f"{val(o, 'OrderType')} {val(o, 'OrderNbr')}" for o in r.json()]))
+        return out
+
+    # When each filter is answered with the narrowing and without it (every record's tree built)
+    narrowed = answers()
+    refused = client.get(f"{BASE}/SalesOrder", params={"$filter": "ExternalRef eq 'none' and Nope eq 'x'"})
+    monkeypatch.setattr(routes, "_stored_equals", lambda recs, text: None)
+    full = answers()
+    # Then the answers are the same, and the narrowing did pick (two orders carry CM100 in some case)
+    assert narrowed == full
+    assert len(narrowed[0][1]) == 2 and narrowed[4] == (200, [])
+    # And a filter on an unknown field is still refused when no record can match
+    assert refused.status_code == 400
 
 
 def test_top_and_skip_page(client: httpx.Client) -> None:
