@@ -278,10 +278,12 @@ class AcumaticaClient:
                           content=dumps(body), headers={"Content-Type": "application/json"})
         location = resp.headers.get("Location")
         deadline = time.monotonic() + poll_timeout
+        pause = 0.05  # a quick action is seen done at once; a long one is polled every second, not hammered
         while resp.status_code == 202 and location:
             if time.monotonic() > deadline:
                 raise ApiError(SYSTEM, action, f"still running after {poll_timeout:.0f}s")
-            time.sleep(0.2)
+            time.sleep(pause)
+            pause = min(1.0, pause * 2)
             resp = self._call(f"POLL {action}", "GET", location)
 
     # ------------------------------------------------------------------ named reads the connector uses
