@@ -243,20 +243,40 @@ def _fulfil(user: AcumaticaUser, rng: random.Random, plans: list[OrderPlan], wor
         list(pool.map(ship, todo))
 
 
-def _magento_orders(mag: MagentoViewer, page_size: int = 300) -> list[dict[str, Any]]:
-    """Every Magento order, in entity id order."""
-    orders: list[dict[str, Any]] = []
+def _magento_all(mag: MagentoViewer, resource: str = "orders", page_size: int = 300) -> list[dict[str, Any]]:
+    """Every Magento order (or shipment, invoice: ``resource``), in entity id order, a page at a time."""
+    found: list[dict[str, Any]] = []
     page = 1
     while True:
-        r = mag.http.get("orders", params={"searchCriteria[pageSize]": page_size, "searchCriteria[currentPage]": page,
+        r = mag.http.get(resource, params={"searchCriteria[pageSize]": page_size,
+                                           "searchCriteria[currentPage]": page,
                                            "searchCriteria[sortOrders][0][field]": "entity_id",
                                            "searchCriteria[sortOrders][0][direction]": "ASC"})
         r.raise_for_status()
         body = r.json()
-        orders += body["items"]
-        if not body["items"] or len(orders) >= body["total_count"]:
-            return orders
+        found += body["items"]
+        if not body["items"] or len(found) >= body["total_count"]:
+            return found
         page += 1
+
+
+@dataclass
+class _Documents:
+    """Magento's shipments and invoices, read once for the checks, by the order they belong to."""
+
+    shipments: dict[int, list[dict[str, Any]]]
+    invoices: dict[int, list[dict[str, Any]]]
+
+    @classmethod
+    def read(cls, mag: MagentoViewer) -> _Documents:
+        by: dict[str, dict[int, list[dict[str, Any]]]] = {"shipments": {}, "invoices": {}}
+        for resource, into in by.items():
+            for doc in _magento_all(mag, resource):
+                into.setdefault(int(doc["order_id"]), []).append(doc)
+        return cls(by["shipments"], by["invoices"])
+
+    def of(self, order: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return self.shipments.get(int(order["entity_id"]), []), self.invoices.get(int(order["entity_id"]), [])
 
 
 def _is_neutralised_double(order: dict[str, Any], key: str) -> bool:
@@ -279,7 +299,7 @@ def _orders_by_key(world: LocalWorld, mag: MagentoViewer, plans: list[OrderPlan]
     """Every Magento order under the Acumatica key its ext_order_id names. One naming no order is wrong; one for an
     Acumatica order the run did not enter (the seed's open SOT00023, synced by the reconciler) must be alone."""
     by_key: dict[str, list[dict[str, Any]]] = {}
-    for order in _magento_orders(mag):
+    for order in _magento_all(mag):
         key = order_key_of(order.get("ext_order_id"))
         if key is None:
             report.wrong.append(f"Magento order #{order.get('increment_id')}: no ext_order_id")
@@ -305,6 +325,7 @@ def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> N
     log = ConnectorLog(world.runtime.functions["OrderSyncFunction"].env["CONNECTOR_LOG_TABLE"])
     mag = MagentoViewer.from_endpoints(world.endpoints())
     by_key = _orders_by_key(world, mag, plans, report)
+    documents = _Documents.read(mag)
     for p in plans:
         orders = by_key.get(p.key, [])
         if not p.eligible:
@@ -314,17 +335,18 @@ def _verify(world: LocalWorld, plans: list[OrderPlan], report: ChaosReport) -> N
                        and _skipped_type(e) in (p.order_type, None) for e in log.timeline(p.nbr)):
                 report.wrong.append(f"{p.key}: not eligible, but no Skipped row with the reason")
             continue
-        _verify_eligible(mag, p, orders, report)
+        _verify_eligible(documents, p, orders, report)
 
 
-def _verify_eligible(mag: MagentoViewer, p: OrderPlan, orders: list[dict[str, Any]], report: ChaosReport) -> None:
+def _verify_eligible(documents: _Documents, p: OrderPlan, orders: list[dict[str, Any]],
+                     report: ChaosReport) -> None:
     """One live Magento order with the plan's total, shipments, tracks and invoices; the others neutralised doubles
     with no documents."""
     doubles = [o for o in orders if _is_neutralised_double(o, p.key)]
     live = [o for o in orders if o not in doubles]
     for d in doubles:
         report.doubles_cancelled.append(f"{p.key}: #{d.get('increment_id')} {d.get('state')}")
-        if mag.shipments_of(int(d["entity_id"])) or mag.invoices_of(int(d["entity_id"])):
+        if any(documents.of(d)):
             report.wrong.append(f"{p.key}: double #{d.get('increment_id')} has shipments or invoices")
     if not live:
         report.missing.append(f"{p.key}: no live Magento order" + (f" ({len(doubles)} cancelled)" if doubles
@@ -336,8 +358,7 @@ def _verify_eligible(mag: MagentoViewer, p: OrderPlan, orders: list[dict[str, An
     order = live[0]
     if Decimal(str(order["grand_total"])) != p.total:
         report.wrong.append(f"{p.key}: grand total {order['grand_total']} != {p.total}")
-    shipments = mag.shipments_of(int(order["entity_id"]))
-    invoices = mag.invoices_of(int(order["entity_id"]))
+    shipments, invoices = documents.of(order)
     _count(report, p.key, "shipment", len(shipments), len(p.shipments))
     _count(report, p.key, "invoice", len(invoices), len(p.invoices))
     tracks = sum(len(s.get("tracks", [])) for s in shipments)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -44,19 +45,20 @@ def _refund(mag: MagentoViewer, order: dict[str, Any], items: list[dict[str, Any
     return cm
 
 
-def refund_some(world: LocalWorld, plans: list[OrderPlan], rng: random.Random) -> list[Refund]:
+def refund_some(world: LocalWorld, plans: list[OrderPlan], rng: random.Random, workers: int = 4) -> list[Refund]:
     """Refund a share of the complete orders in Magento: one unit of the first line (with return to stock), the
-    whole order, or one unit then the rest (two credit memos)."""
+    whole order, or one unit then the rest (two credit memos). Which orders and how are drawn in sequence from
+    ``rng``; the refunds are then made by several people at once."""
     mag = MagentoViewer.from_endpoints(world.endpoints())
-    made: list[Refund] = []
-    for p in plans:
-        if not p.eligible or rng.random() >= SHARE:
-            continue
+    drawn = [(p, rng.choice(("one", "all", "one-then-rest"))) for p in plans
+             if p.eligible and rng.random() < SHARE]
+
+    def refund(item: tuple[OrderPlan, str]) -> list[Refund]:
+        p, how = item
         live = [o for o in mag.orders_for(p.nbr) if o.get("state") == "complete"]
         if len(live) != 1:
-            continue
+            return []
         order = live[0]
-        how = rng.choice(("one", "all", "one-then-rest"))
         first = next(i for i in order["items"] if not i.get("parent_item_id"))
         steps: list[tuple[list[dict[str, Any]] | None, dict[str, Any]]] = []
         if how in ("one", "one-then-rest"):
@@ -65,6 +67,7 @@ def refund_some(world: LocalWorld, plans: list[OrderPlan], rng: random.Random) -
                           {"shipping_amount": 0, "extension_attributes": back}))
         if how in ("all", "one-then-rest"):
             steps.append((None, {}))
+        made: list[Refund] = []
         for items, arguments in steps:
             cm = _refund(mag, order, items, arguments)
             if cm is not None:
@@ -73,7 +76,13 @@ def refund_some(world: LocalWorld, plans: list[OrderPlan], rng: random.Random) -
                     qty[it["sku"]] = qty.get(it["sku"], Decimal(0)) + Decimal(str(it["qty"]))
                 made.append(Refund(p.key, str(cm["increment_id"]), int(cm["entity_id"]),
                                    Decimal(str(cm["grand_total"])).quantize(CENT), qty))
-    return made
+        return made
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return [r for made in pool.map(refund, drawn) for r in made]
+    finally:
+        mag.http.close()
 
 
 def sync_under_faults(world: LocalWorld, refunds: list[Refund], timeout: float) -> None:
