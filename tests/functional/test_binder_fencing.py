@@ -20,6 +20,7 @@ def test_a_bind_is_fenced_by_the_lease_token(bare_runtime: Any) -> None:
     # When writer B takes it over
     second = binder.mark_creating("order", key, lease_s=60)
     assert first.lease and second.lease and first.lease != second.lease
+    assert first.first_attempt and not second.first_attempt  # B knows an attempt came before it (A's item)
     # Then A's bind and A's release are refused, and B's lease stands
     with pytest.raises(LeaseLost):
         binder.bind("order", key, 2001, "000002001", lease=first.lease)

@@ -153,6 +153,22 @@ def test_the_plan_writes_nothing_and_the_sync_sends_the_planned_entity_with_the_
     assert again.customer is not None and again.customer.action == "use" and again.payload == sent.payload
 
 
+@pytest.mark.parametrize(("external_ref", "write_back", "unclaimed"), [
+    (None, "ExternalRef", True),  # nothing claims it: the writer's first attempt need not search Magento
+    ("000000777", "ExternalRef", False),  # a Magento number is on it (ours, or an earlier connector's)
+    (None, "none", False),  # no write-back: nothing in Acumatica would show a claim, so the writer searches
+])
+def test_the_create_says_whether_a_magento_order_may_claim_the_acumatica_order(
+        external_ref: str | None, write_back: str, unclaimed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = _record()
+    record["ExternalRef"] = {"value": external_ref}
+    fakes = Fakes(record, customers=[{"email": "orders@bigbox.example", "id": 77}])
+    monkeypatch.setattr(Fakes, "order_sync", lambda self, fresh=False: OrderSyncPreferences(write_back_field=write_back))
+    assert sync_order(REQ, fakes.ports()) == "forwarded"
+    sent: MagentoOrderWrite = next(w[1] for w in fakes.writes if w[0] == "forward")
+    assert sent.unclaimed is unclaimed
+
+
 def test_explain_lists_every_blocker_while_the_sync_stops_at_the_first_as_before() -> None:
     # Given an order with an unmapped Ship Via and a SKU Magento does not have
     fakes = Fakes(_record(ship_via="WILLCALL", lines=(("WATER2809", 1), ("TEA42", 1))))

@@ -18,8 +18,10 @@ from amsync.services.order_writer import WriterPorts, write_order
 class FakeMagento:
     def __init__(self) -> None:
         self.orders: list[dict[str, Any]] = []
+        self.searches = 0
 
     def orders_by_ext_id(self, ext_order_id: str) -> list[dict[str, Any]]:
+        self.searches += 1
         return [o for o in self.orders if o["ext_order_id"] == ext_order_id]
 
     def find_orders(self, ext_order_id: str) -> list[MagentoOrderSummary]:
@@ -69,7 +71,8 @@ class FakeBinder:
         if existing is not None and existing.state == "bound":
             raise AlreadyBound(existing)
         self.tokens += 1
-        b = Binding(kind, key, None, None, "creating", 0, {}, lease=f"lease-{self.tokens}")
+        b = Binding(kind, key, None, None, "creating", 0, {}, lease=f"lease-{self.tokens}",
+                    first_attempt=existing is None)  # a lease given back leaves its item (data/bindings.py)
         self.items[f"{kind}#{key}"] = b
         return b
 
@@ -104,7 +107,7 @@ def _ports() -> tuple[WriterPorts, FakeMagento, FakeAcumatica, list[LogEntry]]:
 
 
 def _msg(write_back: bool = True, order_type: str = "SO", increment_id: str | None = None,
-         status: str = "Open") -> MagentoOrderWrite:
+         status: str = "Open", unclaimed: bool = False) -> MagentoOrderWrite:
     from amsync.services.order_identity import ext_order_id
 
     payload: dict[str, Any] = {"ext_order_id": ext_order_id(order_type, "SOT00024"), "store_id": 1, "grand_total": 40}
@@ -112,7 +115,7 @@ def _msg(write_back: bool = True, order_type: str = "SO", increment_id: str | No
         payload["increment_id"] = increment_id
     return MagentoOrderWrite.build(payload, order_key=f"{order_type}/SOT00024", order_nbr="SOT00024",
                                    action="create", acumatica_status=status, correlation_id=f"{order_type}/SOT00024",
-                                   write_back=write_back)
+                                   write_back=write_back, unclaimed=unclaimed)
 
 
 def test_create_binds_writes_the_number_back_and_a_second_delivery_creates_nothing() -> None:
@@ -129,6 +132,37 @@ def test_an_order_already_in_magento_is_found_and_bound_not_created_again() -> N
     mag.create_order({"ext_order_id": "SOT00024", "store_id": 1})  # an earlier attempt committed, answer lost
     assert write_order(_msg(), ports) == "recovered"
     assert len(mag.orders) == 1 and "found in Magento" in rows[-1].message
+
+
+def test_the_first_attempt_at_an_unclaimed_order_creates_without_a_search() -> None:
+    # Given an order nothing claims (empty ExternalRef) and no attempt before this one
+    ports, mag, acu, rows = _ports()
+    # When it is written
+    assert write_order(_msg(unclaimed=True), ports) == "created"
+    # Then Magento saw the create alone: no search in the create's path
+    assert mag.searches == 0 and len(mag.orders) == 1
+
+
+def test_a_later_attempt_at_an_unclaimed_order_searches_and_finds_what_an_earlier_one_committed() -> None:
+    # Given an attempt that committed in Magento, lost its answer and gave its lease back
+    ports, mag, acu, rows = _ports()
+    lease = ports.binder.mark_creating("order", "SO/SOT00024").lease
+    mag.create_order({"ext_order_id": "SOT00024", "store_id": 1})
+    ports.binder.release_creating("order", "SO/SOT00024", lease=lease)
+    # When the next attempt runs
+    assert write_order(_msg(unclaimed=True), ports) == "recovered"
+    # Then it searched, found the order and bound it: still one order
+    assert mag.searches == 1 and len(mag.orders) == 1
+
+
+def test_the_first_attempt_at_a_claimed_order_searches_and_finds_an_earlier_connectors_order() -> None:
+    # Given an order an earlier connector created in Magento (the Acumatica order carries its ExternalRef)
+    ports, mag, acu, rows = _ports()
+    mag.create_order({"ext_order_id": "SOT00024", "store_id": 1})
+    # When this connector's first attempt runs
+    assert write_order(_msg(unclaimed=False), ports) == "recovered"
+    # Then the search found it: bound, not created again
+    assert mag.searches == 1 and len(mag.orders) == 1
 
 
 def test_write_back_none_leaves_the_acumatica_order_alone() -> None:

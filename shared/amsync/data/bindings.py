@@ -165,8 +165,8 @@ class Binder:
         token = uuid.uuid4().hex
         ddb = client("dynamodb")
         try:
-            ddb.put_item(
-                TableName=self._name,
+            old = ddb.put_item(
+                TableName=self._name, ReturnValues="ALL_OLD",  # none: the record's first attempt
                 Item=_typed_item({"pk": f"{kind}#{acumatica_key}", "sk": "binding", "state": "creating",
                                   "lease_token": token, "updated_at": Decimal(str(round(now, 3))),
                                   "lease_until": Decimal(str(round(now + lease_s, 3)))}),
@@ -188,7 +188,8 @@ class Binder:
                     raise LeaseHeld(f"{kind} {acumatica_key}: another create is in flight") from exc
                 raise AlreadyBound(existing) from exc
             raise
-        return Binding(kind, acumatica_key, None, None, "creating", now, {}, lease=token)
+        return Binding(kind, acumatica_key, None, None, "creating", now, {}, lease=token,
+                       first_attempt=not old.get("Attributes"))
 
     def release_creating(self, kind: str, acumatica_key: str, hold_s: float = 0.0, lease: str | None = None) -> None:
         """Give the lease back after a failed attempt, now or after ``hold_s`` seconds (while a create Magento

@@ -78,6 +78,10 @@ class MagentoOrderWrite(BaseModel):
     correlation_id: str
     requested_at: float = 0.0  # epoch seconds the push arrived (latency metrics)
     write_back: bool = True  # put the Magento number on the Acumatica order (preference write_back_field)
+    # order sync read the Acumatica order with an empty ExternalRef while write-back is on: no Magento order claims
+    # it (not ours, not an earlier connector's), so the writer's first attempt need not look it up (False, the
+    # default, and whenever write-back is off: it does)
+    unclaimed: bool = False
 
     @classmethod
     def build(cls, payload: dict[str, Any], **fields: Any) -> MagentoOrderWrite:

@@ -5,7 +5,10 @@ An exporter writes a record to the other system once, whatever the timing:
 1. **Bound?** The binding (Acumatica key -> Magento id) is the first thing asked; bound means done.
 2. **Lease.** ``mark_creating`` takes the create lease with a conditional write and returns its **fencing
    token** (a fresh id per lease): while the lease lives nobody else creates; an expired lease may be taken over.
-3. **Look up before create.** An earlier attempt may have committed and lost its answer.
+3. **Look up before create.** An earlier attempt may have committed and lost its answer. Every attempt leaves
+   the binding item behind (a lease given back stays as ``creating``), so ``mark_creating`` knows the record's
+   first attempt (``first_attempt``): no attempt of this connector can have committed before it. The order writer
+   skips the lookup then when nothing else claims the order either (its Acumatica ExternalRef is empty).
 4. **Create once**, then **bind at once**, fenced: ``bind(..., lease=token)`` succeeds only while the binding is
    still ``creating`` under *this* token (or is already bound to the same Magento id). A writer whose lease was
    taken over loses the bind: its Magento record is a double, reported, and handled by the reconciler's sweep.
@@ -37,6 +40,7 @@ class Binding:
     updated_at: float
     extra: dict[str, Any]
     lease: str | None = None  # the fencing token of the create lease this writer holds (mark_creating's answer)
+    first_attempt: bool = False  # mark_creating's answer: the record had no binding item (no attempt before this)
 
 
 class AlreadyBound(Exception):

@@ -282,8 +282,10 @@ def plan_order(req: SyncRequest, reads: PlanReads, *, explain: bool = False) -> 
     if plan.failure is not None:
         return replace(plan, outcome="failed")
     assert mapped.payload is not None
+    write_back = prefs.write_back_field != "none"  # without it, nothing in Acumatica would show a Magento claim
     create = MagentoOrderWrite.build(order_key=order.key, order_nbr=order.order_nbr, action="create",
-                                     payload=mapped.payload, write_back=prefs.write_back_field != "none",
+                                     payload=mapped.payload, write_back=write_back,
+                                     unclaimed=write_back and not (order.external_ref or "").strip(),
                                      acumatica_status=order.status, acumatica_last_modified=order.last_modified,
                                      correlation_id=req.correlation_id, requested_at=req.requested_at)
     return replace(plan, outcome="create", write=create)

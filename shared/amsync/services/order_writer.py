@@ -1,7 +1,8 @@
 """The Magento writer (the exporter): exactly one live Magento order per Acumatica order, whatever the timing.
 
 already bound? -> done (or an update) | take the create lease (a fencing token) | look the order up by its
-ext_order_id (an earlier attempt may have committed and lost its answer) -> bind | else create once -> bind at
+ext_order_id (an earlier attempt may have committed and lost its answer; not on the first attempt at an order whose
+Acumatica ExternalRef is empty, which nothing can have created) -> bind | else create once -> bind at
 once, fenced by the token -> write the Magento number back to Acumatica -> follow the order's current state
 (a hold or cancel made while the create was in flight). The protocol and its guards: ``services/exporting.py``
 and docs/architecture.md ("Exactly once").
@@ -73,7 +74,8 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     if msg.action == "update":
         return "not-bound"  # an update for an order not in Magento yet: the create path follows the current state
     try:
-        lease = ports.binder.mark_creating("order", msg.order_key, ports.create_lease_s).lease
+        marked = ports.binder.mark_creating("order", msg.order_key, ports.create_lease_s)
+        lease = marked.lease
     except AlreadyBound as exc:
         assert exc.existing is not None
         return _already_bound(msg, exc.existing, ports)
@@ -82,7 +84,8 @@ def write_order(msg: MagentoOrderWrite, ports: WriterPorts) -> str:
     started = now()
     payload = msg.payload
     try:
-        existing = _lookup(msg, payload, ports)
+        # the first attempt at an order nothing claims cannot find it: no search in the create's path
+        existing = None if marked.first_attempt and msg.unclaimed else _lookup(msg, payload, ports)
     except Exception:
         release_quietly(ports.binder, "order", msg.order_key, lease)  # nothing created: no need to wait
         raise
