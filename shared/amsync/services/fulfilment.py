@@ -306,13 +306,15 @@ def _export(doc: _Doc, lines: list[_Line], record: Mapping[str, Any], ports: Ful
         ports.log([_row(doc, Result.FAILURE, started, increment, str(exc), order_id)])
         return "failed"
     try:
-        lease = ports.binder.mark_creating(doc.kind, doc.binder_key, ports.create_lease_s).lease
+        marked = ports.binder.mark_creating(doc.kind, doc.binder_key, ports.create_lease_s)
+        lease = marked.lease
     except AlreadyBound:
         return "duplicate"
     except LeaseHeld as exc:
         raise NotReady(str(exc), retry_after=exc.retry_after) from exc
     try:
-        found = _find(doc, calls, ports, order_id)
+        # only our own earlier attempt leaves the marker, and the document's first attempt had none before it
+        found = None if marked.first_attempt else _find(doc, calls, ports, order_id)
     except Exception:
         release_quietly(ports.binder, doc.kind, doc.binder_key, lease)  # nothing created: no need to wait
         raise
