@@ -163,7 +163,8 @@ def test_the_create_says_whether_a_magento_order_may_claim_the_acumatica_order(
     record = _record()
     record["ExternalRef"] = {"value": external_ref}
     fakes = Fakes(record, customers=[{"email": "orders@bigbox.example", "id": 77}])
-    monkeypatch.setattr(Fakes, "order_sync", lambda self, fresh=False: OrderSyncPreferences(write_back_field=write_back))
+    prefs = OrderSyncPreferences(write_back_field=write_back)
+    monkeypatch.setattr(Fakes, "order_sync", lambda self, fresh=False: prefs)
     assert sync_order(REQ, fakes.ports()) == "forwarded"
     sent: MagentoOrderWrite = next(w[1] for w in fakes.writes if w[0] == "forward")
     assert sent.unclaimed is unclaimed
