@@ -97,6 +97,9 @@ class ChaosReport:
     late_past_hold: int = 0  # ... held longer than the create lease: landed after the lease hold had ended
     refunds: int = 0  # Magento credit memos made after the orders completed (chaos_refunds.py)
     st_orders: int = 0
+    # Acumatica's licence as the simulator counted it: the most API sessions open at once against the limit (the
+    # connector's seats + the person at the screen), logins, and logins it refused for the limit ("API Login Limit")
+    licence: dict[str, int] = field(default_factory=dict)
     doubles_cancelled: list[str] = field(default_factory=list)  # second Magento orders the sweep cancelled or held
     wrong: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -122,6 +125,10 @@ class ChaosReport:
                 ("handler crashes", self.crashes), ("retries", self.retries), ("DLQ'd", self.dlqd),
                 ("replayed", self.replayed), ("ST orders", self.st_orders), ("late creates", self.late_creates),
                 ("late commits past the hold", self.late_past_hold), ("refunds", self.refunds),
+                ("Acumatica sessions at once: most / licence",
+                 f"{self.licence.get('peak', '?')} / {self.licence.get('limit', '?')}"),
+                ("Acumatica logins (refused for the licence)",
+                 f"{self.licence.get('logins', '?')} ({self.licence.get('refused', '?')})"),
                 ("doubles cancelled", len(self.doubles_cancelled)), ("wrong", len(self.wrong)),
                 ("missing", len(self.missing)), ("doubled", len(self.doubled)), ("left in DLQs", len(self.dlq_left)),
                 *((f"  {name} (s)", round(secs, 1)) for name, secs in self.phases.items()),
@@ -497,7 +504,7 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
                            push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"},
                            sims_in_processes=True)
     with LocalWorld(options) as world:
-        world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen
+        world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen (licence)
         for sku in ITEMS:
             for wh in ("RETAIL", "WHOLESALE"):
                 world.acumatica.set_on_hand(sku, wh, 1_000_000)
@@ -534,6 +541,12 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         report.duplicates = len(deliveries) - report.pushes + report.lost
         report.faults = sum(world.magento.faults.stats.values()) + sum(world.acumatica.faults.stats.values())
         report.crashes = counter["crash"]
+        seats = world.acumatica.sessions.snapshot()
+        report.licence = {"limit": 3, "peak": int(seats["peak_sessions"]), "logins": int(seats["logins"]),
+                          "refused": int(seats["login_limit_rejections"])}
+        if report.licence["refused"]:  # the seat pool lets no container log in past the connector's seats
+            report.wrong.append(f"Acumatica refused {report.licence['refused']} login(s) for the licence (API Login "
+                                "Limit): a session was asked for beyond the seats")
         report.retries = sum(len(i.failed_ids) for i in world.runtime.invocations)
         for inv in list(world.runtime.invocations):
             f = report.functions.setdefault(inv.function, {"invocations": 0, "records": 0, "busy_s": 0.0,

@@ -22,6 +22,8 @@ def test_orders_through_a_bad_day_end_exactly_right() -> None:
     # and the simulators' state is exactly what the Acumatica documents say, nothing left in a DLQ
     assert report.missing == [] and report.doubled == [] and report.wrong == []
     assert report.dlq_left == []
+    # and Acumatica's licence held: the connector's seats and the person at the screen, never a login refused
+    assert 2 <= report.licence["peak"] <= report.licence["limit"] == 3 and report.licence["refused"] == 0
     # and the refunds made in Magento after the orders completed each have one Acumatica return order (verified in
     # chaos_refunds.verify: quantities and total to the cent, none missing or doubled)
     assert report.refunds > 0
