@@ -23,8 +23,11 @@ class ServerThread:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port, self.name = host, int(self._socket.getsockname()[1]), name
+        # An idle kept-alive connection is closed after 75 s, as nginx in front of Magento does by default (IIS in
+        # front of Acumatica: 120 s); uvicorn's own 5 s equals httpx's pool expiry, and a request sent on a
+        # connection the server was closing at that moment was reset (httpcore.ReadError) under a loaded machine.
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1, access_log=False)
+                                timeout_graceful_shutdown=1, access_log=False, timeout_keep_alive=75)
         self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only on the main thread; we run it elsewhere.
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -26,3 +26,13 @@ def test_the_simulators_listener_is_tcp_with_nodelay_so_accepted_connections_are
     finally:
         server._socket.close()
 
+
+
+def test_an_idle_kept_alive_connection_outlives_the_clients_pool_expiry() -> None:
+    # httpx drops a pooled connection idle for 5 s; a server closing at the same 5 s races it (a request sent as the
+    # server closes is reset), so the server keeps idle connections as long as nginx's default, 75 s
+    server = ServerThread(_app)
+    try:
+        assert server._server.config.timeout_keep_alive == 75
+    finally:
+        server._socket.close()
