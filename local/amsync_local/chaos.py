@@ -44,6 +44,8 @@ from amsync_local.world import LocalWorld, WorldOptions
 CUSTOMERS = [("AACUSTOMER", 0.6), ("BIGBOX", 0.25), ("STAFF01", 0.15)]  # DEFAULT class needs payment; B2B; staff
 ITEMS = ["WATER2809", "JUICE100", "MUG500"]
 SHIP_VIAS = ["UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"]
+CONNECTOR_SEATS = 2  # the connector's Acumatica seats (AcumaticaMaxSessions), given back after each invocation
+LICENCE_SESSIONS = CONNECTOR_SEATS + 1  # Acumatica's API sessions: the connector's + the person at the screen
 WAVE = 250  # orders entered (then fulfilled) at a time: the queues' depth stays that of a busy hour, whatever N
 SQS_FUNCTIONS = ["OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction", "InventoryFunction"]
 ORDER_TYPES = ["SO", "ST"]  # both synced; ST's sequence is set to issue SO's numbers
@@ -276,11 +278,12 @@ class _Documents:
 
     @classmethod
     def read(cls, mag: MagentoViewer) -> _Documents:
-        by: dict[str, dict[int, list[dict[str, Any]]]] = {"shipments": {}, "invoices": {}}
-        for resource, into in by.items():
+        def by_order(resource: str) -> dict[int, list[dict[str, Any]]]:
+            into: dict[int, list[dict[str, Any]]] = {}
             for doc in _magento_all(mag, resource):
                 into.setdefault(int(doc["order_id"]), []).append(doc)
-        return cls(by["shipments"], by["invoices"])
+            return into
+        return cls(by_order("shipments"), by_order("invoices"))
 
     def of(self, order: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return self.shipments.get(int(order["entity_id"]), []), self.invoices.get(int(order["entity_id"]), [])
@@ -499,12 +502,12 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     report = ChaosReport(orders=orders)
     started, cpu_before = time.monotonic(), _cpu_seconds()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
-                           acumatica_max_sessions=2, acumatica_session_policy="per_invocation",
+                           acumatica_max_sessions=CONNECTOR_SEATS, acumatica_session_policy="per_invocation",
                            visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
                            push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"},
                            sims_in_processes=True)
     with LocalWorld(options) as world:
-        world.acumatica.set_limits(max_sessions=3)  # the connector's 2 seats + the person at the screen (licence)
+        world.acumatica.set_limits(max_sessions=LICENCE_SESSIONS)
         for sku in ITEMS:
             for wh in ("RETAIL", "WHOLESALE"):
                 world.acumatica.set_on_hand(sku, wh, 1_000_000)
@@ -542,8 +545,8 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         report.faults = sum(world.magento.faults.stats.values()) + sum(world.acumatica.faults.stats.values())
         report.crashes = counter["crash"]
         seats = world.acumatica.sessions.snapshot()
-        report.licence = {"limit": 3, "peak": int(seats["peak_sessions"]), "logins": int(seats["logins"]),
-                          "refused": int(seats["login_limit_rejections"])}
+        report.licence = {"limit": LICENCE_SESSIONS, "peak": int(seats["peak_sessions"]),
+                          "logins": int(seats["logins"]), "refused": int(seats["login_limit_rejections"])}
         if report.licence["refused"]:  # the seat pool lets no container log in past the connector's seats
             report.wrong.append(f"Acumatica refused {report.licence['refused']} login(s) for the licence (API Login "
                                 "Limit): a session was asked for beyond the seats")
