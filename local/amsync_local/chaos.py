@@ -44,7 +44,7 @@ from amsync_local.world import LocalWorld, WorldOptions
 CUSTOMERS = [("AACUSTOMER", 0.6), ("BIGBOX", 0.25), ("STAFF01", 0.15)]  # DEFAULT class needs payment; B2B; staff
 ITEMS = ["WATER2809", "JUICE100", "MUG500"]
 SHIP_VIAS = ["UPSGROUND", "FEDEXGROUND", "WILLCALL", "LOCAL"]
-CONNECTOR_SEATS = 2  # the connector's Acumatica seats (AcumaticaMaxSessions), given back after each invocation
+CONNECTOR_SEATS = 2  # the connector's Acumatica sessions (AcumaticaMaxSessions), pooled and lent per spell of calls
 LICENCE_SESSIONS = CONNECTOR_SEATS + 1  # Acumatica's API sessions: the connector's + the person at the screen
 WAVE = 250  # orders entered (then fulfilled) at a time: the queues' depth stays that of a busy hour, whatever N
 SQS_FUNCTIONS = ["OrderSyncFunction", "MagentoWriterFunction", "FulfilmentFunction", "InventoryFunction"]
@@ -502,7 +502,7 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
     report = ChaosReport(orders=orders)
     started, cpu_before = time.monotonic(), _cpu_seconds()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
-                           acumatica_max_sessions=CONNECTOR_SEATS, acumatica_session_policy="per_invocation",
+                           acumatica_max_sessions=CONNECTOR_SEATS, acumatica_session_policy="pool",
                            visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
                            push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"},
                            sims_in_processes=True)
@@ -525,6 +525,7 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
             world.acumatica.wait_push_idle(timeout=max(120.0, orders * 1.0))
         finally:
             _calm(world, originals)
+            user.close()  # the person at the screen logs out (the checks log in again, on the same seat)
         phase("orders under faults")
         _drain(world, report, timeout=max(120.0, orders * 1.0))
         phase("drain")
@@ -563,7 +564,6 @@ def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool 
         creates = [e for e in world.magento.faults.late_commits_view() if e["path"].endswith("/V1/orders/create")]
         report.late_creates = len(creates)
         report.late_past_hold = sum(e["hang_s"] > options.create_lease_s for e in creates)
-        user.close()
     report.wall_s = time.monotonic() - started
     report.cpu_s = _cpu_seconds() - cpu_before
     if not quiet:

@@ -295,6 +295,22 @@ def _cloudformation(facts: RequestFacts, params: Mapping[str, Any]) -> list[Acce
     return Unmapped(f"cloudformation:{op or '?'} is not mapped by the local IAM gate")
 
 
+_KMS_KEY_OPS = {"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt",
+                "DescribeKey"}
+
+
+def _kms(facts: RequestFacts, op: str) -> list[Access] | Unmapped:
+    """Key operations are authorised on the key's ARN. A request naming the key by alias, or a Decrypt that
+    leaves the key to the ciphertext, cannot be told here (AWS resolves both): refused, never more lenient."""
+    key = str(_json_body(facts).get("KeyId") or "")
+    if op not in _KMS_KEY_OPS:
+        return Unmapped(f"kms:{op} is not mapped by the local IAM gate")
+    if not key or key.startswith("alias/") or ":alias/" in key:
+        return Unmapped(f"kms:{op} without a key id or ARN (by alias or from the ciphertext)")
+    arn = key if key.startswith("arn:") else f"arn:aws:kms:{facts.region}:{facts.account}:key/{key}"
+    return [Access(f"kms:{op}", arn)]
+
+
 _LAMBDA_CONFIG = re.compile(r"^/2015-03-31/functions/([^/]+)/configuration/?$")
 
 
@@ -326,6 +342,8 @@ def required_access(facts: RequestFacts) -> list[Access] | Unmapped:
         return _sqs(facts, form.get("Action", ""), form)
     if facts.service == "secretsmanager" and op:
         return _secretsmanager(facts, op)
+    if facts.service == "kms" and op:
+        return _kms(facts, op)
     if facts.service == "cloudformation":
         return _cloudformation(facts, _form(facts))
     if facts.service == "lambda":

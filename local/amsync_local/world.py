@@ -53,7 +53,7 @@ class WorldOptions:
     retry_base_delay_s: int = 1
     seed_settings: bool = True
     acumatica_max_sessions: int = 10  # the simulator's licence and the connector's seat pool alike
-    acumatica_session_policy: str = "keep"
+    acumatica_session_policy: str = "pool"  # the template's default (production)
     oauth: bool = True
     http_timeout_s: float = 5.0
     create_lease_s: float = 8.0  # > http_timeout_s

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # annotations only (intake among them: the webhook's alone, n
     from amsync.consumer import GiveUp
     from amsync.data.bindings import Binder, Binding
     from amsync.data.seats import SeatPool
+    from amsync.models.acumatica import PooledToken
     from amsync.services.customer_poller import CustomerPollerPorts
     from amsync.services.customer_sync import CustomerSyncPorts
     from amsync.services.fulfilment import FulfilmentPorts
@@ -141,19 +142,69 @@ def invocation_deadline(settings: Settings) -> Deadline:
 
 
 def acumatica_client(settings: Settings, deadline: Deadline | None = None) -> AcumaticaClient:
-    """One client (one licence seat at most) per container; per_invocation gives the seat back after each run."""
+    """One client per container. keep: one licence seat per warm container; per_invocation: the seat is given back
+    after each run; pool: a pooled OAuth session is borrowed for each spell of Acumatica calls."""
     from amsync.adapters.acumatica import AcumaticaClient
-    from amsync.data.seats import SeatPool
 
-    keep = settings.acumatica_session_policy == "keep"
-    seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
-                            lease_s=3600 if keep else 300, wait_s=settings.acumatica_seat_wait_s,
-                            deadline=deadline, then_s=settings.http_timeout))
-    client = AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint,
-                             credentials=lambda: get_json_secret(settings.acumatica_secret_name),
-                             connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
-                             on_call=record_api_call, seats=seats, keep_session=keep, deadline=deadline)
-    return client
+    policy = settings.acumatica_session_policy
+    credentials = lambda: get_json_secret(settings.acumatica_secret_name)  # noqa: E731
+    seats: _Seats | None = None
+    lender: _Lender | None = None
+    if policy == "pool":
+        lender = _Lender(settings, deadline, credentials)
+    else:
+        from amsync.data.seats import SeatPool
+
+        seats = _Seats(SeatPool(settings.bindings_table, settings.acumatica_max_sessions,
+                                lease_s=3600 if policy == "keep" else 300, wait_s=settings.acumatica_seat_wait_s,
+                                deadline=deadline, then_s=settings.http_timeout))
+    return AcumaticaClient(settings.acumatica_base, settings.acumatica_endpoint, credentials=credentials,
+                           connect_timeout=settings.http_connect_timeout, timeout=settings.http_timeout,
+                           on_call=record_api_call, seats=seats, keep_session=policy == "keep", deadline=deadline,
+                           lender=lender)
+
+
+class _Lender:
+    """The pooled sessions as the Acumatica client sees them: NoSeat becomes RateLimited (or OutOfTime when the
+    invocation ran out of time to wait), and the pool refuses a cookie login (it pools OAuth grants only)."""
+
+    def __init__(self, settings: Settings, deadline: Deadline | None,
+                 credentials: Callable[[], Mapping[str, Any]]) -> None:
+        from amsync.data.tokens import TokenPool
+
+        self.credentials = credentials
+        self.pool = TokenPool(settings.bindings_table, settings.acumatica_max_sessions, settings.acumatica_token_key,
+                              lease_s=120.0, wait_s=settings.acumatica_seat_wait_s, deadline=deadline,
+                              then_s=settings.http_timeout)
+
+    def borrow(self) -> PooledToken:
+        from amsync.adapters.errors import AuthError
+        from amsync.data.seats import NoSeat
+
+        if not self.credentials().get("client_id"):
+            raise AuthError("Acumatica", "login", "AcumaticaSessionPolicy pool shares OAuth sessions: the Acumatica "
+                            "secret has no client_id/client_secret (use per_invocation with a user name only)")
+        try:
+            return self.pool.borrow()
+        except NoSeat as exc:
+            if exc.cut_short:
+                raise OutOfTime("Acumatica", "login", f"no session: {exc}") from exc
+            raise RateLimited("Acumatica", "login", str(exc), retry_after=5.0) from exc
+
+    def keep(self, token: PooledToken) -> None:
+        self.pool.keep(token)
+
+    def give_back(self) -> None:
+        self.pool.give_back()
+
+
+def api_clients(settings: Settings, deadline: Deadline | None = None) -> tuple[AcumaticaClient, MagentoClient]:
+    """A container's two clients, linked: a pooled Acumatica session is lent back before each Magento call, so
+    no licence seat waits on Magento."""
+    acumatica = acumatica_client(settings, deadline)
+    magento = magento_client(settings, deadline=deadline)
+    magento.before_call = acumatica.lend_back
+    return acumatica, magento
 
 
 def release_sessions(*holders: object) -> Callable[[], None]:
@@ -248,8 +299,8 @@ def order_sync_ports(settings: Settings, deadline: Deadline | None = None,
                     dedup_key=f"{msg.order_key}|{msg.action}|{msg.acumatica_last_modified}|{msg.acumatica_status}",
                     correlation_id=msg.correlation_id)
 
-    return OrderSyncPorts(acumatica=acumatica_client(settings, deadline),
-                          magento=magento_client(settings, deadline=deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return OrderSyncPorts(acumatica=acumatica, magento=magento,
                           settings=SettingsStore(settings.settings_table), binder=binder(settings),
                           log=log or log_writer(settings), forward=forward)
 
@@ -257,8 +308,8 @@ def order_sync_ports(settings: Settings, deadline: Deadline | None = None,
 def writer_ports(settings: Settings, deadline: Deadline | None = None) -> WriterPorts:
     from amsync.services.order_writer import WriterPorts
 
-    return WriterPorts(magento=magento_client(settings, deadline=deadline),
-                       acumatica=acumatica_client(settings, deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return WriterPorts(magento=magento, acumatica=acumatica,
                        binder=binder(settings), log=log_writer(settings),
                        create_lease_s=settings.create_lease_s,
                        on_double=lambda: metrics.add_metric(name="OrderDoublesFound", unit="Count", value=1))
@@ -270,8 +321,8 @@ def fulfilment_ports(settings: Settings, deadline: Deadline | None = None,
                      log: Callable[[list[LogEntry]], None] | None = None) -> FulfilmentPorts:
     from amsync.services.fulfilment import FulfilmentPorts
 
-    return FulfilmentPorts(acumatica=acumatica_client(settings, deadline),
-                           magento=magento_client(settings, deadline=deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return FulfilmentPorts(acumatica=acumatica, magento=magento,
                            settings=SettingsStore(settings.settings_table), binder=binder(settings),
                            log=log or log_writer(settings), create_lease_s=settings.create_lease_s)
 
@@ -288,8 +339,9 @@ def order_update_hook(settings: Settings,
 
     acumatica = writer.acumatica if writer and isinstance(writer.acumatica, AcumaticaClient) else None
     magento = writer.magento if writer and isinstance(writer.magento, MagentoClient) else None
-    ports = OrderUpdatePorts(acumatica=acumatica or acumatica_client(settings),
-                             magento=magento or magento_client(settings),
+    if acumatica is None or magento is None:
+        acumatica, magento = api_clients(settings)
+    ports = OrderUpdatePorts(acumatica=acumatica, magento=magento,
                              settings=SettingsStore(settings.settings_table), binder=binder(settings),
                              log=log_writer(settings))
 
@@ -302,8 +354,8 @@ def inventory_ports(settings: Settings, deadline: Deadline | None = None,
                     log: Callable[[list[LogEntry]], None] | None = None) -> InventoryPorts:
     from amsync.services.inventory import InventoryPorts
 
-    return InventoryPorts(acumatica=acumatica_client(settings, deadline),
-                          magento=magento_client(settings, deadline=deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return InventoryPorts(acumatica=acumatica, magento=magento,
                           settings=SettingsStore(settings.settings_table), log=log or log_writer(settings))
 
 
@@ -329,11 +381,12 @@ def reconciler_ports(settings: Settings) -> ReconcilerPorts:
     from amsync.services.reconciler import ReconcilerPorts
 
     store = SettingsStore(settings.settings_table)
+    acumatica, magento = api_clients(settings)
     return ReconcilerPorts(
-        acumatica=_AcumaticaChanges(acumatica_client(settings)), binder=binder(settings),
+        acumatica=_AcumaticaChanges(acumatica), binder=binder(settings),
         publish=lambda reqs: publish_requests(settings, reqs), log=log_writer(settings),
         warehouses=lambda: list(dict.fromkeys(m.warehouse_id for m in store.mappings("warehouse"))),  # once each
-        magento=magento_client(settings), preferences=store.order_sync,
+        magento=magento, preferences=store.order_sync,
         overlap=timedelta(seconds=settings.reconcile_overlap_s))
 
 
@@ -365,7 +418,7 @@ def customer_poller_ports(settings: Settings) -> CustomerPollerPorts:
 def customer_sync_ports(settings: Settings, deadline: Deadline | None = None) -> CustomerSyncPorts:
     from amsync.services.customer_sync import CustomerSyncPorts
 
-    return CustomerSyncPorts(magento=magento_client(settings, deadline=deadline),
-                             acumatica=acumatica_client(settings, deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return CustomerSyncPorts(magento=magento, acumatica=acumatica,
                              settings=SettingsStore(settings.settings_table), binder=binder(settings),
                              log=log_writer(settings), create_lease_s=settings.create_lease_s)

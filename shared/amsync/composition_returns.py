@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from amsync.composition import acumatica_client, log_writer, magento_client, poller_ports
+from amsync.composition import api_clients, log_writer, poller_ports
 from amsync.config import Settings
 from amsync.data.bindings import Binder
 from amsync.data.settings_store import SettingsStore
@@ -26,8 +26,8 @@ def credit_memo_poller_ports(settings: Settings) -> CreditmemoPollerPorts:
 
 
 def return_sync_ports(settings: Settings, deadline: Deadline | None = None) -> ReturnPorts:
-    return ReturnPorts(magento=magento_client(settings, deadline=deadline),
-                       acumatica=acumatica_client(settings, deadline),
+    acumatica, magento = api_clients(settings, deadline)
+    return ReturnPorts(magento=magento, acumatica=acumatica,
                        settings=SettingsStore(settings.settings_table), binder=Binder(settings.bindings_table),
                        log=log_writer(settings), lease_s=settings.create_lease_s,
                        doubt_hold_s=settings.create_lease_s)  # a create in doubt: held one lease, as the others

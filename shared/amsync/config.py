@@ -18,8 +18,11 @@ class Settings(BaseModel):
     acumatica_endpoint: str = Field(pattern=r"^/entity/Default/\d+\.\d+\.\d+$")
     acumatica_secret_name: str
     acumatica_max_sessions: int = Field(default=2, ge=1)
-    # keep: one API session per warm container; per_invocation: log out after each invocation (scarce seats).
-    acumatica_session_policy: Literal["keep", "per_invocation"] = "keep"
+    # keep: one API session per warm container; per_invocation: log out after each invocation (scarce seats);
+    # pool: the licence's seats as OAuth sessions every container borrows for its Acumatica calls (data/tokens.py).
+    acumatica_session_policy: Literal["keep", "per_invocation", "pool"] = "keep"
+    # The KMS key that seals the pooled sessions' tokens in DynamoDB (policy pool).
+    acumatica_token_key: str = ""
     # How long an invocation waits for a free licence seat before its records back off (well under the timeout).
     acumatica_seat_wait_s: float = Field(default=10.0, ge=0)
     magento_url: HttpUrl
@@ -61,6 +64,13 @@ class Settings(BaseModel):
         if self.create_lease_s <= self.http_timeout:
             raise ValueError(f"CREATE_LEASE_S ({self.create_lease_s:g}) must be longer than HTTP_TIMEOUT "
                              f"({self.http_timeout:g}): a create still in flight would lose its lease to a second one")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_has_its_key(self) -> Settings:
+        if self.acumatica_session_policy == "pool" and not self.acumatica_token_key:
+            raise ValueError("ACUMATICA_SESSION_POLICY pool keeps the sessions' tokens sealed with a KMS key: "
+                             "ACUMATICA_TOKEN_KEY is empty")
         return self
 
     @model_validator(mode="after")

@@ -2,7 +2,9 @@
 
 One instance per warm container holds one API session (a licence seat): OAuth 2.0 password grant when the
 secret carries a client id (the token's session closes itself after an hour), otherwise a cookie login that is
-re-established when it expires and logged out on shutdown. Reads and keyed PUTs are retried on retryable errors;
+re-established when it expires and logged out on shutdown. With a ``lender`` (session policy ``pool``) it holds no
+session of its own: it borrows one of the licence's OAuth sessions for its Acumatica calls and lends it back
+(``lend_back``) before the container's Magento calls and at the end of each invocation. Reads and keyed PUTs are retried on retryable errors;
 actions (create shipment, release...) are not, since they are not idempotent.
 """
 
@@ -20,7 +22,7 @@ import httpx
 from amsync.adapters.errors import ApiError, AuthError, OutOfTime, RateLimited, classify, parse_retry_after
 from amsync.adapters.http import call_timeout_s, dumps, loads, make_client, retrying, send
 from amsync.deadline import Deadline
-from amsync.models.acumatica import SalesOrderState
+from amsync.models.acumatica import PooledToken, SalesOrderState
 
 SYSTEM = "Acumatica"
 COOKIE_IDLE_S = 600.0  # a cookie session nobody closes ends after 10 idle minutes
@@ -34,7 +36,17 @@ class SeatGuard(Protocol):
     def hold_until(self, session_left_s: float) -> None: ...
 
 
+class TokenLender(Protocol):
+    """The licence's OAuth sessions shared by every container (``data/tokens.py``); ``borrow`` raises
+    RateLimited (or OutOfTime) when every session is lent."""
+
+    def borrow(self) -> PooledToken: ...
+    def keep(self, token: PooledToken) -> None: ...
+    def give_back(self) -> None: ...
+
+
 LOGIN_LIMIT_TEXT = "API Login Limit"
+REFRESH_MARGIN_S = 120.0  # a pooled access token this close to its end is renewed before it is used
 
 
 def _error_message(body: Any, fallback: str) -> str:
@@ -51,6 +63,23 @@ def _error_message(body: Any, fallback: str) -> str:
     if isinstance(body, str) and body.strip():
         return body.strip()[:500]
     return fallback
+
+
+def _oauth_client(creds: Mapping[str, Any]) -> dict[str, str]:
+    """The OAuth client's id (with Acumatica's "@<Tenant>" suffix) and secret, from the connector's secret."""
+    tenant = creds.get("tenant", "")
+    client_id = creds["client_id"] if "@" in creds["client_id"] or not tenant else f"{creds['client_id']}@{tenant}"
+    return {"client_id": client_id, "client_secret": creds.get("client_secret", "")}
+
+
+def _invalid_grant(resp: httpx.Response) -> bool:
+    """A refresh token Acumatica no longer honours ({"error": "invalid_grant"} with no other reason)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return (isinstance(body, dict) and body.get("error") == "invalid_grant"
+            and LOGIN_LIMIT_TEXT.lower() not in str(body.get("error_description", "")).lower())
 
 
 def _field_errors(record: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -70,10 +99,12 @@ class AcumaticaClient:
                  connect_timeout: float = 5.0, timeout: float = 10.0,
                  on_call: Callable[[str, str, int | None, float], None] | None = None,
                  seats: SeatGuard | None = None, keep_session: bool = True,
-                 deadline: Deadline | None = None) -> None:
+                 deadline: Deadline | None = None, lender: TokenLender | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.deadline = deadline  # the invocation's time left: no call or retry is started that cannot finish
         self._seats = seats
+        self._lender = lender
+        self._lent: PooledToken | None = None  # the pooled session borrowed for the current Acumatica calls
         self.keep_session = keep_session
         self.endpoint = endpoint.rstrip("/")
         self._credentials = credentials
@@ -115,10 +146,8 @@ class AcumaticaClient:
         self._cookie_session = True
 
     def _oauth(self, creds: dict[str, Any]) -> None:
-        tenant = creds.get("tenant", "")
-        client_id = creds["client_id"] if "@" in creds["client_id"] or not tenant else f"{creds['client_id']}@{tenant}"
-        form = {"grant_type": "password", "client_id": client_id, "client_secret": creds.get("client_secret", ""),
-                "username": creds["username"], "password": creds["password"], "scope": "api"}
+        form = {**_oauth_client(creds), "grant_type": "password", "username": creds["username"],
+                "password": creds["password"], "scope": "api"}
         resp = self._exchange("token", "POST", "/identity/connect/token", data=form, authenticated=False)
         if resp.status_code != 200:
             raise self._error("token", resp)
@@ -133,10 +162,66 @@ class AcumaticaClient:
             if self._cookie_session:
                 return
             self._token = None
-            self._login()
+            if self._lender is not None:
+                self._borrow()
+            else:
+                self._login()
+
+    def _borrow(self) -> None:
+        """Use a pooled session: its access token while it has time left, else renew the grant (refresh token,
+        the same session and seat) or, for an empty slot or a chain that no longer refreshes, a new grant. A
+        renewed grant goes back into the slot at once."""
+        assert self._lender is not None
+        if self._lent is None:
+            self._lent = self._lender.borrow()
+        lent = self._lent
+        if not lent.access_token or lent.expires_at - time.time() < REFRESH_MARGIN_S:
+            try:
+                lent = self._grant(lent)
+            except ApiError:
+                self.lend_back_unlocked()
+                raise
+            self._lender.keep(lent)
+            self._lent = lent
+        self._token = lent.access_token
+        self._token_expires = time.monotonic() + (lent.expires_at - time.time()) - 60
+
+    def _grant(self, lent: PooledToken) -> PooledToken:
+        creds = self._credentials()
+        base = _oauth_client(creds)
+        resp: httpx.Response | None = None
+        if lent.refresh_token:
+            resp = self._exchange("token refresh", "POST", "/identity/connect/token", authenticated=False,
+                                  data={**base, "grant_type": "refresh_token", "refresh_token": lent.refresh_token})
+            if resp.status_code != 200 and not (resp.status_code == 400 and _invalid_grant(resp)):
+                raise self._error("token refresh", resp)
+        if resp is None or resp.status_code != 200:  # an empty slot, or a refresh token Acumatica no longer knows
+            resp = self._exchange("token", "POST", "/identity/connect/token", authenticated=False,
+                                  data={**base, "grant_type": "password", "username": creds["username"],
+                                        "password": creds["password"], "scope": "api offline_access"})
+            if resp.status_code != 200:
+                raise self._error("token", resp)
+        data = resp.json()
+        return PooledToken(lent.slot, data["access_token"], data.get("refresh_token") or lent.refresh_token,
+                           time.time() + float(data.get("expires_in", 3600)))
+
+    def lend_back(self) -> None:
+        """Give the pooled session back (before Magento calls, at the end of an invocation); no-op otherwise."""
+        if self._lender is None or self._lent is None:
+            return
+        with self._lock:
+            self.lend_back_unlocked()
+
+    def lend_back_unlocked(self) -> None:
+        if self._lender is not None and self._lent is not None:
+            self._token = None
+            self._lent = None
+            self._lender.give_back()
 
     def _drop_session(self) -> None:
         with self._lock:
+            if self._lent is not None:  # Acumatica refused the pooled token: renew it before the next call
+                self._lent = PooledToken(self._lent.slot, "", self._lent.refresh_token, 0.0)
             self._token = None
             self._cookie_session = False
             self._http.cookies.clear()
@@ -145,6 +230,9 @@ class AcumaticaClient:
         """Give the licence seat back: log a cookie session out, revoke a token. Both are idempotent, so a failed
         attempt is tried again. A session that still cannot be closed stays this container's: its seat lease is
         stretched to the session's end, the next invocation uses the session and tries the logout again."""
+        if self._lender is not None:
+            self.lend_back()  # pooled sessions live on for the other containers
+            return
         had_session = self._cookie_session or self._token is not None
         if not had_session:
             return
@@ -182,7 +270,9 @@ class AcumaticaClient:
 
     def end_invocation(self) -> None:
         """Called after each invocation: with scarce seats the session is given back at once."""
-        if not self.keep_session:
+        if self._lender is not None:
+            self.lend_back()
+        elif not self.keep_session:
             self.logout()
 
     # ------------------------------------------------------------------ transport

@@ -70,6 +70,9 @@ class MagentoClient:
         self._on_call = on_call
         self.deadline = deadline  # the invocation's time left: no call or retry is started that cannot finish
         self.calls = 0
+        # Run before each call: composition lends a pooled Acumatica session back here, so no licence seat is
+        # held while the container waits on Magento.
+        self.before_call: Callable[[], None] | None = None
 
     @property
     def call_timeout_s(self) -> float:
@@ -93,6 +96,8 @@ class MagentoClient:
 
     def _exchange(self, operation: str, method: str, url: str, body: Any, params: dict[str, str] | None,
                   fresh_token: bool) -> httpx.Response:
+        if self.before_call is not None:
+            self.before_call()
         headers = {"Authorization": f"Bearer {self._token(fresh_token)}"}
         kwargs: dict[str, Any] = {"headers": headers, "params": params or {}}
         if body is not None:

@@ -8,12 +8,23 @@ of that: strings are stripped (blank -> None), numbers become ``Decimal`` exactl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class PooledToken:
+    """One OAuth grant's tokens in slot ``slot`` of the shared session pool (``expires_at``: epoch seconds)."""
+
+    slot: int
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: float = 0.0
 _WRAPPER_KEYS = {"value", "error"}
 
 
