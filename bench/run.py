@@ -2,7 +2,8 @@
 
 Each order: entered unpaid -> paid (the create) -> shipped and confirmed (a third in two shipments) -> invoiced and
 the invoice released -> stock pushes; about a third of the orders meet cold caches (a new customer and product).
-The Acumatica session policy is the template's default (keep); every Acumatica and Magento call waits
+The Acumatica session policy is the template's default (pool: the licence's OAuth sessions, borrowed for each
+spell of Acumatica calls); every Acumatica and Magento call waits
 ``--latency-ms`` (50) and an Acumatica login ``--login-latency-ms`` (600). The run is measured in three phases
 (entry, create, fulfilment), each starting and ending with the world settled; the create phase is what a create
 costs (the payment's pushes, the order sync, the create, its write-back and the echoes they cause).
@@ -49,8 +50,7 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
     from amsync_local.walkthrough import AcumaticaUser
     from amsync_local.world import LocalWorld, WorldOptions
 
-    options = WorldOptions(start_schedules=False, stack_name=f"amsync-bench-{uuid.uuid4().hex[:6]}",
-                           acumatica_session_policy="keep")
+    options = WorldOptions(start_schedules=False, stack_name=f"amsync-bench-{uuid.uuid4().hex[:6]}")
     with LocalWorld(options) as world:
         assert world.runtime is not None
         _route_function_logs(sink)

@@ -136,12 +136,13 @@ def test_a_permission_removed_from_one_function_stops_its_part_of_the_flow(
 # ------------------------------------------------------------------ the operator policy of docs/deploy.md
 
 
-def _operator_policy(stack: str) -> dict[str, Any]:
+def _operator_policy(stack: str, token_key: str) -> dict[str, Any]:
     text = (PROJECT_ROOT / "docs/deploy.md").read_text()
     section = text[text.index("## 9. The operator's IAM policy"):]
     block = section[section.index("```json") + 7:]
     raw = block[:block.index("```")]
     raw = raw.replace("REGION", "us-east-1").replace("ACCOUNT", "123456789012").replace("STACK", stack)
+    raw = raw.replace("TOKEN_KEY_ARN", token_key)  # the stack's output AcumaticaTokenKeyArn
     doc: dict[str, Any] = json.loads(raw)
     return doc
 
@@ -186,7 +187,8 @@ def test_the_documented_operator_policy_runs_every_command_and_no_less_would(
         operator_world: tuple[WorldDriver, Path]) -> None:
     driver, folder = operator_world
     nbr, _ = driver.paid_order()
-    policy = _operator_policy(driver.world.options.stack_name)
+    policy = _operator_policy(driver.world.options.stack_name,
+                              driver.runtime.functions["OrderSyncFunction"].env["ACUMATICA_TOKEN_KEY"])
     creds = _operator(driver, policy)
     # When an operator holding exactly the documented policy runs every command
     for args in OPERATOR_COMMANDS:

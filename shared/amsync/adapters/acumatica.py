@@ -4,8 +4,8 @@ One instance per warm container holds one API session (a licence seat): OAuth 2.
 secret carries a client id (the token's session closes itself after an hour), otherwise a cookie login that is
 re-established when it expires and logged out on shutdown. With a ``lender`` (session policy ``pool``) it holds no
 session of its own: it borrows one of the licence's OAuth sessions for its Acumatica calls and lends it back
-(``lend_back``) before the container's Magento calls and at the end of each invocation. Reads and keyed PUTs are retried on retryable errors;
-actions (create shipment, release...) are not, since they are not idempotent.
+(``lend_back``) before the container's Magento calls and at the end of each invocation. Reads and keyed PUTs are
+retried on retryable errors; actions (create shipment, release...) are not, since they are not idempotent.
 """
 
 from __future__ import annotations
