@@ -197,13 +197,16 @@ class _Lender:
     def give_back(self) -> None:
         self.pool.give_back()
 
+    def contended(self) -> bool:
+        return self.pool.contended()
+
 
 def api_clients(settings: Settings, deadline: Deadline | None = None) -> tuple[AcumaticaClient, MagentoClient]:
-    """A container's two clients, linked: a pooled Acumatica session is lent back before each Magento call, so
-    no licence seat waits on Magento."""
+    """A container's two clients, linked: while other containers wait for a pooled Acumatica session, the one
+    this container borrowed is lent back before each Magento call, so no seat waits on Magento."""
     acumatica = acumatica_client(settings, deadline)
     magento = magento_client(settings, deadline=deadline)
-    magento.before_call = acumatica.lend_back
+    magento.before_call = acumatica.pause
     return acumatica, magento
 
 

@@ -22,7 +22,6 @@ from acumatica_sim import AcumaticaSimulator, SimConfig
 from acumatica_sim import config as acu_config
 from amsync.adapters.acumatica import AcumaticaClient
 from amsync.adapters.errors import AuthError, RateLimited, TransportError
-from amsync.adapters.magento import MagentoClient
 from amsync.composition import _Lender
 from amsync.config import Settings
 from amsync.data.seats import NoSeat
@@ -109,8 +108,8 @@ def test_a_container_waits_while_the_only_session_is_lent_and_gets_it_once_given
     b.end_invocation()
 
 
-def test_magento_calls_lend_the_session_back_first(bare_runtime: Any, fresh: AcumaticaSimulator,
-                                                   settings: Settings) -> None:
+def test_magento_calls_lend_the_session_back_once_another_container_waits(
+        bare_runtime: Any, fresh: AcumaticaSimulator, settings: Settings) -> None:
     from amsync.composition import api_clients
 
     fresh.set_limits(max_sessions=1)
@@ -118,20 +117,35 @@ def test_magento_calls_lend_the_session_back_first(bare_runtime: Any, fresh: Acu
     env.update(ACUMATICA_URL=fresh.url, ACUMATICA_ENDPOINT=ENDPOINT, ACUMATICA_MAX_SESSIONS="1",
                ACUMATICA_SESSION_POLICY="pool", ACUMATICA_SEAT_WAIT_S="0", MAGENTO_URL="http://127.0.0.1:9")
     acumatica, magento = api_clients(Settings.from_env(env))
-    assert isinstance(magento, MagentoClient)
-    lent: list[int | None] = []
-    magento.before_call = lambda: (acumatica.lend_back(), lent.append(acumatica._lent and acumatica._lent.slot))
     acumatica._credentials = lambda: CREDS
     acumatica._lender.credentials = lambda: CREDS  # type: ignore[union-attr]
+    hook = magento.before_call
+    assert hook is not None
+    held_at_magento: list[bool] = []
+    magento.before_call = lambda: (hook(), held_at_magento.append(acumatica._lent is not None))[0]
+
+    def magento_call() -> None:
+        with pytest.raises(TransportError):  # nothing listens on the Magento URL: the call fails after the hook
+            magento.get("store/storeConfigs", "store configs")
+
+    other = _client(fresh, settings)
+    # Given nobody waits for a session: the container keeps the one it borrowed through its Magento calls (two
+    # writes an invocation)
     acumatica.ship_vias()
-    assert acumatica._lent is not None
-    with pytest.raises(TransportError):  # nothing listens on the Magento URL: the call fails, after the hook ran
-        magento.get("store/storeConfigs", "store configs")
-    assert lent and lent[0] is None
-    # and another container can borrow the session while this one waits on Magento
-    other = _client(fresh, Settings.from_env(env))
+    magento_call()
+    assert held_at_magento[-1] is True
+    # When another container finds every session lent, it marks them wanted and its record backs off
+    with pytest.raises(RateLimited):
+        other.ship_vias()
+    acumatica.end_invocation()
+    # Then the holder sees the mark when it next borrows, and lends the session back before its Magento calls
+    acumatica.ship_vias()
+    magento_call()
+    assert held_at_magento[-1] is False
+    # so the other container works in it while this one waits on Magento
     assert other.ship_vias()
     other.end_invocation()
+    assert fresh.sessions.snapshot()["logins"] == 1
 
 
 def test_a_grant_renewed_by_one_container_is_the_one_the_next_uses(fresh: AcumaticaSimulator,

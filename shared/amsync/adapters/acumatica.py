@@ -3,9 +3,10 @@
 One instance per warm container holds one API session (a licence seat): OAuth 2.0 password grant when the
 secret carries a client id (the token's session closes itself after an hour), otherwise a cookie login that is
 re-established when it expires and logged out on shutdown. With a ``lender`` (session policy ``pool``) it holds no
-session of its own: it borrows one of the licence's OAuth sessions for its Acumatica calls and lends it back
-(``lend_back``) before the container's Magento calls and at the end of each invocation. Reads and keyed PUTs are
-retried on retryable errors; actions (create shipment, release...) are not, since they are not idempotent.
+session of its own: it borrows one of the licence's OAuth sessions for its Acumatica calls and lends it back at the
+end of each invocation, and before the container's Magento calls (``pause``) while other containers wait for one.
+Reads and keyed PUTs are retried on retryable errors; actions (create shipment, release...) are not, since they
+are not idempotent.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TokenLender(Protocol):
     def borrow(self) -> PooledToken: ...
     def keep(self, token: PooledToken) -> None: ...
     def give_back(self) -> None: ...
+    def contended(self) -> bool: ...
 
 
 LOGIN_LIMIT_TEXT = "API Login Limit"
@@ -205,8 +207,14 @@ class AcumaticaClient:
         return PooledToken(lent.slot, data["access_token"], data.get("refresh_token") or lent.refresh_token,
                            time.time() + float(data.get("expires_in", 3600)))
 
+    def pause(self) -> None:
+        """Before the container's Magento calls: lend the pooled session back if other containers want one
+        (contended); otherwise it is kept until the invocation ends (two writes an invocation, not a spell)."""
+        if self._lender is not None and self._lent is not None and self._lender.contended():
+            self.lend_back()
+
     def lend_back(self) -> None:
-        """Give the pooled session back (before Magento calls, at the end of an invocation); no-op otherwise."""
+        """Give the pooled session back (at the end of an invocation, or when paused); no-op otherwise."""
         if self._lender is None or self._lent is None:
             return
         with self._lock:

@@ -29,6 +29,8 @@ from amsync.deadline import Deadline
 from amsync.models.acumatica import PooledToken
 
 REFRESH_LIFETIME_S = 30 * 24 * 3600  # Acumatica keeps an unused refresh token 30 days: the item ends with it
+CONTENDED_S = 60.0  # how long a wait for a slot (this container's, or another's marked on the slot) counts
+WANT_MARKS = 4  # slots a waiter marks as wanted (each one write)
 
 
 class TokenPool:
@@ -49,12 +51,22 @@ class TokenPool:
         self.held: int | None = None
         self._last: int | None = None  # the slot this container borrowed last: tried first (one write)
         self._seen: dict[int, tuple[int, PooledToken]] = {}  # slot -> (version, tokens) decrypted here
+        self._contended_until = 0.0  # monotonic: until then slots are wanted, so lend back between API calls
         self.borrows = 0
 
     def _key(self, n: int) -> dict[str, Any]:
         return {"pk": {"S": f"token#acumatica#{n}"}, "sk": {"S": "token"}}
 
     # ------------------------------------------------------------------ borrow / give back
+    def contended(self) -> bool:
+        """Whether containers waited for a slot lately (this one, or others that marked the slot it borrowed):
+        then a borrower lends its slot back before its Magento calls, not only at the end of its invocation. Two
+        writes a spell of Acumatica calls when slots are scarce, two an invocation when they are not."""
+        return time.monotonic() < self._contended_until
+
+    def _contended_for(self, seconds: float) -> None:
+        self._contended_until = max(self._contended_until, time.monotonic() + seconds)
+
     def borrow(self) -> PooledToken:
         """Take a free slot (this container's last one first) and return its tokens (empty ones for a slot no
         grant has filled yet); wait up to ``wait_s`` for one, then raise NoSeat."""
@@ -67,11 +79,16 @@ class TokenPool:
             item = self._take(self._last)
             if item is not None:
                 return self._lent(self._last, item)
+        marked = False
         while True:
-            for n in self._free():
+            free = self._free()
+            for n in free:
                 item = self._take(n)
                 if item is not None:
                     return self._lent(n, item)
+            if not free and not marked:  # every slot is lent: tell their borrowers someone waits
+                self._want()
+                marked = True
             waited = time.monotonic() - started
             if waited >= wait_s:
                 message = f"all {self.seats} Acumatica API sessions are lent to other containers"
@@ -85,7 +102,21 @@ class TokenPool:
     def _lent(self, n: int, item: dict[str, Any]) -> PooledToken:
         self.held = self._last = n
         self.borrows += 1
+        wanted_ago = time.time() - float(item.get("wanted_at", {}).get("N", "0"))
+        if wanted_ago < CONTENDED_S:
+            self._contended_for(CONTENDED_S - wanted_ago)
         return self._tokens(n, item)
+
+    def _want(self) -> None:
+        """Mark the lent slots as wanted (their borrowers see it when they next borrow them) and count this
+        container as contended."""
+        self._contended_for(CONTENDED_S)
+        slots = list(range(self.seats))
+        random.shuffle(slots)
+        for n in slots[:WANT_MARKS]:
+            client("dynamodb").update_item(
+                TableName=self._name, Key=self._key(n), UpdateExpression="SET wanted_at = :now",
+                ExpressionAttributeValues={":now": {"N": f"{time.time():.3f}"}})
 
     def _free(self) -> list[int]:
         """Slots worth a conditional write (one consistent batch read, so a crowd of waiters reads)."""
