@@ -43,7 +43,8 @@ FUNCTION_LOG = ROOT / ".local" / "logs" / "bench-functions.log"
 
 
 def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed: int, hop_samples: int,
-        cold_repeat: int, sink: ByteSink, create_rate: float = 3.0) -> dict[str, Any]:
+        cold_repeat: int, sink: ByteSink, create_rate: float = 3.0,
+        session_policy: str | None = None) -> dict[str, Any]:
     started, t0 = dt.datetime.now(dt.UTC), time.monotonic()
     clients = cold_init.ClientLog()
     clients.install()  # before the world loads the functions: their modules import the recording factories
@@ -51,6 +52,8 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
     from amsync_local.world import LocalWorld, WorldOptions
 
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-bench-{uuid.uuid4().hex[:6]}")
+    if session_policy:  # another policy than the template's default, to compare
+        options.acumatica_session_policy = session_policy
     with LocalWorld(options) as world:
         assert world.runtime is not None
         _route_function_logs(sink)
@@ -231,6 +234,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hop-samples", type=int, default=20, help="messages timed through each SQS hop")
     parser.add_argument("--cold-repeat", type=int, default=3, help="fresh interpreters per cold init measure")
+    parser.add_argument("--session-policy", choices=["pool", "keep", "per_invocation"], default=None,
+                        help="AcumaticaSessionPolicy (default: the template's)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     # Powertools warns on stderr when an invocation flushed no metric (a duplicate push): not the bench's business
@@ -240,7 +245,7 @@ def main() -> int:
     sink = ByteSink(tee=FUNCTION_LOG)
     with contextlib.redirect_stdout(sink):  # EMF lines (stdout on Lambda) are CloudWatch bytes too
         result = run(args.orders, args.latency_ms, args.login_latency_ms, args.workers, args.seed, args.hop_samples,
-                     args.cold_repeat, sink, args.create_rate)
+                     args.cold_repeat, sink, args.create_rate, args.session_policy)
     sink.close()
     problems = check_schema(result)
     if problems:
