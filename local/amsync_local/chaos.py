@@ -495,14 +495,15 @@ def _dlq_reasons(world: LocalWorld, dlq: str, messages: list[dict[str, Any]]) ->
     return reasons
 
 
-def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False) -> ChaosReport:
+def run(orders: int = 300, seed: int = 1, crash_rate: float = 0.02, quiet: bool = False,
+        session_policy: str = "pool") -> ChaosReport:
     rng = random.Random(seed)  # the faults' seeds
     workload = random.Random(seed * 7919 + 1)  # the orders: the same for a seed, whatever the handlers draw
     types = random.Random(seed * 104729 + 3)  # each order's type (SO or ST)
     report = ChaosReport(orders=orders)
     started, cpu_before = time.monotonic(), _cpu_seconds()
     options = WorldOptions(start_schedules=False, stack_name=f"amsync-chaos-{uuid.uuid4().hex[:6]}",
-                           acumatica_max_sessions=CONNECTOR_SEATS, acumatica_session_policy="pool",
+                           acumatica_max_sessions=CONNECTOR_SEATS, acumatica_session_policy=session_policy,
                            visibility_scale=0.05, http_timeout_s=2.0, create_lease_s=3.0, magento_hang_s=2.5,
                            push_workers=4, extra_parameters={"AcumaticaSeatWaitSeconds": "5"},
                            sims_in_processes=True)
@@ -624,6 +625,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--crash-rate", type=float, default=0.02)
+    parser.add_argument("--session-policy", choices=["pool", "per_invocation"], default="pool",
+                        help="AcumaticaSessionPolicy (keep would hold a seat per warm container: too few seats)")
     args = parser.parse_args()
     import contextlib
     from pathlib import Path
@@ -631,7 +634,7 @@ def main() -> int:
     log = Path(".local/logs/chaos.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as sink, contextlib.redirect_stdout(sink):
-        report = run(args.orders, args.seed, args.crash_rate)
+        report = run(args.orders, args.seed, args.crash_rate, session_policy=args.session_policy)
     return 0 if report.ok else 1
 
 

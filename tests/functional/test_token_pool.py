@@ -263,3 +263,22 @@ def test_a_slot_is_never_lent_twice_and_a_crashed_borrower_s_lease_runs_out(sett
     waiter.give_back()
     assert b.borrow().slot == 0
     b.give_back()
+
+
+def test_a_slot_holding_a_session_is_lent_before_an_empty_one(settings: Settings) -> None:
+    # Given a pool of four slots of which one holds a session
+    a = TokenPool(settings.bindings_table, 4, settings.acumatica_token_key)
+    slot = a.borrow().slot
+    a.keep(PooledToken(slot, "access", "refresh", 1e10))
+    a.give_back()
+    # Then containers that never borrowed before get that slot, not an empty one (no new session opened)
+    for _ in range(6):
+        newcomer = TokenPool(settings.bindings_table, 4, settings.acumatica_token_key)
+        assert newcomer.borrow() == PooledToken(slot, "access", "refresh", 1e10)
+        newcomer.give_back()
+    # and an empty slot is taken only while that one is lent
+    a.borrow()
+    other = TokenPool(settings.bindings_table, 4, settings.acumatica_token_key)
+    assert other.borrow().slot != slot
+    other.give_back()
+    a.give_back()

@@ -119,15 +119,17 @@ class TokenPool:
                 ExpressionAttributeValues={":now": {"N": f"{time.time():.3f}"}})
 
     def _free(self) -> list[int]:
-        """Slots worth a conditional write (one consistent batch read, so a crowd of waiters reads)."""
+        """Slots worth a conditional write (one consistent batch read, so a crowd of waiters reads): those holding
+        a session first, so the connector opens no more sessions than its concurrency needs."""
         now = time.time()
         resp = client("dynamodb").batch_get_item(RequestItems={self._name: {
             "Keys": [self._key(n) for n in range(self.seats)], "ConsistentRead": True,
-            "ProjectionExpression": "pk, lease_until"}})
-        lent = {int(i["pk"]["S"].rsplit("#", 1)[1]) for i in resp.get("Responses", {}).get(self._name, [])
-                if float(i.get("lease_until", {}).get("N", "0")) >= now}
-        free = [n for n in range(self.seats) if n not in lent]
+            "ProjectionExpression": "pk, lease_until, version"}})
+        items = {int(i["pk"]["S"].rsplit("#", 1)[1]): i for i in resp.get("Responses", {}).get(self._name, [])}
+        free = [n for n in range(self.seats)
+                if float(items.get(n, {}).get("lease_until", {}).get("N", "0")) < now]
         random.shuffle(free)  # waiters spread over the slots instead of all racing for the first
+        free.sort(key=lambda n: "version" not in items.get(n, {}))  # (stable: still shuffled within each kind)
         return free
 
     def _take(self, n: int) -> dict[str, Any] | None:
