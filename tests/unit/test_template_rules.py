@@ -396,3 +396,23 @@ def test_the_local_stack_refuses_parameters_cloudformation_would_refuse() -> Non
                 {"HttpTimeoutSeconds": "ten"}):
         with pytest.raises(ParameterRejected):
             check_parameters(sam, {**parameter_defaults(sam), **bad})
+
+
+def test_the_session_token_key_leaves_access_to_the_functions_own_policies(sam: dict[str, Any]) -> None:
+    # The local IAM gate evaluates identity policies only (docs/local.md): the pooled sessions' key must leave the
+    # decision to them, as locally. Its policy grants the account alone, which delegates to IAM; no service or
+    # other principal may use it, and it rotates.
+    key = sam["Resources"]["AcumaticaTokenKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [stmt] = key["KeyPolicy"]["Statement"]
+    assert stmt["Effect"] == "Allow" and set(stmt["Principal"]) == {"AWS"}
+    assert stmt["Principal"]["AWS"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    # and exactly the functions that call Acumatica may seal and open its tokens, with the two actions they use
+    users = {name for name, res in _of_type(sam, "AWS::Serverless::Function").items()
+             for st in res["Properties"].get("Policies", [{}])[0].get("Statement", [])
+             if st.get("Resource") == {"Fn::GetAtt": ["AcumaticaTokenKey", "Arn"]}
+             and sorted(st["Action"]) == ["kms:Decrypt", "kms:Encrypt"]}
+    callers = {name for name, res in _of_type(sam, "AWS::Serverless::Function").items()
+               if any(st.get("Sid") == "AcumaticaSeats"
+                      for st in res["Properties"].get("Policies", [{}])[0].get("Statement", []))}
+    assert users == callers and len(users) == 7
