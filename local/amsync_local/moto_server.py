@@ -22,6 +22,11 @@
    re-sends rests on this window: services/intake.py). The window is per queue, or per message group with
    ``DeduplicationScope=messageGroup``; a message moved to a DLQ is no send and is not deduplicated.
 
+9. An attribute read computes what it names. moto built a queue's whole attribute map (its approximate message
+   counts walk every message three times) three times per attribute asked, and a receive asks for the retention
+   period once per message it hands out: a receive's cost grew with the queue's depth times the messages it
+   received, quadratic in a backlog (the 10,000-order chaos run's queues).
+
 And two to its DynamoDB:
 
 5. A Query reads its partition. moto's ``Table.query`` gathers (and sorts) every item of the table, then keeps
@@ -59,6 +64,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import logging
 import os
 import sys
@@ -137,6 +143,7 @@ def patch_sqs() -> None:
     queue.pending_message_groups = property(pending_message_groups)
 
     _cheap_sends(sqs_models)
+    _cheap_attribute_reads(sqs_models)
     _dedupe_window(sqs_models)
 
 
@@ -203,6 +210,43 @@ def _cheap_sends(sqs_models: Any) -> None:
                 sending.depth -= 1
 
         setattr(backend, name, functools.wraps(method)(send))
+
+
+def _cheap_attribute_reads(sqs_models: Any) -> None:
+    """Repair 9: ``GetQueueAttributes`` with named attributes computes only those. moto built the queue's whole
+    attribute map (three walks over every message, for the approximate counts) three times per name asked, and
+    ``ReceiveMessage`` asks for ``MessageRetentionPeriod`` once per message it hands out: a receive's cost grew
+    with the queue's depth times the messages received (quadratic in a backlog). ``All`` and names moto refuses
+    take moto's own path."""
+    from moto.core.utils import camelcase_to_underscores
+
+    backend = sqs_models.SQSBackend
+    original = backend.get_queue_attributes
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = self.get_queue(queue_name)
+        known = [*queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        if not attribute_names or any(name not in known for name in attribute_names):
+            result: dict[str, Any] = original(self, queue_name, attribute_names)  # "All", or moto's refusal
+            return result
+        present = {*queue.BASE_ATTRIBUTES, *(queue.FIFO_ATTRIBUTES if queue.fifo_queue else ()),
+                   *(queue.KMS_ATTRIBUTES if queue.kms_master_key_id else ())}
+        out: dict[str, Any] = {}
+        for name in attribute_names:
+            if name not in present:
+                continue
+            if name == "Policy":
+                value: Any = queue.policy or None
+            elif name == "RedrivePolicy":
+                value = json.dumps(queue.redrive_policy) if queue.redrive_policy else None
+            else:
+                value = getattr(queue, camelcase_to_underscores(name))
+            if value is None:
+                continue
+            out[name] = str(value).lower() if isinstance(value, bool) else value
+        return out
+
+    backend.get_queue_attributes = _locked(get_queue_attributes)
 
 
 def patch_dispatch() -> None:

@@ -169,6 +169,50 @@ def test_a_send_does_not_count_the_queue_and_content_deduplication_still_holds(b
         sqs_models.Queue.approximate_number_of_messages = count
 
 
+def test_named_attribute_reads_and_receives_do_not_walk_the_queue_and_answer_as_moto_does(backend: Any) -> None:
+    import json
+
+    import moto.sqs.models as sqs_models
+
+    # Given a FIFO queue with a DLQ, fifty messages deep
+    name = f"attrs-{time.monotonic_ns()}.fifo"
+    dlq = backend.create_queue(f"dlq-{name}", FifoQueue="true")
+    backend.create_queue(name, FifoQueue="true", ContentBasedDeduplication="true",
+                         RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq.queue_arn, "maxReceiveCount": 5}))
+    for i in range(50):
+        backend.send_message(name, f"m{i}", group_id=f"g{i % 10}")
+    walks: list[str] = []
+    originals = {n: getattr(sqs_models.Queue, n) for n in ("approximate_number_of_messages",
+                                                           "approximate_number_of_messages_not_visible",
+                                                           "approximate_number_of_messages_delayed")}
+
+    def walking(n: str) -> Any:
+        return property(lambda self: (walks.append(n), originals[n].fget(self))[1])
+
+    for n in originals:
+        setattr(sqs_models.Queue, n, walking(n))
+    try:
+        # When ten messages are received, and the retention period and redrive policy are read
+        got = backend.receive_message(name, 10, 0, 30, None)
+        assert len(got) == 10
+        named = backend.get_queue_attributes(name, ["MessageRetentionPeriod", "RedrivePolicy", "FifoQueue",
+                                                    "KmsMasterKeyId"])
+        # Then no count walked the queue
+        assert walks == []
+        # and what they answer is what moto's full map says (an absent KMS key left out, as moto does)
+        full = backend.get_queue_attributes(name, ["All"])
+        assert named == {k: full[k] for k in ("MessageRetentionPeriod", "RedrivePolicy", "FifoQueue")}
+        # while the counts, asked by name, are counted as before
+        walks.clear()
+        depth = backend.get_queue_attributes(name, ["ApproximateNumberOfMessages",
+                                                    "ApproximateNumberOfMessagesNotVisible"])
+        assert depth == {"ApproximateNumberOfMessages": 40, "ApproximateNumberOfMessagesNotVisible": 10}
+        assert sorted(walks) == ["approximate_number_of_messages", "approximate_number_of_messages_not_visible"]
+    finally:
+        for n, prop in originals.items():
+            setattr(sqs_models.Queue, n, prop)
+
+
 def test_a_fifo_repeat_is_dropped_for_five_minutes_even_after_the_first_was_consumed(
         backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.sqs.models as sqs_models
