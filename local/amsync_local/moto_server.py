@@ -26,6 +26,8 @@
    counts walk every message three times) three times per attribute asked, and a receive asks for the retention
    period once per message it hands out: a receive's cost grew with the queue's depth times the messages it
    received, quadratic in a backlog (the 10,000-order chaos run's queues).
+10. A delete or a visibility change finds its message through an index of receipt handles. moto walked every
+   message of the queue for each (twice for a delete): quadratic in a backlog too.
 
 And two to its DynamoDB:
 
@@ -144,6 +146,7 @@ def patch_sqs() -> None:
 
     _cheap_sends(sqs_models)
     _cheap_attribute_reads(sqs_models)
+    _receipt_index(sqs_models)
     _dedupe_window(sqs_models)
 
 
@@ -247,6 +250,73 @@ def _cheap_attribute_reads(sqs_models: Any) -> None:
         return out
 
     backend.get_queue_attributes = _locked(get_queue_attributes)
+
+
+def _receipt_index(sqs_models: Any) -> None:
+    """Repair 10: a delete or a visibility change finds its message through an index of receipt handles. moto
+    walked every message of the queue, listing each one's handles (twice for a delete), so each cost the queue's
+    depth: quadratic in a backlog. The index maps every handle a message was given (old ones too, as moto honours
+    them) to the message; the message is then found in the queue by identity (moto's messages compare by
+    identity), and a delete drops its handles from the index."""
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    message_cls, queue_cls = sqs_models.Message, sqs_models.Queue
+    by_handle: dict[str, Any] = {}
+    original_mark = message_cls.mark_received
+
+    def mark_received(self: Any, visibility_timeout: int | None = None) -> None:
+        original_mark(self, visibility_timeout)
+        by_handle[self.receipt_handle] = self
+
+    message_cls.mark_received = mark_received
+
+    def holder(queue: Any, receipt_handle: str) -> tuple[int, Any] | None:
+        message = by_handle.get(receipt_handle)
+        if message is None:
+            return None
+        try:
+            return queue._messages.index(message), message
+        except ValueError:  # the message is in another queue (a DLQ) or gone
+            return None
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: moto (and SQS) accept it again
+        found = holder(self, receipt_handle)
+        if found is None:
+            raise ReceiptHandleIsInvalid()
+        i, message = found
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+        self._messages = self._messages[:i] + self._messages[i + 1:]
+        for handle in message.all_receipt_handles:
+            by_handle.pop(handle, None)
+
+    queue_cls.delete_message = delete_message
+
+    _indexed_visibility(sqs_models, holder)
+
+
+def _indexed_visibility(sqs_models: Any, holder: Callable[[Any, str], tuple[int, Any] | None]) -> None:
+    """Repair 10's visibility change: moto's own, its message found through the index."""
+    from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        queue = self.get_queue(queue_name)
+        found = holder(queue, receipt_handle)
+        if found is None:
+            raise ReceiptHandleIsInvalid
+        message = found[1]
+        given = sqs_models.unix_time_millis() + int(visibility_timeout) * 1000
+        if given - message.sent_timestamp > 43200 * 1000:
+            raise InvalidParameterValue(
+                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                "VisibilityTimeout for the message is beyond the limit [43200 seconds]")
+        message.change_visibility(visibility_timeout)
+        if message.visible and message in queue.pending_messages:
+            queue.pending_messages.remove(message)
+
+    sqs_models.SQSBackend.change_message_visibility = _locked(change_message_visibility)
 
 
 def patch_dispatch() -> None:

@@ -213,6 +213,42 @@ def test_named_attribute_reads_and_receives_do_not_walk_the_queue_and_answer_as_
             setattr(sqs_models.Queue, n, prop)
 
 
+def test_deletes_and_visibility_changes_find_their_message_without_walking_the_queue(backend: Any) -> None:
+    import moto.sqs.models as sqs_models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    # Given a queue two hundred messages deep, ten of them received, one of those received again (a new handle)
+    name = f"handles-{time.monotonic_ns()}"
+    backend.create_queue(name)
+    for i in range(200):
+        backend.send_message(name, f"m{i}")
+    got = backend.receive_message(name, 10, 0, 30, None)
+    first = got[0].receipt_handle
+    backend.change_message_visibility(name, first, 0)
+    [again] = [m for m in backend.receive_message(name, 10, 0, 30, None) if m.body == got[0].body]
+    walks: list[int] = []
+    had = sqs_models.Message.had_receipt_handle
+    sqs_models.Message.had_receipt_handle = lambda self, h: (walks.append(1), had(self, h))[1]  # type: ignore
+    try:
+        # When messages are deleted (one by the handle it had before it was received again) and one hidden longer
+        backend.delete_message(name, first)
+        backend.delete_message(name, got[1].receipt_handle)
+        backend.change_message_visibility(name, got[2].receipt_handle, 60)
+        # Then no message's handles were listed to find them
+        assert walks == []
+    finally:
+        sqs_models.Message.had_receipt_handle = had
+    # and the queue holds what moto would hold: both deleted (the old handle counts), deleting again is accepted,
+    # an unknown handle is refused
+    bodies = [m.body for m in backend.get_queue(name)._messages]
+    assert len(bodies) == 198 and got[0].body not in bodies and got[1].body not in bodies
+    backend.delete_message(name, again.receipt_handle)
+    with pytest.raises(ReceiptHandleIsInvalid):
+        backend.delete_message(name, "not-a-handle")
+    with pytest.raises(ReceiptHandleIsInvalid):
+        backend.change_message_visibility(name, "not-a-handle", 5)
+
+
 def test_a_fifo_repeat_is_dropped_for_five_minutes_even_after_the_first_was_consumed(
         backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.sqs.models as sqs_models
