@@ -5,32 +5,21 @@ it) and the next invocation works in it and closes it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from acumatica_sessions_support import CREDS, ENDPOINT
 
-from acumatica_sim import AcumaticaSimulator, SimConfig
-from acumatica_sim import config as acu_config
+from acumatica_sim import AcumaticaSimulator
 from amsync.adapters.acumatica import AcumaticaClient
 from amsync.adapters.errors import RateLimited
 from amsync.composition import _Seats
 from amsync.data.seats import NoSeat, SeatPool
 
-ENDPOINT = "/entity/Default/24.200.001"
-CREDS = {"username": acu_config.ADMIN_USERNAME, "password": acu_config.ADMIN_PASSWORD, "tenant": acu_config.TENANT,
-         "client_id": acu_config.OAUTH_CLIENT_ID, "client_secret": acu_config.OAUTH_CLIENT_SECRET}
-
 
 @pytest.fixture(scope="module")
-def acu() -> Iterator[AcumaticaSimulator]:
-    sim = AcumaticaSimulator(SimConfig(), host="127.0.0.1", port=0)
-    sim.start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-
+def acu(acu_sim: AcumaticaSimulator) -> AcumaticaSimulator:
+    return acu_sim
 
 def _client(acu: AcumaticaSimulator, pool: SeatPool, creds: dict[str, Any] | None = None) -> AcumaticaClient:
     secret = json.loads(json.dumps(creds or CREDS))

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from acumatica_sessions_support import CREDS, ENDPOINT
 
-from acumatica_sim import AcumaticaSimulator, SimConfig
+from acumatica_sim import AcumaticaSimulator
 from acumatica_sim import config as acu_config
 from amsync.adapters.acumatica import AcumaticaClient
 from amsync.adapters.errors import AuthError, RateLimited, TransportError
@@ -28,20 +28,10 @@ from amsync.data.seats import NoSeat
 from amsync.data.tokens import TokenPool
 from amsync.models.acumatica import PooledToken
 
-ENDPOINT = "/entity/Default/24.200.001"
-CREDS = {"username": acu_config.ADMIN_USERNAME, "password": acu_config.ADMIN_PASSWORD, "tenant": acu_config.TENANT,
-         "client_id": acu_config.OAUTH_CLIENT_ID, "client_secret": acu_config.OAUTH_CLIENT_SECRET}
-
 
 @pytest.fixture(scope="module")
-def acu() -> Iterator[AcumaticaSimulator]:
-    sim = AcumaticaSimulator(SimConfig(), host="127.0.0.1", port=0)
-    sim.start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-
+def acu(acu_sim: AcumaticaSimulator) -> AcumaticaSimulator:
+    return acu_sim
 
 @pytest.fixture()
 def fresh(acu: AcumaticaSimulator) -> AcumaticaSimulator:

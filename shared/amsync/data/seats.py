@@ -29,11 +29,10 @@ class NoSeat(Exception):
         self.cut_short = cut_short
 
 
-class SeatPool:
-    """``wait_s``: how long ``acquire`` keeps trying (short jittered naps) before it gives up with NoSeat. With
-    scarce seats and sessions given back after each invocation, a seat frees within a fraction of a second, so
-    waiting here beats failing the record (which would spend one of its receives before the DLQ). With a
-    ``deadline`` the wait also leaves the invocation ``then_s`` for the login that follows."""
+class LeasePool:
+    """What the licence's two pools share (this seat pool, and the session pool of data/tokens.py): ``seats``
+    items leased in one table by containers (``owner``), ``wait_s`` to wait for one, and with a ``deadline`` the
+    wait also leaves the invocation ``then_s`` for what follows it."""
 
     def __init__(self, table_name: str, seats: int, lease_s: float, wait_s: float = 0.0,
                  deadline: Deadline | None = None, then_s: float = 0.0) -> None:
@@ -45,6 +44,20 @@ class SeatPool:
         self.then_s = then_s
         self.owner = uuid.uuid4().hex  # this container
         self.held: int | None = None
+
+    def _wait_budget(self) -> float:
+        return self.wait_s if self.deadline is None else self.deadline.budget(self.wait_s, self.then_s)
+
+
+class SeatPool(LeasePool):
+    """``wait_s``: how long ``acquire`` keeps trying (short jittered naps) before it gives up with NoSeat. With
+    scarce seats and sessions given back after each invocation, a seat frees within a fraction of a second, so
+    waiting here beats failing the record (which would spend one of its receives before the DLQ). With a
+    ``deadline`` the wait also leaves the invocation ``then_s`` for the login that follows."""
+
+    def __init__(self, table_name: str, seats: int, lease_s: float, wait_s: float = 0.0,
+                 deadline: Deadline | None = None, then_s: float = 0.0) -> None:
+        super().__init__(table_name, seats, lease_s, wait_s, deadline, then_s)
         self.waited_s = 0.0  # total time spent waiting for a seat (for the logs and the benchmark)
 
     def _key(self, n: int) -> dict[str, str]:
@@ -54,7 +67,7 @@ class SeatPool:
         """Take a free (or expired) seat, or keep the one this container holds; wait up to ``wait_s`` for one,
         then raise NoSeat."""
         started = time.monotonic()
-        wait_s = self.wait_s if self.deadline is None else self.deadline.budget(self.wait_s, self.then_s)
+        wait_s = self._wait_budget()
         nap = 0.05
         while True:
             try:

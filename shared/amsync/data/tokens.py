@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from amsync.data.aws import client
-from amsync.data.seats import NoSeat
+from amsync.data.seats import LeasePool, NoSeat
 from amsync.deadline import Deadline
 from amsync.models.acumatica import PooledToken
 
@@ -33,22 +32,15 @@ CONTENDED_S = 60.0  # how long a wait for a slot (this container's, or another's
 WANT_MARKS = 4  # slots a waiter marks as wanted (each one write)
 
 
-class TokenPool:
+class TokenPool(LeasePool):
     """``wait_s``: how long ``borrow`` keeps trying (short jittered naps) before NoSeat; a slot is lent for a
     record's Acumatica calls only, so one frees within a fraction of a second. ``lease_s`` bounds how long a
     crashed borrower keeps a slot from the others (longer than any invocation)."""
 
     def __init__(self, table_name: str, seats: int, key_id: str, *, lease_s: float = 120.0, wait_s: float = 0.0,
                  deadline: Deadline | None = None, then_s: float = 0.0) -> None:
-        self._name = table_name
-        self.seats = seats
+        super().__init__(table_name, seats, lease_s, wait_s, deadline, then_s)
         self.key_id = key_id
-        self.lease_s = lease_s
-        self.wait_s = wait_s
-        self.deadline = deadline
-        self.then_s = then_s
-        self.owner = uuid.uuid4().hex  # this container
-        self.held: int | None = None
         self._last: int | None = None  # the slot this container borrowed last: tried first (one write)
         self._seen: dict[int, tuple[int, PooledToken]] = {}  # slot -> (version, tokens) decrypted here
         self._contended_until = 0.0  # monotonic: until then slots are wanted, so lend back between API calls
@@ -73,7 +65,7 @@ class TokenPool:
         if self.held is not None:
             return self._seen.get(self.held, (0, PooledToken(self.held)))[1]
         started = time.monotonic()
-        wait_s = self.wait_s if self.deadline is None else self.deadline.budget(self.wait_s, self.then_s)
+        wait_s = self._wait_budget()
         nap = 0.02
         if self._last is not None:  # the slot this container had last is usually free: one write
             item = self._take(self._last)
