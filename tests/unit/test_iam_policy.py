@@ -174,3 +174,19 @@ def test_refusals_have_the_shape_botocore_parses_into_access_denied(
         assert got_headers["x-amzn-query-error"].split(";")[0] == expected
     else:
         assert parsed["Error"]["Code"] == expected
+
+
+def test_a_kms_key_operation_is_authorised_on_the_key_arn_and_an_alias_is_refused() -> None:
+    key = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}"
+    # A key named by id or by ARN: the action on the key's ARN
+    for key_id in (key, arn):
+        assert required_access(facts("kms", "TrentService.Decrypt", {"KeyId": key_id})) == [
+            Access("kms:Decrypt", arn)]
+    assert evaluate([allow(["kms:Encrypt", "kms:Decrypt"], arn)],
+                    required_access(facts("kms", "TrentService.Encrypt", {"KeyId": key})), {}).allowed
+    # A key AWS would resolve itself (an alias, or a Decrypt that leaves it to the ciphertext) cannot be told here,
+    # nor can an operation the gate does not map: refused, never more lenient
+    for body in ({"KeyId": "alias/amsync-sessions"}, {"KeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/x"}, {}):
+        assert isinstance(required_access(facts("kms", "TrentService.Decrypt", body)), Unmapped)
+    assert isinstance(required_access(facts("kms", "TrentService.ScheduleKeyDeletion", {"KeyId": key})), Unmapped)

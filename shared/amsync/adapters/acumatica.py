@@ -181,7 +181,7 @@ class AcumaticaClient:
             try:
                 lent = self._grant(lent)
             except ApiError:
-                self.lend_back_unlocked()
+                self._lend_back_unlocked()
                 raise
             self._lender.keep(lent)
             self._lent = lent
@@ -218,9 +218,9 @@ class AcumaticaClient:
         if self._lender is None or self._lent is None:
             return
         with self._lock:
-            self.lend_back_unlocked()
+            self._lend_back_unlocked()
 
-    def lend_back_unlocked(self) -> None:
+    def _lend_back_unlocked(self) -> None:
         if self._lender is not None and self._lent is not None:
             self._token = None
             self._lent = None

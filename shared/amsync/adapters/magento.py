@@ -70,8 +70,8 @@ class MagentoClient:
         self._on_call = on_call
         self.deadline = deadline  # the invocation's time left: no call or retry is started that cannot finish
         self.calls = 0
-        # Run before each call: composition lends a pooled Acumatica session back here, so no licence seat is
-        # held while the container waits on Magento.
+        # Run before each call: composition pauses the container's pooled Acumatica session here (lent back while
+        # other containers wait for one, so no licence seat waits on Magento).
         self.before_call: Callable[[], None] | None = None
 
     @property

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
 
@@ -19,3 +20,8 @@ def client(service: str) -> Any:
 @cache
 def table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
+
+
+def condition_failed(exc: ClientError) -> bool:
+    """A conditional write DynamoDB refused because its condition did not hold."""
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

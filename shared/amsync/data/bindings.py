@@ -26,7 +26,7 @@ from boto3.dynamodb.conditions import Attr
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from amsync.data.aws import client, table
+from amsync.data.aws import client, condition_failed, table
 from amsync.services.exporting import AlreadyBound, Binding, LeaseHeld, LeaseLost
 
 __all__ = ["AlreadyBound", "Binder", "Binding", "LeaseHeld", "LeaseLost"]
@@ -56,10 +56,6 @@ def _typed_item(item: dict[str, Any]) -> dict[str, Any]:
 # the names a binding's conditions use ("state" is a DynamoDB reserved word)
 _NAMES = {"#pk": "pk", "#state": "state", "#until": "lease_until", "#token": "lease_token",
           "#entity": "magento_entity_id"}
-
-
-def _conflict(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _to_binding(item: dict[str, Any]) -> Binding:
@@ -175,7 +171,7 @@ class Binder:
                 ExpressionAttributeValues={":creating": {"S": "creating"}, ":now": _typed(Decimal(str(round(now, 3))))},
             )
         except ClientError as exc:
-            if _conflict(exc):
+            if condition_failed(exc):
                 raw = ddb.get_item(TableName=self._name, Key=_key(f"{kind}#{acumatica_key}", "binding"),
                                    ConsistentRead=True).get("Item")
                 item = _item(raw) if raw else None
@@ -204,7 +200,7 @@ class Binder:
                                 ConditionExpression=cond,
                                 ExpressionAttributeValues={":until": until, ":doubt": hold_s > 0})
         except ClientError as exc:
-            if not _conflict(exc):
+            if not condition_failed(exc):
                 raise
 
     def bind(self, kind: str, acumatica_key: str, entity_id: int, increment_id: str | None,
@@ -234,7 +230,7 @@ class Binder:
                                         ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in cond},
                                         ExpressionAttributeValues=values)
         except ClientError as exc:
-            if _conflict(exc):
+            if condition_failed(exc):
                 existing = self.get(kind, acumatica_key)
                 if existing is not None and existing.state == "creating":
                     raise LeaseLost(existing) from exc
@@ -272,7 +268,7 @@ class Binder:
             self._t.put_item(Item={"pk": f"watermark#{name}", "sk": "watermark", "value": value},
                              ConditionExpression=cond)
         except ClientError as exc:
-            if _conflict(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

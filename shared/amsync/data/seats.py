@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from amsync.data.aws import client, table
+from amsync.data.aws import client, condition_failed, table
 from amsync.deadline import Deadline
 
 
@@ -113,7 +113,7 @@ class SeatPool(LeasePool):
                     ConditionExpression=Attr("pk").not_exists() | Attr("owner").eq(self.owner)
                     | Attr("lease_until").lt(Decimal(str(round(now, 3)))))
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if condition_failed(exc):
                     continue
                 raise
             self.held = n
@@ -134,7 +134,7 @@ class SeatPool(LeasePool):
                 ConditionExpression=Attr("owner").eq(self.owner),
                 ExpressionAttributeValues={":u": until, ":e": int(time.time() + session_left_s) + 3600})
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             self.held = None  # the lease had run out and another container took the seat
 
@@ -144,6 +144,6 @@ class SeatPool(LeasePool):
         try:
             table(self._name).delete_item(Key=self._key(self.held), ConditionExpression=Attr("owner").eq(self.owner))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
         self.held = None

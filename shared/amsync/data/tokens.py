@@ -2,10 +2,10 @@
 
 Acumatica counts an API session per OAuth grant until its access token expires or is revoked; a refresh
 (``offline_access``) renews the same session without a new login. So the licence's seats become slots: slot *n*
-holds one grant's tokens, at most ``seats`` grants ever live, and a container borrows a slot only for the
-Acumatica calls of a record (a conditional write, no login), giving it back before its Magento calls and at the end
-of the invocation. A slot's tokens are stored encrypted with the stack's KMS key (encryption context: the slot), so
-neither the table nor its backups hold a usable token; a container decrypts a slot's tokens only when another
+holds one grant's tokens, at most ``seats`` grants ever live, and a container borrows a slot (a conditional write,
+no login) and gives it back at the end of its invocation, or before its Magento calls while other containers wait
+for one (``contended``). A slot's tokens are stored encrypted with the stack's KMS key (encryption context: the
+slot), so neither the table nor its backups hold a usable token; a container decrypts a slot's tokens only when another
 container has renewed them since it last saw them (the item's ``version``).
 
 One item per slot in the bindings table: ``pk = token#acumatica#<n>``, ``sk = token``; ``owner`` and
@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amsync.data.aws import client
+from amsync.data.aws import client, condition_failed
 from amsync.data.seats import LeasePool, NoSeat
 from amsync.deadline import Deadline
 from amsync.models.acumatica import PooledToken
@@ -44,7 +44,6 @@ class TokenPool(LeasePool):
         self._last: int | None = None  # the slot this container borrowed last: tried first (one write)
         self._seen: dict[int, tuple[int, PooledToken]] = {}  # slot -> (version, tokens) decrypted here
         self._contended_until = 0.0  # monotonic: until then slots are wanted, so lend back between API calls
-        self.borrows = 0
 
     def _key(self, n: int) -> dict[str, Any]:
         return {"pk": {"S": f"token#acumatica#{n}"}, "sk": {"S": "token"}}
@@ -93,7 +92,6 @@ class TokenPool(LeasePool):
 
     def _lent(self, n: int, item: dict[str, Any]) -> PooledToken:
         self.held = self._last = n
-        self.borrows += 1
         wanted_ago = time.time() - float(item.get("wanted_at", {}).get("N", "0"))
         if wanted_ago < CONTENDED_S:
             self._contended_for(CONTENDED_S - wanted_ago)
@@ -135,7 +133,7 @@ class TokenPool(LeasePool):
                 ExpressionAttributeValues={":me": {"S": self.owner}, ":u": {"N": f"{now + self.lease_s:.3f}"},
                                            ":now": {"N": f"{now:.3f}"}})
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return None
             raise
         item: dict[str, Any] = resp["Attributes"]
@@ -152,7 +150,7 @@ class TokenPool(LeasePool):
                 ConditionExpression="#o = :me", ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":me": {"S": self.owner}})
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise  # (a lease that ran out and was taken by another container is theirs now)
 
     # ------------------------------------------------------------------ the slot's tokens
@@ -190,4 +188,3 @@ class TokenPool(LeasePool):
 
     def _context(self, n: int) -> dict[str, str]:
         return {"purpose": "acumatica-api-session", "table": self._name, "slot": str(n)}
-

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 ZERO = Decimal("0")
+_WRAPPER_KEYS = {"value", "error"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,6 @@ class PooledToken:
     access_token: str = ""
     refresh_token: str = ""
     expires_at: float = 0.0
-_WRAPPER_KEYS = {"value", "error"}
 
 
 def unwrap(value: Any) -> Any:
