@@ -64,6 +64,7 @@ with a connection per call, 0.93 ms kept alive.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -72,7 +73,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,18 +327,64 @@ def patch_dispatch() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
-_DDB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "execute_statement",
-               "batch_execute_statement", "create_table", "delete_table", "update_table",
-               "update_table_global_indexes", "restore_table_from_backup", "restore_table_to_point_in_time")
+# writes that can touch any item of a table (a transaction rolls back by putting copies of whole tables back)
+_DDB_WHOLESALE = ("transact_write_items", "execute_statement", "batch_execute_statement", "create_table",
+                  "delete_table", "update_table", "update_table_global_indexes", "restore_table_from_backup",
+                  "restore_table_to_point_in_time")
+
+
+class _IndexBucket:
+    """One index's items grouped by its hash key, kept up to date write by write (repair 5)."""
+
+    def __init__(self, table: Any, attr: str, epoch: int) -> None:
+        self.table, self.attr, self.epoch = table, attr, epoch
+        self.grouped: dict[Any, dict[Any, Any]] = {}  # index hash value -> {item key: item}
+        self.where: dict[Any, Any] = {}  # item key -> its index hash value
+        self.pending: set[Any] = set()  # keys of the items written since they were grouped
+        for item in _walk(table):
+            self._place((item.hash_key, item.range_key), item)
+
+    def _place(self, key: Any, item: Any) -> None:
+        value = item.attrs.get(self.attr) if item is not None else None
+        if value is not None:
+            self.grouped.setdefault(value, {})[key] = item
+            self.where[key] = value
+
+    def refresh(self) -> None:
+        for key in self.pending:
+            old = self.where.pop(key, None)
+            if old is not None:
+                group = self.grouped[old]
+                group.pop(key, None)
+                if not group:
+                    del self.grouped[old]
+            self._place(key, self.table.get_item(*key) if self.table.range_key_attr else self.table.get_item(key[0]))
+        self.pending.clear()
+
+    def items(self, value: Any) -> list[Any]:
+        found = list(self.grouped.get(value, {}).values())
+        return sorted(found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)  # moto's order
+
+
+def _walk(table: Any) -> Iterator[Any]:
+    for part in table.items.values():
+        if table.range_key_attr:
+            yield from part.values()
+        else:
+            yield part
 
 
 class _Partitions:
-    """Repair 5: the items a Query may match, by table key or by index key (see the module's docstring)."""
+    """Repair 5: the items a Query may match, by table key or by index key (see the module's docstring).
 
-    def __init__(self, all_items: Callable[[Any], list[Any]]) -> None:
-        self.all_items = all_items
-        self.writes = 0  # bumped before and after every write: a bucket built meanwhile is not kept
-        self.buckets: dict[tuple[int, str], tuple[int, dict[Any, list[Any]]]] = {}
+    An index's grouping is built once and then kept: each write of an item (a put, an update, a delete, whichever
+    request made it) marks that item's key, and the next Query on the index regroups only the marked items. A write
+    that can touch anything (a transaction's rollback, PartiQL, a table's creation or change) starts a new epoch:
+    every grouping is built again. Every DynamoDB call runs under one lock, so no write runs during a Query."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.buckets: dict[tuple[int, str], _IndexBucket] = {}
 
     def of_table(self, table: Any, hash_key: Any) -> list[Any]:
         part = table.items.get(hash_key)  # .get: items is a defaultdict, a miss must not create the partition
@@ -351,28 +398,55 @@ class _Partitions:
         hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
         if len(hashes) != 1:
             return None  # a multi-attribute key: moto's own walk
-        key, seen = (id(table), index_name), self.writes
-        cached = self.buckets.get(key)
-        if cached is None or cached[0] != seen or seen % 2:
-            grouped: dict[Any, list[Any]] = {}
-            for item in self.all_items(table):
-                value = item.attrs.get(hashes[0])
-                if value is not None:
-                    grouped.setdefault(value, []).append(item)
-            cached = (seen, grouped)
-            if self.writes == seen and not seen % 2:
-                self.buckets[key] = cached
-        return cached[1].get(hash_key, [])
+        key = (id(table), index_name)
+        bucket = self.buckets.get(key)
+        if bucket is None or bucket.table is not table or bucket.epoch != self.epoch or bucket.attr != hashes[0]:
+            bucket = self.buckets[key] = _IndexBucket(table, hashes[0], self.epoch)
+        else:
+            bucket.refresh()
+        return bucket.items(hash_key)
 
-    def counting(self, method: Callable[..., Any]) -> Callable[..., Any]:
+    def touched(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        for bucket in self.buckets.values():
+            if bucket.table is table:
+                bucket.pending.add((hash_key, range_key))
+
+    def wholesale(self, method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
         def write(*args: Any, **kwargs: Any) -> Any:
-            self.writes += 1
             try:
                 return method(*args, **kwargs)
             finally:
-                self.writes += 1
+                self.epoch += 1
         return write
+
+
+def _track_item_writes(partitions: _Partitions, Table: Any, DynamoDBBackend: Any) -> None:  # noqa: N803 - moto's
+    """Tell the index groupings which item each put, update and delete wrote (repair 5)."""
+    original_put, original_delete, original_update = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original_put(self, *args, **kwargs)
+        partitions.touched(self, item.hash_key, item.range_key)
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        try:
+            return original_delete(self, hash_key, range_key)
+        finally:
+            partitions.touched(self, hash_key, range_key)
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_update(self, table_name, key, *args, **kwargs)
+        finally:  # updated in place (or refused part way): its item is regrouped either way
+            with contextlib.suppress(Exception):  # a key moto refused names no item
+                table = self.get_table(table_name)
+                partitions.touched(table, *self.get_keys_value(table, key))
+
+    Table.put_item = put_item
+    Table.delete_item = delete_item
+    DynamoDBBackend.update_item = update_item
 
 
 def patch_dynamodb() -> None:
@@ -384,7 +458,7 @@ def patch_dynamodb() -> None:
     Table._amsync_patched = True  # type: ignore[attr-defined]
     scope = threading.local()
     original_all_items, original_query = Table.all_items, Table.query
-    partitions = _Partitions(original_all_items)
+    partitions = _Partitions()
 
     def all_items(self: Any) -> list[Any]:
         only = getattr(scope, "only", None)
@@ -407,8 +481,9 @@ def patch_dynamodb() -> None:
 
     Table.all_items = all_items
     Table.query = query
-    for name in _DDB_WRITES:
-        setattr(DynamoDBBackend, name, partitions.counting(getattr(DynamoDBBackend, name)))
+    _track_item_writes(partitions, Table, DynamoDBBackend)
+    for name in _DDB_WHOLESALE:
+        setattr(DynamoDBBackend, name, partitions.wholesale(getattr(DynamoDBBackend, name)))
     lock = threading.RLock()
     for name, member in list(vars(DynamoDBBackend).items()):
         if callable(member) and not name.startswith("_"):

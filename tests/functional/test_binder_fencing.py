@@ -53,3 +53,20 @@ def test_the_read_note_is_read_with_the_binding_in_one_query(bare_runtime: Any) 
     binding, seen = binder.get_with_read("order", key)
     assert binding is not None and binding.magento_entity_id == 3001 and seen == note
     assert binder.get("order", key) == binding
+
+
+def test_the_reconcilers_markers_and_bindings_are_read_and_written_in_batches(bare_runtime: Any) -> None:
+    binder = Binder(bare_runtime.stack.physical_ids["BindingsTable"])
+    run = time.time_ns()
+    # Given 130 record versions the reconciler handed on (more than one batch write of 25, one batch read of 100)
+    versions = [f"order|SO/M{run}-{i}|@2026-12-07T10:00:00.000+00:00" for i in range(130)]
+    binder.mark_seen_many("reconciler-orders", versions[:120])
+    # Then a batch read names exactly the marked ones, across its 100-key requests
+    assert binder.seen_many("reconciler-orders", versions) == set(versions[:120])
+    assert binder.seen_many("reconciler-payments", versions[:5]) == set()  # markers are per stream
+    # and bindings are read many at a time: 150 keys, the bound ones found
+    keys = [f"SO/B{run}-{i}" for i in range(150)]
+    for k in keys[::30]:
+        binder.bind("order", k, 4000 + keys.index(k), None, lease=binder.mark_creating("order", k).lease)
+    found = binder.get_many("order", keys)
+    assert sorted(found) == sorted(keys[::30]) and all(b.state == "bound" for b in found.values())

@@ -140,6 +140,73 @@ def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before
             Table.all_items = original  # type: ignore[method-assign]
 
 
+def test_an_index_query_after_writes_regroups_only_the_items_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from amsync_local import moto_server
+
+    moto_server.patch_dynamodb()
+    walks: list[int] = []
+    original_walk = moto_server._walk
+
+    def counting_walk(table: Any) -> Any:
+        walks.append(1)
+        return original_walk(table)
+
+    monkeypatch.setattr(moto_server, "_walk", counting_walk)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        ddb.create_table(
+            TableName="b", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+            GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+        model: dict[tuple[str, str], str | None] = {}  # what the index must answer: item -> its g
+
+        def put(pk: str, g: str | None) -> None:
+            item = {"pk": {"S": pk}, "sk": {"S": "binding"}} | ({"g": {"S": g}} if g else {})
+            ddb.put_item(TableName="b", Item=item)
+            model[(pk, "binding")] = g
+
+        def by_g(g: str) -> list[str]:
+            resp = ddb.query(TableName="b", IndexName="by-g", KeyConditionExpression="g = :g",
+                             ExpressionAttributeValues={":g": {"S": g}})
+            return sorted(i["pk"]["S"] for i in resp["Items"])
+
+        def expected(g: str) -> list[str]:
+            return sorted(pk for (pk, _), v in model.items() if v == g)
+
+        # Given 200 items, a quarter of them without the index key (a lease not yet bound)
+        for i in range(200):
+            put(f"order#{i}", f"m#{i % 50}" if i % 4 else None)
+        assert by_g("m#7") == expected("m#7")  # the first index query groups the table: one walk
+        # When writes of every kind come between queries: a put that binds, an update that moves an item to
+        # another key, a refused conditional update, a delete, a put that drops the key
+        put("order#0", "m#7")
+        ddb.update_item(TableName="b", Key={"pk": {"S": "order#7"}, "sk": {"S": "binding"}},
+                        UpdateExpression="SET g = :g", ExpressionAttributeValues={":g": {"S": "m#99"}})
+        model[("order#7", "binding")] = "m#99"
+        with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+            ddb.update_item(TableName="b", Key={"pk": {"S": "order#57"}, "sk": {"S": "binding"}},
+                            UpdateExpression="SET g = :g", ConditionExpression="attribute_not_exists(pk)",
+                            ExpressionAttributeValues={":g": {"S": "m#99"}})
+        ddb.delete_item(TableName="b", Key={"pk": {"S": "order#107"}, "sk": {"S": "binding"}})
+        del model[("order#107", "binding")]
+        put("order#157", None)
+        # Then every index query answers what the items now say
+        for g in ("m#7", "m#99", "m#0", "m#1"):
+            assert by_g(g) == expected(g), g
+        # and the table was walked once: each later query regrouped only the items written
+        assert len(walks) == 1
+        # and a transaction (which can put whole tables back) makes the next query group afresh
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "b", "Item": {
+            "pk": {"S": "order#500"}, "sk": {"S": "binding"}, "g": {"S": "m#7"}}}}])
+        model[("order#500", "binding")] = "m#7"
+        assert by_g("m#7") == expected("m#7") and len(walks) == 2
+
+
 def test_a_send_does_not_count_the_queue_and_content_deduplication_still_holds(backend: Any) -> None:
     import moto.sqs.models as sqs_models
 

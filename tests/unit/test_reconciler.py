@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,15 +49,20 @@ class FakeBinder(FakeWatermarks):
         self.markers: set[tuple[str, str]] = set()
         self.marker_lookups: list[str] = []
 
-    def get(self, kind: str, key: str) -> Binding | None:
-        return self.bound.get(f"{kind}#{key}")
+        self.reads: list[tuple[str, int]] = []  # (kind, keys) of each get_many: one read per kind and batch
 
-    def push_seen(self, query: str, push_id: str) -> bool:
-        self.marker_lookups.append(push_id)
-        return (query, push_id) in self.markers
+    def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Binding]:
+        keys = list(keys)
+        self.reads.append((kind, len(keys)))
+        return {k: b for k in keys if (b := self.bound.get(f"{kind}#{k}")) is not None}
 
-    def mark_push_seen(self, query: str, push_id: str) -> None:
-        self.markers.add((query, push_id))
+    def seen_many(self, query: str, push_ids: Iterable[str]) -> set[str]:
+        ids = list(push_ids)
+        self.marker_lookups += ids
+        return {v for v in ids if (query, v) in self.markers}
+
+    def mark_seen_many(self, query: str, push_ids: Iterable[str]) -> None:
+        self.markers.update((query, v) for v in push_ids)
 
 
 class FakeMagento:
@@ -207,6 +213,24 @@ def test_confirmed_shipments_and_released_invoices_without_bindings_are_handed_o
     got = sorted((r.kind.value, r.key, r.order_key or "") for r in published)
     assert got == [("order", "SO/SOT7", ""), ("shipment", "005139", "SO/SOT2"),
                    ("stock", "WATER2809/RETAIL", ""), ("stock", "WATER2809/WHOLESALE", "")]
+
+
+def test_a_run_reads_the_bindings_of_its_records_together_not_one_request_each() -> None:
+    # Given 250 changed orders (the even ones bound) and 120 confirmed shipments of them
+    stamp = w((NOW - timedelta(minutes=1)).isoformat())
+    orders = [order(f"SOT{i}", 1) for i in range(250)]
+    shipments = [{"ShipmentNbr": w(f"S{i}"), "Status": w("Confirmed"), "LastModifiedDateTime": stamp,
+                  "Orders": [{"OrderType": w("SO"), "OrderNbr": w(f"SOT{i}")}]} for i in range(120)]
+    bound = {f"order#SO/SOT{i}": Binding("order", f"SO/SOT{i}", i, f"{i:09d}", "bound", NOW.timestamp(), {})
+             for i in range(0, 250, 2)}
+    binder, published = FakeBinder(bound), []
+    # When the reconciler runs
+    reconcile(ports(FakeAcumatica({"SalesOrder": orders, "Shipment": shipments}), binder, published), NOW)
+    # Then each stream asked for its bindings once, with every key its records name
+    assert binder.reads == [("order", 250), ("shipment", 120)]
+    # and the weighing is the same as one read per record: the unbound orders and every shipment are handed on
+    assert sorted(r.key for r in published if r.kind is Kind.ORDER) == sorted(f"SO/SOT{i}" for i in range(1, 250, 2))
+    assert len([r for r in published if r.kind is Kind.SHIPMENT]) == 120
 
 
 # ---------------------------------------------------------------------- the double sweep

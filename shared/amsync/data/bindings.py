@@ -72,6 +72,22 @@ def _to_binding(item: dict[str, Any]) -> Binding:
     )
 
 
+def _batch_get(table_name: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of up to 100 keys (one BatchGetItem, eventually consistent; the keys DynamoDB leaves unprocessed are
+    asked again with a growing pause)."""
+    request: dict[str, Any] = {table_name: {"Keys": keys}}
+    items: list[dict[str, Any]] = []
+    ddb = client("dynamodb")
+    for attempt in range(8):
+        resp = ddb.batch_get_item(RequestItems=request)
+        items += map(_item, resp.get("Responses", {}).get(table_name, []))
+        request = resp.get("UnprocessedKeys") or {}
+        if not request:
+            return items
+        time.sleep(min(2.0, 0.05 * 2 ** attempt))
+    raise RuntimeError(f"DynamoDB kept {len(request[table_name]['Keys'])} reads unprocessed")
+
+
 class Binder:
     def __init__(self, table_name: str) -> None:
         self._name = table_name
@@ -125,24 +141,15 @@ class Binder:
 
     def get_many(self, kind: str, acumatica_keys: Iterable[str]) -> dict[str, Binding]:
         """The bindings of many records by key (BatchGetItem, 100 keys a request; the keys DynamoDB leaves
-        unprocessed are asked again). Eventually consistent: for reports (``amsync audit``), not for writers."""
+        unprocessed are asked again). Eventually consistent: for reports (``amsync audit``) and the reconciler's
+        weighing (a binding it misses costs one more idempotent request), not for writers."""
         wanted = list(dict.fromkeys(acumatica_keys))
         found: dict[str, Binding] = {}
-        ddb = client("dynamodb")
         for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self._name: {"Keys": [
-                {"pk": {"S": f"{kind}#{k}"}, "sk": {"S": "binding"}} for k in wanted[start:start + 100]]}}
-            for attempt in range(8):
-                resp = ddb.batch_get_item(RequestItems=request)
-                for raw in resp.get("Responses", {}).get(self._name, []):
-                    binding = _to_binding(_item(raw))
-                    found[binding.acumatica_key] = binding
-                request = resp.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(2.0, 0.05 * 2 ** attempt))
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(request[self._name]['Keys'])} binding reads unprocessed")
+            keys = [_key(f"{kind}#{k}", "binding") for k in wanted[start:start + 100]]
+            for item in _batch_get(self._name, keys):
+                binding = _to_binding(item)
+                found[binding.acumatica_key] = binding
         return found
 
     def by_magento_id(self, kind: str, entity_id: int) -> Binding | None:
@@ -248,13 +255,34 @@ class Binder:
                                        ExpressionAttributeValues=values, ConditionExpression="attribute_exists(pk)")
 
     # ------------------------------------------------------------------ the reconciler's version markers
-    def push_seen(self, query: str, push_id: str) -> bool:
-        item = self._t.get_item(Key={"pk": f"push#{query}#{push_id}", "sk": "seen"}).get("Item")
-        return bool(item) and int(item.get("expires_at", 0)) > time.time()
+    def seen_many(self, query: str, push_ids: Iterable[str]) -> set[str]:
+        """Which of these record versions the reconciler handed on (a live marker each), a hundred a request."""
+        ids = list(dict.fromkeys(push_ids))
+        seen: set[str] = set()
+        prefix = f"push#{query}#"
+        for start in range(0, len(ids), 100):
+            keys = [_key(f"{prefix}{v}", "seen") for v in ids[start:start + 100]]
+            for item in _batch_get(self._name, keys):
+                if int(item.get("expires_at", 0)) > time.time():
+                    seen.add(str(item["pk"])[len(prefix):])
+        return seen
 
-    def mark_push_seen(self, query: str, push_id: str) -> None:
-        self._t.put_item(Item={"pk": f"push#{query}#{push_id}", "sk": "seen",
-                               "expires_at": int(time.time()) + PUSH_MARKER_TTL_S})
+    def mark_seen_many(self, query: str, push_ids: Iterable[str]) -> None:
+        """Mark these record versions handed on (BatchWriteItem, 25 a request; what DynamoDB leaves unprocessed is
+        sent again)."""
+        expires = int(time.time()) + PUSH_MARKER_TTL_S
+        puts = [{"PutRequest": {"Item": _typed_item({"pk": f"push#{query}#{v}", "sk": "seen", "expires_at": expires})}}
+                for v in dict.fromkeys(push_ids)]
+        ddb = client("dynamodb")
+        for start in range(0, len(puts), 25):
+            request: dict[str, Any] = {self._name: puts[start:start + 25]}
+            for attempt in range(8):
+                request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(2.0, 0.05 * 2 ** attempt))
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(request[self._name])} marker writes unprocessed")
 
     # ------------------------------------------------------------------ watermarks
     def watermark(self, name: str) -> str | None:

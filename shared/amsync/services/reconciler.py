@@ -58,12 +58,13 @@ class ChangeReader(Protocol):
 
 
 class ReconcileBinder(Protocol):
-    def get(self, kind: str, acumatica_key: str) -> Binding | None: ...
+    # many bindings a request (a run reads a whole window of records: one request per record would be thousands)
+    def get_many(self, kind: str, acumatica_keys: Iterable[str]) -> dict[str, Binding]: ...
     def watermark(self, name: str) -> str | None: ...
     def set_watermark(self, name: str, value: str, previous: str | None) -> bool: ...
     # markers of the record versions the reconciler handed on (items of its own in the bindings table)
-    def push_seen(self, query: str, push_id: str) -> bool: ...
-    def mark_push_seen(self, query: str, push_id: str) -> None: ...
+    def seen_many(self, query: str, push_ids: Iterable[str]) -> set[str]: ...
+    def mark_seen_many(self, query: str, push_ids: Iterable[str]) -> None: ...
 
 
 class MagentoOrderSweep(Protocol):
@@ -137,45 +138,99 @@ def _s(record: dict[str, Any], name: str) -> str:
     return "" if v is None else str(v).strip()
 
 
-def _order_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-    key = f"{_s(rec, 'OrderType')}/{_s(rec, 'OrderNbr')}"
-    binding = ports.binder.get("order", key)
+class _Known:
+    """The bindings a run's records name, read a hundred a request (BatchGetItem) before the records are weighed.
+    Eventually consistent: a binding written a moment ago may be missed, and its record is then handed on once
+    more, which its consumer skips (it is idempotent); the reconciler never binds, so it never needs more."""
+
+    def __init__(self, binder: ReconcileBinder) -> None:
+        self.binder = binder
+        self.found: dict[tuple[str, str], Binding | None] = {}
+
+    def load(self, wanted: Iterable[tuple[str, str]]) -> None:
+        by_kind: dict[str, set[str]] = {}
+        for kind, key in wanted:
+            if (kind, key) not in self.found:
+                by_kind.setdefault(kind, set()).add(key)
+        for kind, keys in by_kind.items():
+            got = self.binder.get_many(kind, sorted(keys))
+            self.found.update({(kind, k): got.get(k) for k in keys})
+
+    def get(self, kind: str, key: str) -> Binding | None:
+        if (kind, key) not in self.found:
+            self.load([(kind, key)])
+        return self.found[(kind, key)]
+
+
+def _order_key(rec: dict[str, Any]) -> str:
+    return f"{_s(rec, 'OrderType')}/{_s(rec, 'OrderNbr')}"
+
+
+def _order_requests(known: _Known, rec: dict[str, Any]) -> Iterator[SyncRequest]:
+    key = _order_key(rec)
+    binding = known.get("order", key)
     changed = _parse(unwrap(rec.get("LastModified")))
     if binding is not None and binding.state == "bound":
-        known = _parse(binding.extra.get("x_acumatica_modified")) if binding.extra.get("x_acumatica_modified") else None
-        if changed is None or changed <= (known or datetime.fromtimestamp(binding.updated_at, UTC)):
+        seen = _parse(binding.extra.get("x_acumatica_modified")) if binding.extra.get("x_acumatica_modified") else None
+        if changed is None or changed <= (seen or datetime.fromtimestamp(binding.updated_at, UTC)):
             return  # bound, and nothing newer than what the connector last saw
     yield SyncRequest(kind=Kind.ORDER, key=key, source="reconciler", correlation_id=key,
                       timestamp=int(changed.timestamp() * 1000) if changed else 0)
 
 
-def _document_requests(ports: ReconcilerPorts, rec: dict[str, Any], kind: Kind, key: str,
-                       lines: list[dict[str, Any]]) -> Iterator[SyncRequest]:
+def _order_keys(rec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    yield "order", _order_key(rec)
+
+
+def _shipment_doc(rec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    if _s(rec, "Status") not in RELEASED_SHIPMENT:
+        return None
+    return _s(rec, "ShipmentNbr"), rec.get("Orders", []) or []
+
+
+def _invoice_doc(rec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    if _s(rec, "Status") not in RELEASED_INVOICE:
+        return None
+    lines = [d for d in rec.get("Details", []) or [] if _s(d, "OrderNbr")]
+    return f"{_s(rec, 'Type')}/{_s(rec, 'ReferenceNbr')}", lines
+
+
+def _document_keys(kind: Kind, doc: Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]] | None]
+                   ) -> Callable[[dict[str, Any]], Iterator[tuple[str, str]]]:
+    def keys(rec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        found = doc(rec)
+        if found is not None:
+            key, lines = found
+            yield from ((kind.value, f"{key}#{order_key}") for order_key in sorted({_order_key(o) for o in lines}))
+    return keys
+
+
+def _document_requests(kind: Kind, doc: Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]] | None]
+                       ) -> Callable[[_Known, dict[str, Any]], Iterator[SyncRequest]]:
     """One request per order a released document touches whose Magento twin is not bound yet."""
-    orders = {f"{_s(o, 'OrderType')}/{_s(o, 'OrderNbr')}" for o in lines}
-    for order_key in sorted(orders):
-        if ports.binder.get(kind.value, f"{key}#{order_key}") is None:
-            yield SyncRequest(kind=kind, key=key, order_key=order_key, source="reconciler",
-                              correlation_id=order_key, hint={"Status": _s(rec, "Status")})
+    def requests(known: _Known, rec: dict[str, Any]) -> Iterator[SyncRequest]:
+        found = doc(rec)
+        if found is None:
+            return
+        key, lines = found
+        for order_key in sorted({_order_key(o) for o in lines}):
+            if known.get(kind.value, f"{key}#{order_key}") is None:
+                yield SyncRequest(kind=kind, key=key, order_key=order_key, source="reconciler",
+                                  correlation_id=order_key, hint={"Status": _s(rec, "Status")})
+    return requests
 
 
-def _shipment_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-    if _s(rec, "Status") in RELEASED_SHIPMENT:
-        yield from _document_requests(ports, rec, Kind.SHIPMENT, _s(rec, "ShipmentNbr"), rec.get("Orders", []) or [])
+def _payment_keys(rec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if _s(rec, "Status") in RELEASED_PAYMENT:
+        yield from (("order", _order_key(o)) for o in rec.get("OrdersToApply", []) or [])
 
 
-def _invoice_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-    if _s(rec, "Status") in RELEASED_INVOICE:
-        yield from _document_requests(ports, rec, Kind.INVOICE, f"{_s(rec, 'Type')}/{_s(rec, 'ReferenceNbr')}",
-                                      [d for d in rec.get("Details", []) or [] if _s(d, "OrderNbr")])
-
-
-def _payment_requests(ports: ReconcilerPorts, rec: dict[str, Any]) -> Iterator[SyncRequest]:
+def _payment_requests(known: _Known, rec: dict[str, Any]) -> Iterator[SyncRequest]:
     if _s(rec, "Status") not in RELEASED_PAYMENT:
         return
     for o in rec.get("OrdersToApply", []) or []:
-        key = f"{_s(o, 'OrderType')}/{_s(o, 'OrderNbr')}"
-        binding = ports.binder.get("order", key)
+        key = _order_key(o)
+        binding = known.get("order", key)
         if binding is None or binding.state != "bound":
             yield SyncRequest(kind=Kind.ORDER, key=key, source="reconciler", correlation_id=key,
                               hint={"via": "payment"})
@@ -188,14 +243,18 @@ class Stream:
     stamp: str
     select: str | None
     expand: str | None
-    requests: Callable[[ReconcilerPorts, dict[str, Any]], Iterator[SyncRequest]]
+    keys: Callable[[dict[str, Any]], Iterator[tuple[str, str]]]  # the bindings (kind, key) a record's weighing reads
+    requests: Callable[[_Known, dict[str, Any]], Iterator[SyncRequest]]
 
 
 STREAMS = (
-    Stream("orders", "SalesOrder", "LastModified", "OrderType,OrderNbr,Status,LastModified", None, _order_requests),
-    Stream("shipments", "Shipment", "LastModifiedDateTime", None, "Orders", _shipment_requests),
-    Stream("invoices", "SalesInvoice", "LastModifiedDateTime", None, "Details", _invoice_requests),
-    Stream("payments", "Payment", "LastModifiedDateTime", None, "OrdersToApply", _payment_requests),
+    Stream("orders", "SalesOrder", "LastModified", "OrderType,OrderNbr,Status,LastModified", None, _order_keys,
+           _order_requests),
+    Stream("shipments", "Shipment", "LastModifiedDateTime", None, "Orders",
+           _document_keys(Kind.SHIPMENT, _shipment_doc), _document_requests(Kind.SHIPMENT, _shipment_doc)),
+    Stream("invoices", "SalesInvoice", "LastModifiedDateTime", None, "Details",
+           _document_keys(Kind.INVOICE, _invoice_doc), _document_requests(Kind.INVOICE, _invoice_doc)),
+    Stream("payments", "Payment", "LastModifiedDateTime", None, "OrdersToApply", _payment_keys, _payment_requests),
 )
 
 
@@ -206,9 +265,11 @@ def _run_stream(ports: ReconcilerPorts, stream: Stream, clock: datetime) -> Stre
                                            stream.expand))
     found: list[tuple[SyncRequest, datetime | None]] = []
     newest = since
+    known = _Known(ports.binder)
+    known.load(k for rec in records for k in stream.keys(rec))
     for rec in records:
         stamp = _parse(unwrap(rec.get(stream.stamp)))
-        found += [(req, stamp) for req in stream.requests(ports, rec)]
+        found += [(req, stamp) for req in stream.requests(known, rec)]
         newest = max(newest, stamp) if stamp else newest
     published = _hand_on_new(ports, stream.name, _parse(previous), found)
     watermark = _iso(max(newest, clock - SETTLE))
@@ -242,12 +303,10 @@ def _hand_on_new(ports: ReconcilerPorts, stream: str, previous: datetime | None,
             seen.add(f"{req.kind.value}|{req.key}|{req.order_key or ''}@{_iso(stamp)}")
         versions[ident] = (req, seen, reread and stamp is not None and previous is not None and stamp <= previous)
     query = f"reconciler-{stream}"
-    fresh = [(req, seen) for req, seen, reread in versions.values()
-             if not (reread and all(ports.binder.push_seen(query, v) for v in seen))]
+    marked = ports.binder.seen_many(query, sorted({v for _, seen, reread in versions.values() if reread for v in seen}))
+    fresh = [(req, seen) for req, seen, reread in versions.values() if not (reread and seen <= marked)]
     _hand_on(ports, [req for req, _ in fresh])
-    for _, seen in fresh:
-        for v in seen:
-            ports.binder.mark_push_seen(query, v)
+    ports.binder.mark_seen_many(query, sorted({v for _, seen in fresh for v in seen}))
     return len(fresh)
 
 
@@ -273,10 +332,14 @@ def _magento_time(value: str) -> datetime | None:
         return None
 
 
-def _magento_orders_since(magento: MagentoOrderSweep, since: datetime) -> Iterator[MagentoOrderSummary]:
+def _magento_orders_since(magento: MagentoOrderSweep, since: datetime,
+                          known: _Known) -> Iterator[MagentoOrderSummary]:
+    """The Magento orders carrying an ext_order_id created since ``since``, a page at a time; the bindings of a
+    page's Acumatica orders are loaded into ``known`` before its orders are yielded."""
     at, page, seen = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), 1, 0
     while True:
         result = magento.orders_with_ext_id_since(at, SWEEP_PAGE, page)
+        known.load(("order", k) for o in result.items if (k := order_key_of(o.ext_order_id)) is not None)
         yield from result.items
         seen += len(result.items)
         if not result.items or seen >= result.total_count:
@@ -296,14 +359,15 @@ def _sweep_doubles(ports: ReconcilerPorts, clock: datetime) -> tuple[StreamRepor
     newest, read, doubles = since, 0, []
     pending: datetime | None = None  # the oldest order left alone while its Acumatica order is being created
     action: str | None = None
-    for order in _magento_orders_since(ports.magento, since - ports.overlap):
+    known = _Known(ports.binder)
+    for order in _magento_orders_since(ports.magento, since - ports.overlap, known):
         read += 1
         created = _magento_time(order.created_at)
         newest = max(newest, created) if created else newest
         key = order_key_of(order.ext_order_id)
         if key is None or any(c.startswith(f"{double_note(key)}, ") for c in order.comments):
             continue  # not the connector's, or handled already
-        binding = ports.binder.get("order", key)
+        binding = known.get("order", key)
         if binding is None or binding.magento_entity_id == order.entity_id:
             continue
         if binding.state != "bound" or binding.magento_entity_id is None:
