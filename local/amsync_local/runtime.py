@@ -380,10 +380,13 @@ class LocalRuntime:
         executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"{fn.spec.logical_id}-inv")
         self._executors.append(executor)
         slots = threading.Semaphore(concurrency)
+        # one client for the mapping's deletes (boto3 clients are thread safe): one made per batch cost about a
+        # tenth of the local runtime's CPU in the chaos run
+        deleter = self.boto("sqs", fn.role, poller=True)
 
         def run_batch(messages: list[dict[str, Any]]) -> None:
             try:
-                self._invoke_sqs(fn, src, queue_url, queue_arn, messages)
+                self._invoke_sqs(fn, src, queue_url, queue_arn, messages, deleter)
             finally:
                 slots.release()
                 with self._busy_lock:
@@ -434,6 +437,7 @@ class LocalRuntime:
 
     def _invoke_sqs(
         self, fn: LoadedFunction, src: SqsSource, queue_url: str, queue_arn: str, messages: list[dict[str, Any]],
+        client: Any,
     ) -> None:
         event = {"Records": [sqs_record(m, queue_arn, REGION) for m in messages]}
         ids = [m["MessageId"] for m in messages]
@@ -452,7 +456,6 @@ class LocalRuntime:
             failed = set(ids)
         cpu_ms = (time.thread_time() - c0) * 1000
         duration = (time.perf_counter() - t0) * 1000
-        client = self.boto("sqs", fn.role, poller=True)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             chunk = done[i:i + 10]
