@@ -28,13 +28,18 @@
    received, quadratic in a backlog (the 10,000-order chaos run's queues).
 10. A delete or a visibility change finds its message through an index of receipt handles. moto walked every
    message of the queue for each (twice for a delete): quadratic in a backlog too.
+11. No walk of the queue per send or receive. A FIFO send compared its deduplication id with every message in the
+   queue (repair 8's five-minute window now decides alone); a receive listed every visible message before taking
+   its batch (now a lazy walk that stops at the batch); the FIFO groups in flight were found by listing the queue
+   (now through repair 10's index).
 
 And two to its DynamoDB:
 
 5. A Query reads its partition. moto's ``Table.query`` gathers (and sorts) every item of the table, then keeps
    the partition's: a Query's cost grew with the table (the connector log and the bindings grow with every
    order). A Query on the table's key now starts from the partition's items; one on an index from the items
-   with that index key, grouped once and grouped again after any write.
+   with that index key, grouped once and kept write by write: a put, an update or a delete regroups the item it
+   wrote, a transaction or a PartiQL statement (which can put whole tables back) groups afresh.
 6. One table operation at a time. moto's conditional write reads the current item, tests the condition, then
    stores, from whichever server thread handles the request, without a lock: two concurrent
    ``attribute_not_exists`` puts could both pass (the connector's create lease was then taken twice and an
@@ -100,6 +105,24 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _Visible:
+    """Repair 11: a queue's visible messages as moto's ``Queue.messages`` lists them, but walked lazily. moto built
+    the whole list (every message's visibility and delay tested) for each receive, which then stops at its batch:
+    a receive cost the queue's depth, quadratic in a backlog. Counting (``len``) still walks it all."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def __iter__(self) -> Iterator[Any]:
+        return (m for m in self._queue._messages if m.visible and not m.delayed)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+
 def patch_sqs() -> None:
     import moto.sqs.models as sqs_models
 
@@ -140,11 +163,13 @@ def patch_sqs() -> None:
     queue.wait_for_messages = wait_for_messages
 
     def pending_message_groups(self: Any) -> set[str]:
-        live = {id(m) for m in self._messages}
+        # in flight: received, not visible again, and still in the queue (its receipt handle still names it in
+        # repair 10's index, which a delete empties; moto walked the whole queue to know)
         return {m.group_id for m in self._pending_messages
-                if m.group_id is not None and id(m) in live and not m.visible}
+                if m.group_id is not None and not m.visible and _BY_HANDLE.get(m.receipt_handle) is m}
 
     queue.pending_message_groups = property(pending_message_groups)
+    queue.messages = property(lambda self: _Visible(self))  # repair 11: walked only as far as a receive reads
 
     _cheap_sends(sqs_models)
     _cheap_attribute_reads(sqs_models)
@@ -174,6 +199,13 @@ def _dedupe_window(sqs_models: Any) -> None:
                 for key in [k for k, t in window.items() if now - t >= DEDUPLICATION_WINDOW_S]:
                     del window[key]
             window[(scoped, dedup)] = now
+            if not self.lambda_event_source_mappings:
+                # repair 11: the window has decided (moto's add would walk the queue, comparing the id with every
+                # message in it: a send cost the queue's depth)
+                with self._messages_lock:
+                    self._messages.append(message)
+                    self._messages_lock.notify_all()
+                return
         original_add(self, message)
 
     queue.add_message = add_message
@@ -254,6 +286,9 @@ def _cheap_attribute_reads(sqs_models: Any) -> None:
     backend.get_queue_attributes = _locked(get_queue_attributes)
 
 
+_BY_HANDLE: dict[str, Any] = {}  # repair 10: every receipt handle a message in a queue was given -> the message
+
+
 def _receipt_index(sqs_models: Any) -> None:
     """Repair 10: a delete or a visibility change finds its message through an index of receipt handles. moto
     walked every message of the queue, listing each one's handles (twice for a delete), so each cost the queue's
@@ -263,7 +298,7 @@ def _receipt_index(sqs_models: Any) -> None:
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
     message_cls, queue_cls = sqs_models.Message, sqs_models.Queue
-    by_handle: dict[str, Any] = {}
+    by_handle = _BY_HANDLE
     original_mark = message_cls.mark_received
 
     def mark_received(self: Any, visibility_timeout: int | None = None) -> None:

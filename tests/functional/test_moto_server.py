@@ -316,6 +316,48 @@ def test_deletes_and_visibility_changes_find_their_message_without_walking_the_q
         backend.change_message_visibility(name, "not-a-handle", 5)
 
 
+def test_sends_and_receives_on_a_deep_fifo_queue_do_not_walk_it(backend: Any) -> None:
+    import moto.sqs.models as sqs_models
+
+    # Given a FIFO queue 3,000 messages deep (a backlog), over 300 groups, one group in flight
+    name = f"deep-{time.monotonic_ns()}.fifo"
+    queue = backend.create_queue(name, FifoQueue="true", VisibilityTimeout="30")
+    for i in range(3000):
+        backend.send_message(name, f"m{i}", group_id=f"g{i % 300}", deduplication_id=f"d{i}")
+    first = backend.receive_message(name, 1, 0, 30)
+    assert [m.body for m in first] == ["m0"]
+
+    class Counting(list):  # type: ignore[type-arg]
+        walks = 0
+
+        def __iter__(self) -> Any:
+            Counting.walks += 1
+            return super().__iter__()
+
+    tested: list[int] = []
+    visible = sqs_models.Message.visible
+
+    def counting_visible(self: Any) -> bool:
+        tested.append(1)
+        return bool(visible.fget(self))
+
+    queue._messages = Counting(queue._messages)
+    sqs_models.Message.visible = property(counting_visible)
+    try:
+        # When a new message is sent, a repeat of an old id is sent, and a batch of ten is received
+        backend.send_message(name, "new", group_id="g0", deduplication_id="new")
+        backend.send_message(name, "again", group_id="g1", deduplication_id="d1")
+        got = backend.receive_message(name, 10, 0, 30)
+    finally:
+        sqs_models.Message.visible = visible
+    # Then the sends compared no message (the dedupe window decided: the repeat was dropped, as SQS drops it)
+    assert Counting.walks == 1  # the receive's one walk, which stopped at its batch
+    assert len(tested) < 100
+    # and the receive handed out the next ten, skipping the in-flight group g0
+    assert [m.body for m in got] == [f"m{i}" for i in range(1, 11)]
+    assert len(queue._messages) == 3001
+
+
 def test_a_fifo_repeat_is_dropped_for_five_minutes_even_after_the_first_was_consumed(
         backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.sqs.models as sqs_models
