@@ -199,7 +199,7 @@ def _dedupe_window(sqs_models: Any) -> None:
                 for key in [k for k, t in window.items() if now - t >= DEDUPLICATION_WINDOW_S]:
                     del window[key]
             window[(scoped, dedup)] = now
-            if not self.lambda_event_source_mappings:
+            if not any(esm.enabled for esm in self.lambda_event_source_mappings.values()):  # the runtime polls
                 # repair 11: the window has decided (moto's add would walk the queue, comparing the id with every
                 # message in it: a send cost the queue's depth)
                 with self._messages_lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -319,9 +320,12 @@ def test_deletes_and_visibility_changes_find_their_message_without_walking_the_q
 def test_sends_and_receives_on_a_deep_fifo_queue_do_not_walk_it(backend: Any) -> None:
     import moto.sqs.models as sqs_models
 
-    # Given a FIFO queue 3,000 messages deep (a backlog), over 300 groups, one group in flight
+    # Given a FIFO queue 3,000 messages deep (a backlog), over 300 groups, one group in flight, and the event source
+    # mapping the template's stack registers on it, disabled (the local runtime polls the queue itself)
     name = f"deep-{time.monotonic_ns()}.fifo"
     queue = backend.create_queue(name, FifoQueue="true", VisibilityTimeout="30")
+    queue.lambda_event_source_mappings["arn:aws:lambda:us-east-1:123456789012:event-source-mapping:x"] = \
+        SimpleNamespace(enabled=False)
     for i in range(3000):
         backend.send_message(name, f"m{i}", group_id=f"g{i % 300}", deduplication_id=f"d{i}")
     first = backend.receive_message(name, 1, 0, 30)
