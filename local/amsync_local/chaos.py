@@ -15,10 +15,10 @@ orders the late commits made), queues drain, DLQs are replayed, and the harness 
 what must be true: exactly one live Magento order per eligible Acumatica order (type + number), the others
 cancelled or held by the sweep with its comment.
 
-Pace on a 2-core machine (moto, both simulators and the functions all local, refunds included): 0.60 s of wall
-time per order at 1,000 orders (e00ff3e, 10 minutes), 0.83 s at 3,000 (e00ff3e, 41 minutes); the pace grows with N
-(both cores busy; the refunds and the reconciler grow faster than N: docs/chaos.md). The table ends with each
-stage's wall time, the wall and CPU time and the pace, then where the functions' time went.
+Pace on a 2-core machine (moto, both simulators and the functions all local, refunds included): 0.49 s of wall
+time per order at 1,000 orders (75f0cba, 8 minutes), 0.48 s at 3,000 (4b48d3d, 24 minutes): it no longer grows
+with N (docs/chaos.md). The table ends with each stage's wall time, the wall and CPU time and the pace, then where
+the functions' time went.
 """
 
 from __future__ import annotations
