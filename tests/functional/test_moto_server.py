@@ -72,8 +72,25 @@ def test_a_late_delete_racing_a_redelivery_leaves_the_fifo_group_open(backend: A
     assert [m.body for m in backend.receive_message(name, 1, 0, 30)] == ["second"]
 
 
-def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before() -> None:
+def _table_with_index(name: str, index_range: str | None = None) -> Any:
+    """A DynamoDB client of moto's mock (AWS's own endpoint, which the mock answers: a local world in this process
+    points the environment's endpoint at its server) and a table ``name`` keyed pk/sk with an index ``by-g`` on g
+    (and ``index_range``)."""
     import boto3
+
+    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    index_key = [{"AttributeName": "g", "KeyType": "HASH"}]
+    if index_range:
+        index_key.append({"AttributeName": index_range, "KeyType": "RANGE"})
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"}, "KeySchema": index_key}])
+    return ddb
+
+
+def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before() -> None:
     from moto import mock_aws
     from moto.dynamodb.models.table import Table
 
@@ -81,16 +98,7 @@ def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before
 
     patch_dynamodb()
     with mock_aws():
-        # AWS's own endpoint, which moto's mock answers (a local world in this process points the environment's
-        # endpoint at its server)
-        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-        ddb.create_table(
-            TableName="t", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-            GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
-                                                   {"AttributeName": "sk", "KeyType": "RANGE"}]}])
+        ddb = _table_with_index("t", index_range="sk")
         # Given a table of 40 partitions of 10 items
         for p in range(40):
             for k in range(10):
@@ -142,7 +150,6 @@ def test_a_query_on_the_table_key_reads_only_its_partition_and_answers_as_before
 
 
 def test_an_index_query_after_writes_regroups_only_the_items_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
     from moto import mock_aws
 
     from amsync_local import moto_server
@@ -157,13 +164,7 @@ def test_an_index_query_after_writes_regroups_only_the_items_written(monkeypatch
 
     monkeypatch.setattr(moto_server, "_walk", counting_walk)
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-        ddb.create_table(
-            TableName="b", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-            GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+        ddb = _table_with_index("b")
         model: dict[tuple[str, str], str | None] = {}  # what the index must answer: item -> its g
 
         def put(pk: str, g: str | None) -> None:
