@@ -19,7 +19,8 @@ TARGETS: dict[str, dict[str, Any]] = {
     "p95_vs_floor": {"max": 2.0, "what": "push -> Magento order created, p95 / floor"},
     "create_acumatica_calls": {"max": 2, "what": "Acumatica calls per create"},
     "create_magento_calls": {"max": 3, "what": "Magento calls per create"},
-    "acumatica_logins_per_1000_orders": {"max": 5, "what": "Acumatica logins per 1,000 orders, steady state"},
+    "acumatica_logins_per_1000_orders": {"max": 5, "what": "Acumatica logins per 1,000 orders, steady state (the "
+                                         "pool's first grant of a slot counted apart)"},
     "aws_requests": {"max": 40, "what": "AWS requests per order, whole life"},
     "create_cpu_ms": {"max": 10, "what": "handler CPU per create (ms)"},
     "cpu_ms": {"max": 30, "what": "handler CPU per order, whole life (ms)"},
@@ -159,8 +160,9 @@ def per(total: dict[str, Any], orders: int, digits: int = 2) -> dict[str, Any]:
 def summarise(*, meta: dict[str, Any], orders: int, latency_ms: int, latencies: list[float],
               floor_calls: list[dict[str, Any]], hops: list[dict[str, Any]], life: Phase | list[Phase],
               create: Phase, cold: dict[str, Any], fns: Functions, problems: list[str],
-              phases: list[Phase]) -> dict[str, Any]:
-    """The results file's content from the run's measurements."""
+              phases: list[Phase], first_grants: int = 0) -> dict[str, Any]:
+    """The results file's content from the run's measurements. ``first_grants``: the session pool's slots first
+    filled during the measured phases (their logins are the pool growing, counted apart from the steady state's)."""
     life_phases = life if isinstance(life, list) else [life]
     whole = per(usage(life_phases, fns), orders)
     made = per(usage([create], fns), orders)
@@ -204,7 +206,10 @@ def summarise(*, meta: dict[str, Any], orders: int, latency_ms: int, latencies: 
         "ratio_to_floor": {"p50": round(p50 / floor_ms, 2) if floor_ms else None,
                            "p95": round(p95 / floor_ms, 2) if floor_ms else None},
         "per_order": per_order,
-        "acumatica_logins_per_1000_orders": round(whole["acumatica_logins"] * 1000, 2),
+        "acumatica_logins_per_1000_orders": round(
+            max(0.0, whole["acumatica_logins"] * orders - first_grants) / orders * 1000, 2) if orders else 0.0,
+        "acumatica_logins": {"measured": round(whole["acumatica_logins"] * orders), "first_grants": first_grants,
+                             "per_1000_orders_with_first_grants": round(whole["acumatica_logins"] * 1000, 2)},
         "breakdown_per_order": {
             "aws_requests_by_operation": whole["aws_requests_by_operation"],
             "aws_requests_by_function": whole["aws_requests_by_function"],

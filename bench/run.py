@@ -73,6 +73,7 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
         for _, step in steps:  # the warm-up: containers, sessions, secrets and caches (not measured)
             workload.in_parallel(workers, functools.partial(step, user), warm)
             settle()
+        pooled_before = _pooled_sessions(world)
         snaps = [inst.snapshot()]
         for name, step in steps:
             if name == "create":  # payments at a steady rate (a burst measures the queue, not the path)
@@ -81,6 +82,7 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
                 workload.in_parallel(workers, functools.partial(step, user), plans)
             settle()
             snaps.append(inst.snapshot())
+        first_grants = _pooled_sessions(world) - pooled_before
         phases = [inst.phase(name, a, b) for (name, _), a, b in zip(steps, snaps[:-1], snaps[1:], strict=True)]
         latencies = _create_latencies(world, plans)
         calls = floor_path.floor_calls(phases[1].events, [p.nbr for p in plans])
@@ -108,7 +110,25 @@ def run(orders: int, latency_ms: int, login_latency_ms: int, workers: int, seed:
                          "cold_repeat": cold_repeat},
             "meter_errors": meter_errors}
     return summarise(meta=meta, orders=orders, latency_ms=latency_ms, latencies=latencies, floor_calls=calls,
-                     hops=hops, life=phases, create=phases[1], cold=cold, fns=fns, problems=problems, phases=phases)
+                     hops=hops, life=phases, create=phases[1], cold=cold, fns=fns, problems=problems, phases=phases,
+                     first_grants=first_grants)
+
+
+def _pooled_sessions(world: Any) -> int:
+    """How many of the session pool's slots hold a session (policy ``pool``: data/tokens.py; 0 otherwise). A slot
+    is filled by its first login and then renewed without one, so the slots filled during the measured phases are
+    the pool growing to the concurrency they need, not logins of its steady state."""
+    ddb = world.runtime.boto("dynamodb")
+    table = world.runtime.stack.physical_ids["BindingsTable"]
+    held, start = 0, None
+    while True:
+        page = ddb.scan(TableName=table, FilterExpression="begins_with(pk, :p) AND attribute_exists(version)",
+                        ExpressionAttributeValues={":p": {"S": "token#acumatica#"}}, ProjectionExpression="pk",
+                        **({"ExclusiveStartKey": start} if start else {}))
+        held += len(page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return held
 
 
 def _settle(world: Any, timeout: float) -> None:

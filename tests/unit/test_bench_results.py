@@ -144,6 +144,22 @@ def test_a_call_the_create_path_does_not_make_is_left_out_of_the_floor() -> None
     assert result["floor_ms"] == 60.0
 
 
+def test_a_pool_slots_first_grant_is_counted_apart_from_the_steady_states_logins() -> None:
+    fns, phases = _phases()
+    calls = [{"system": "Acumatica", "operation": "GET SalesOrder", "share_of_creates": 1.0}]
+
+    def logins(first_grants: int) -> dict:
+        return summarise(meta={}, orders=2, latency_ms=50, latencies=[100.0], floor_calls=calls,
+                         hops=[{"p50_ms": 10.0}], life=phases, create=phases[1], cold={}, fns=fns, problems=[],
+                         phases=phases, first_grants=first_grants)
+    # Given the measured phases' one login (2 orders): 500 per 1,000 orders
+    assert logins(0)["acumatica_logins_per_1000_orders"] == 500.0
+    # When that login filled a pool slot for the first time, it is not a steady-state login, and is shown apart
+    result = logins(1)
+    assert result["acumatica_logins_per_1000_orders"] == 0.0
+    assert result["acumatica_logins"] == {"measured": 1, "first_grants": 1, "per_1000_orders_with_first_grants": 500.0}
+
+
 def test_operations_are_named_without_keys() -> None:
     assert operation_of("Acumatica", "GET", "/entity/Default/24.200.001/SalesOrder/SO/SOT00024") == "GET SalesOrder"
     assert operation_of("Acumatica", "POST", "/entity/Default/24.200.001/Shipment/ConfirmShipment") \
