@@ -398,7 +398,7 @@ class _IndexBucket:
                 group.pop(key, None)
                 if not group:
                     del self.grouped[old]
-            self._place(key, self.table.get_item(*key) if self.table.range_key_attr else self.table.get_item(key[0]))
+            self._place(key, self.table.get_item(*key))  # (hash, range), range None for a hash-only table
         self.pending.clear()
 
     def items(self, value: Any) -> list[Any]:

@@ -70,3 +70,21 @@ def test_the_reconcilers_markers_and_bindings_are_read_and_written_in_batches(ba
         binder.bind("order", k, 4000 + keys.index(k), None, lease=binder.mark_creating("order", k).lease)
     found = binder.get_many("order", keys)
     assert sorted(found) == sorted(keys[::30]) and all(b.state == "bound" for b in found.values())
+
+
+def test_the_bench_counts_the_pool_slots_that_hold_a_session(bare_runtime: Any) -> None:
+    from types import SimpleNamespace
+
+    from bench.run import _pooled_sessions
+
+    # Given the session pool's slots as data/tokens.py keeps them: filled ones carry a version, a slot only ever
+    # leased does not; and a binding beside them
+    table = bare_runtime.stack.physical_ids["BindingsTable"]
+    ddb = bare_runtime.boto("dynamodb")
+    world = SimpleNamespace(runtime=bare_runtime)
+    before = _pooled_sessions(world)
+    for n, item in ((900, {"version": {"N": "3"}}), (901, {"version": {"N": "1"}}), (902, {"owner": {"S": "c1"}})):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"token#acumatica#{n}"}, "sk": {"S": "token"}, **item})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "order#SO/X1"}, "sk": {"S": "binding"}, "version": {"N": "1"}})
+    # Then the filled slots are counted, and nothing else
+    assert _pooled_sessions(world) - before == 2

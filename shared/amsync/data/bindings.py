@@ -268,21 +268,12 @@ class Binder:
         return seen
 
     def mark_seen_many(self, query: str, push_ids: Iterable[str]) -> None:
-        """Mark these record versions handed on (BatchWriteItem, 25 a request; what DynamoDB leaves unprocessed is
-        sent again)."""
+        """Mark these record versions handed on (boto3's batch writer: BatchWriteItem, 25 a request, what DynamoDB
+        leaves unprocessed sent again), as the connector log writes its rows."""
         expires = int(time.time()) + PUSH_MARKER_TTL_S
-        puts = [{"PutRequest": {"Item": _typed_item({"pk": f"push#{query}#{v}", "sk": "seen", "expires_at": expires})}}
-                for v in dict.fromkeys(push_ids)]
-        ddb = client("dynamodb")
-        for start in range(0, len(puts), 25):
-            request: dict[str, Any] = {self._name: puts[start:start + 25]}
-            for attempt in range(8):
-                request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(2.0, 0.05 * 2 ** attempt))
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(request[self._name])} marker writes unprocessed")
+        with self._t.batch_writer() as batch:
+            for v in dict.fromkeys(push_ids):
+                batch.put_item(Item={"pk": f"push#{query}#{v}", "sk": "seen", "expires_at": expires})
 
     # ------------------------------------------------------------------ watermarks
     def watermark(self, name: str) -> str | None:

@@ -195,25 +195,31 @@ def _invoice_doc(rec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None
     return f"{_s(rec, 'Type')}/{_s(rec, 'ReferenceNbr')}", lines
 
 
-def _document_keys(kind: Kind, doc: Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]] | None]
-                   ) -> Callable[[dict[str, Any]], Iterator[tuple[str, str]]]:
+Document = Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]] | None]  # released: (its key, its lines)
+
+
+def _document_orders(doc: Document, rec: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """A released document's key and the orders its lines touch (None: not released)."""
+    found = doc(rec)
+    return None if found is None else (found[0], sorted({_order_key(o) for o in found[1]}))
+
+
+def _document_keys(kind: Kind, doc: Document) -> Callable[[dict[str, Any]], Iterator[tuple[str, str]]]:
     def keys(rec: dict[str, Any]) -> Iterator[tuple[str, str]]:
-        found = doc(rec)
+        found = _document_orders(doc, rec)
         if found is not None:
-            key, lines = found
-            yield from ((kind.value, f"{key}#{order_key}") for order_key in sorted({_order_key(o) for o in lines}))
+            yield from ((kind.value, f"{found[0]}#{order_key}") for order_key in found[1])
     return keys
 
 
-def _document_requests(kind: Kind, doc: Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]] | None]
-                       ) -> Callable[[_Known, dict[str, Any]], Iterator[SyncRequest]]:
+def _document_requests(kind: Kind, doc: Document) -> Callable[[_Known, dict[str, Any]], Iterator[SyncRequest]]:
     """One request per order a released document touches whose Magento twin is not bound yet."""
     def requests(known: _Known, rec: dict[str, Any]) -> Iterator[SyncRequest]:
-        found = doc(rec)
+        found = _document_orders(doc, rec)
         if found is None:
             return
-        key, lines = found
-        for order_key in sorted({_order_key(o) for o in lines}):
+        key, orders = found
+        for order_key in orders:
             if known.get(kind.value, f"{key}#{order_key}") is None:
                 yield SyncRequest(kind=kind, key=key, order_key=order_key, source="reconciler",
                                   correlation_id=order_key, hint={"Status": _s(rec, "Status")})
