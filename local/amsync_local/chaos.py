@@ -436,32 +436,25 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
     """Faults are off: let the held writes land, reconcile (lost pushes, and the sweep of the second Magento orders
     late commits made), settle, replay whatever sits in a DLQ, settle again."""
     from amsync.data import queues
-    from amsync.services.operations import DLQ_SOURCES, message_group
+    from amsync.services.operations import DLQ_SOURCES
 
     assert world.runtime is not None
     step = _laps(report.phases, "drain: ")  # each step's wall time among the report's stages
     _late_commits_landed(world, timeout)
     step("held writes land")
-    world.wait_settled(timeout)
+    _settle(world, report, timeout)
     step("queues settle")
     for _ in range(2):
         _reconcile(world)
         step("reconciler runs")
-        world.wait_settled(timeout)
+        _settle(world, report, timeout)
         step("queues settle")
-    ids = world.runtime.stack.physical_ids  # type: ignore[union-attr]
-    for dlq, source in DLQ_SOURCES.items():
-        if dlq in ids:
-            depth = queues.depth(ids[dlq])["visible"]
-            report.dlqd += depth
-            if depth:
-                report.dlq_reasons += _dlq_reasons(world, dlq, queues.peek(ids[dlq], 50))
-                report.replayed += queues.move_messages(ids[dlq], ids[source], group_of=message_group)
-    world.wait_settled(timeout)
+    _replay_dlqs(world, report)
+    _settle(world, report, timeout)
     step("DLQ replay")
     _reconcile(world)
     step("reconciler runs")
-    world.wait_settled(timeout)
+    _settle(world, report, timeout)
     step("queues settle")
     # The sweep must have run once after the last late commit landed and its create lease ran out (a double whose
     # Acumatica order is still being created is left for the next run).
@@ -471,12 +464,51 @@ def _drain(world: LocalWorld, report: ChaosReport, timeout: float) -> None:
         step("held writes land")
         _reconcile(world)
         step("reconciler runs")
-        world.wait_settled(timeout)
+        _settle(world, report, timeout)
         step("queues settle")
+    ids = world.runtime.stack.physical_ids  # type: ignore[union-attr]
     for dlq in DLQ_SOURCES:
         if dlq in ids:
             for m in queues.peek(ids[dlq], 50):
                 report.dlq_left.append(f"{dlq}: {m['body']!s:.200}")
+
+
+# How long the queues may stay busy before the operator looks at the DLQs. A record that waits for another (a
+# shipment for its order) is put back, never dropped, so it keeps its queue busy for as long as the record it waits
+# for sits in a DLQ: settling alone would wait for ever. The operator's `amsync dlq replay` ends the wait.
+OPERATOR_LOOKS_S = 120.0
+
+
+def _settle(world: LocalWorld, report: ChaosReport, timeout: float, look_s: float = OPERATOR_LOOKS_S) -> bool:
+    """Wait until the queues are drained; each ``look_s`` they are not, replay what sits in the DLQs (counted and
+    explained in the report, as the replay step does). False if they are still busy after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if world.wait_settled(max(0.1, min(look_s, deadline - time.monotonic()))):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        _replay_dlqs(world, report)
+
+
+def _replay_dlqs(world: LocalWorld, report: ChaosReport) -> int:
+    """What the operator does with `amsync dlq replay`: every DLQ'd message back to its queue (counted, with the
+    reason the log gives for each). Returns how many were moved."""
+    from amsync.data import queues
+    from amsync.services.operations import DLQ_SOURCES, message_group
+
+    assert world.runtime is not None
+    ids = world.runtime.stack.physical_ids  # type: ignore[union-attr]
+    moved = 0
+    for dlq, source in DLQ_SOURCES.items():
+        if dlq in ids:
+            depth = queues.depth(ids[dlq])["visible"]
+            report.dlqd += depth
+            if depth:
+                report.dlq_reasons += _dlq_reasons(world, dlq, queues.peek(ids[dlq], 50))
+                moved += queues.move_messages(ids[dlq], ids[source], group_of=message_group)
+    report.replayed += moved
+    return moved
 
 
 def _dlq_reasons(world: LocalWorld, dlq: str, messages: list[dict[str, Any]]) -> list[str]:

@@ -149,12 +149,35 @@ def test_searching_stored_records_answers_as_filtering_every_view() -> None:
         [[Filter("_carrier", "c1", "eq")]],
         [[Filter("entity_id", "10", "gt")], [Filter("state", "new", "eq")]],
     ]
+    sorts = [[("grand_total", "DESC")], [("extension_attributes.carrier", "ASC"), ("entity_id", "DESC")]]
     for groups in criteria:
-        for page in (None, 2):
-            sc = SearchCriteria(groups=groups, sort_orders=[("grand_total", "DESC")], page_size=page and 3,
-                                current_page=page)
-            # When searched through the stored records and through every view
-            got = search_records(records, view, sc, SimConfig(), frozenset({"extension_attributes"}))
-            want = search_result([view(r) for r in records], sc, SimConfig())
-            # Then the answers are the same
-            assert got == want, groups
+        for sort in sorts:
+            for page in (None, 2):
+                sc = SearchCriteria(groups=groups, sort_orders=sort, page_size=page and 3, current_page=page)
+                # When searched through the stored records and through every view
+                got = search_records(records, view, sc, SimConfig(), frozenset({"extension_attributes"}))
+                want = search_result([view(r) for r in records], sc, SimConfig())
+                # Then the answers are the same
+                assert got == want, (groups, sort)
+
+
+def test_a_page_filtered_and_sorted_on_stored_fields_views_only_its_records() -> None:
+    # Given 10,000 stored orders (the chaos run's sweep pages through them a hundred at a time)
+    from magento_sim.config import SimConfig
+    from magento_sim.search import Filter, SearchCriteria, search_records
+
+    viewed: list[int] = []
+
+    def view(r: dict) -> dict:
+        viewed.append(r["entity_id"])
+        return dict(r)
+
+    records = [{"entity_id": i, "ext_order_id": f"SO{i}", "created_at": "2026-12-07 10:00:00"} for i in range(10_000)]
+    sc = SearchCriteria(groups=[[Filter("created_at", "2026-12-07 00:00:00", "gteq")],
+                                [Filter("ext_order_id", "", "notnull")]],
+                        sort_orders=[("entity_id", "ASC")], page_size=100, current_page=3)
+    # When one page is asked for
+    got = search_records(records, view, sc, SimConfig(), frozenset({"extension_attributes"}))
+    # Then only that page's records are viewed (the answer is still the full search's)
+    assert [o["entity_id"] for o in got["items"]] == list(range(200, 300)) and got["total_count"] == 10_000
+    assert viewed == list(range(200, 300))
