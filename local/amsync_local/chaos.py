@@ -11,9 +11,10 @@ work, 2% per record). About one order in seven is of the second synced order typ
 (each type has its own sequence, both issue SOT00024, ...): two Acumatica orders, two Magento orders (ext_order_id
 ``ST/<nbr>`` and ``<nbr>``). Four people enter and fulfil the orders at once, and Acumatica delivers pushes on four
 threads. Then the faults stop, the held writes land, the reconciler runs (its sweep cancels the second Magento
-orders the late commits made), queues drain, DLQs are replayed, and the harness compares the simulators' state with
-what must be true: exactly one live Magento order per eligible Acumatica order (type + number), the others
-cancelled or held by the sweep with its comment.
+orders the late commits made), queues drain (each 2 minutes they stay busy, the DLQs are replayed, as the operator
+would: a shipment that waits for an order in a DLQ is put back, never dropped), DLQs are replayed once more, and the
+harness compares the simulators' state with what must be true: exactly one live Magento order per eligible
+Acumatica order (type + number), the others cancelled or held by the sweep with its comment.
 
 Pace on a 2-core machine (moto, both simulators and the functions all local, refunds included): 0.49 s of wall
 time per order at 1,000 orders (75f0cba, 8 minutes), 0.48 s at 3,000 (4b48d3d, 24 minutes): it no longer grows
