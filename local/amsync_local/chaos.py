@@ -17,9 +17,9 @@ harness compares the simulators' state with what must be true: exactly one live 
 Acumatica order (type + number), the others cancelled or held by the sweep with its comment.
 
 Pace on a 2-core machine (moto, both simulators and the functions all local, refunds included): 0.49 s of wall
-time per order at 1,000 orders (75f0cba, 8 minutes), 0.48 s at 3,000 (4b48d3d, 24 minutes): it no longer grows
-with N (docs/chaos.md). The table ends with each stage's wall time, the wall and CPU time and the pace, then where
-the functions' time went.
+time per order at 1,000 orders (75f0cba, 8 minutes), 0.48 s at 3,000 (4b48d3d, 24 minutes), 0.41 s at 10,000
+(787ba0f, 68 minutes): it no longer grows with N (docs/chaos.md). The table ends with each stage's wall time, the
+wall and CPU time and the pace, then where the functions' time went.
 """
 
 from __future__ import annotations
